@@ -1,0 +1,47 @@
+# plt-agent developer tasks. `make install` is idempotent: seconds when nothing changed.
+PY      ?= python3
+VENV    ?= .venv
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.plt-agent-installed
+
+# llama-cpp-python compiles ggml. GGML_NATIVE=ON would also turn on the AMX matmul path,
+# which segfaults on some of our CPUs, so we pick the instruction sets from /proc/cpuinfo.
+CPU_FLAGS := $(shell grep -m1 '^flags' /proc/cpuinfo 2>/dev/null)
+has = $(if $(filter $(1),$(CPU_FLAGS)),ON,OFF)
+LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=$(call has,avx) -DGGML_AVX2=$(call has,avx2) \
+  -DGGML_FMA=$(call has,fma) -DGGML_F16C=$(call has,f16c) -DGGML_BMI2=$(call has,bmi2) \
+  -DGGML_AVX512=$(call has,avx512f) -DGGML_AVX512_VNNI=$(call has,avx512_vnni) \
+  -DGGML_AVX512_BF16=$(call has,avx512_bf16) -DGGML_AVX512_VBMI=$(call has,avx512vbmi) \
+  -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF -DLLAMA_BUILD_TESTS=OFF
+
+.PHONY: install test test-fast lint bench demo clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/pip install -q torch==2.13.0
+	$(BIN)/python -c "import importlib.metadata as m; assert m.version('llama-cpp-python') == '0.3.36'" 2>/dev/null \
+	  || CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/pip install -q llama-cpp-python==0.3.36
+	$(BIN)/pip install -q -e ".[dev]"
+	touch $(STAMP)
+
+test: install
+	$(BIN)/python -m pytest -q
+
+test-fast: install
+	$(BIN)/python -m pytest -q -m "not slow"
+
+lint: install
+	$(BIN)/ruff check plt_agent engine converters tools tests
+	$(BIN)/ruff format --check plt_agent engine converters tools tests
+
+bench: install
+	$(BIN)/plt-agent bench engine --synthetic 1.5G
+
+demo: install
+	$(BIN)/plt-agent demo
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -1,0 +1,1 @@
+"""HF checkpoint (safetensors + config.json + tokenizer) -> GGUF, with quantization."""

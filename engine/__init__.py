@@ -1,0 +1,1 @@
+"""The PLT runtime on ggml: GGUF loading, graphs, caches, sessions, sampling, tokenizer."""

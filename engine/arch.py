@@ -1,0 +1,242 @@
+"""The PLT GGUF layout: architecture name, metadata keys, tensor names, and the model config.
+
+Pure data plus one frozen dataclass. The converter writes GGUF files from these names and the
+engine's loader validates files against them, so the two cannot drift apart. This module
+imports nothing from the rest of the project and does no I/O.
+
+Architecture `pltcoder` is ours (llama.cpp has no PLT architecture). A plain Llama-family
+model is the special case `loops = 1, gate_mode = "none"`. GGUF files written by llama.cpp
+itself (architecture `llama`) use the same tensor names with Q/K rows permuted for
+llama.cpp's interleaved RoPE; `ARCH_LLAMA` marks them and `rope_neox` is False for them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+
+ARCH = "pltcoder"
+ARCH_LLAMA = "llama"
+SUPPORTED_ARCHS = (ARCH, ARCH_LLAMA)
+FORMAT_VERSION = 1
+
+GATE_MODES = ("hidden", "query", "none")
+
+
+class Keys:
+    """GGUF metadata keys. `{arch}` is the architecture name."""
+
+    GENERAL_ARCH = "general.architecture"
+    GENERAL_NAME = "general.name"
+    GENERAL_FILE_TYPE = "general.file_type"
+    PLT_FORMAT_VERSION = "pltcoder.format_version"
+
+    CONTEXT_LENGTH = "{arch}.context_length"
+    EMBEDDING_LENGTH = "{arch}.embedding_length"
+    FEED_FORWARD_LENGTH = "{arch}.feed_forward_length"
+    BLOCK_COUNT = "{arch}.block_count"
+    VOCAB_SIZE = "{arch}.vocab_size"
+    HEAD_COUNT = "{arch}.attention.head_count"
+    HEAD_COUNT_KV = "{arch}.attention.head_count_kv"
+    KEY_LENGTH = "{arch}.attention.key_length"
+    VALUE_LENGTH = "{arch}.attention.value_length"
+    RMS_EPS = "{arch}.attention.layer_norm_rms_epsilon"
+    ROPE_FREQ_BASE = "{arch}.rope.freq_base"
+
+    # PLT-specific keys (only in `pltcoder` files).
+    LOOP_COUNT = "pltcoder.plt.loop_count"
+    WINDOW_SIZE = "pltcoder.plt.window_size"  # W: the local branch sees W + 1 keys
+    EMB_SCALE = "pltcoder.plt.emb_scale"
+    HIDDEN_SCALE = "pltcoder.plt.hidden_scale"
+    NORMALIZE_PER_LOOP = "pltcoder.plt.normalize_per_loop"
+    GATE_MODE = "pltcoder.plt.gate_mode"  # one of GATE_MODES
+    GATE_NORM_EPS = "pltcoder.plt.gate_norm_epsilon"
+    EOS_TOKEN_IDS = "pltcoder.eos_token_ids"  # every id that ends generation
+
+    # Tokenizer (standard GGUF keys).
+    TOKENIZER_HF_JSON = "tokenizer.huggingface.json"
+    CHAT_TEMPLATE = "tokenizer.chat_template"
+    BOS_ID = "tokenizer.ggml.bos_token_id"
+    EOS_ID = "tokenizer.ggml.eos_token_id"
+    ADD_BOS = "tokenizer.ggml.add_bos_token"
+
+    @staticmethod
+    def of(key: str, arch: str) -> str:
+        return key.format(arch=arch)
+
+
+class Tensors:
+    """GGUF tensor names; `{i}` is the physical layer index."""
+
+    TOKEN_EMBD = "token_embd.weight"
+    OUTPUT_NORM = "output_norm.weight"
+    OUTPUT = "output.weight"  # absent when the embeddings are tied
+    ATTN_NORM = "blk.{i}.attn_norm.weight"
+    ATTN_Q = "blk.{i}.attn_q.weight"
+    ATTN_K = "blk.{i}.attn_k.weight"
+    ATTN_V = "blk.{i}.attn_v.weight"
+    ATTN_OUT = "blk.{i}.attn_output.weight"
+    FFN_NORM = "blk.{i}.ffn_norm.weight"
+    FFN_GATE = "blk.{i}.ffn_gate.weight"
+    FFN_UP = "blk.{i}.ffn_up.weight"
+    FFN_DOWN = "blk.{i}.ffn_down.weight"
+    PLT_GATE = "blk.{i}.plt_gate.weight"  # hidden mode: [H, D]; query mode: [H, head_dim]
+    PLT_GATE_BIAS = "blk.{i}.plt_gate.bias"  # [H]
+    PLT_GATE_NORM = "blk.{i}.plt_gate_norm.weight"  # hidden mode only: [D]
+
+
+# HF checkpoint name -> GGUF name. `{i}` is the layer index.
+HF_TO_GGUF: dict[str, str] = {
+    "model.embed_tokens.weight": Tensors.TOKEN_EMBD,
+    "model.norm.weight": Tensors.OUTPUT_NORM,
+    "lm_head.weight": Tensors.OUTPUT,
+    "model.layers.{i}.input_layernorm.weight": Tensors.ATTN_NORM,
+    "model.layers.{i}.self_attn.q_proj.weight": Tensors.ATTN_Q,
+    "model.layers.{i}.self_attn.k_proj.weight": Tensors.ATTN_K,
+    "model.layers.{i}.self_attn.v_proj.weight": Tensors.ATTN_V,
+    "model.layers.{i}.self_attn.o_proj.weight": Tensors.ATTN_OUT,
+    "model.layers.{i}.post_attention_layernorm.weight": Tensors.FFN_NORM,
+    "model.layers.{i}.mlp.gate_proj.weight": Tensors.FFN_GATE,
+    "model.layers.{i}.mlp.up_proj.weight": Tensors.FFN_UP,
+    "model.layers.{i}.mlp.down_proj.weight": Tensors.FFN_DOWN,
+    "model.layers.{i}.self_attn.plt_gate.weight": Tensors.PLT_GATE,
+    "model.layers.{i}.self_attn.plt_gate.bias": Tensors.PLT_GATE_BIAS,
+    "model.layers.{i}.self_attn.plt_gate.gate_norm.weight": Tensors.PLT_GATE_NORM,
+}
+
+# Aliases the vendor loader also accepts, mapped to the canonical HF names above.
+HF_ALIASES: dict[str, str] = {
+    "model.layers.{i}.self_attn.loop_gate_proj.weight": "model.layers.{i}.self_attn.plt_gate.weight",
+    "model.layers.{i}.self_attn.loop_gate_proj.bias": "model.layers.{i}.self_attn.plt_gate.bias",
+    "model.layers.{i}.self_attn.loop_gate_proj.gate_norm.weight": (
+        "model.layers.{i}.self_attn.plt_gate.gate_norm.weight"
+    ),
+}
+
+# Tensors that stay F32 whatever the requested output type (1-D vectors).
+F32_ONLY = frozenset(
+    {Tensors.ATTN_NORM, Tensors.FFN_NORM, Tensors.OUTPUT_NORM, Tensors.PLT_GATE_BIAS, Tensors.PLT_GATE_NORM,
+     Tensors.PLT_GATE}
+)
+
+LAYER_TENSORS = (
+    Tensors.ATTN_NORM, Tensors.ATTN_Q, Tensors.ATTN_K, Tensors.ATTN_V, Tensors.ATTN_OUT,
+    Tensors.FFN_NORM, Tensors.FFN_GATE, Tensors.FFN_UP, Tensors.FFN_DOWN,
+)
+GATE_TENSORS = {
+    "hidden": (Tensors.PLT_GATE, Tensors.PLT_GATE_BIAS, Tensors.PLT_GATE_NORM),
+    "query": (Tensors.PLT_GATE, Tensors.PLT_GATE_BIAS),
+    "none": (),
+}
+
+
+@dataclass(frozen=True)
+class PLTConfig:
+    """Everything the engine needs to know about a model, as read from a GGUF file.
+
+    `loops = 1, gate_mode = "none"` is a plain Llama-family decoder.
+    """
+
+    vocab_size: int
+    hidden_size: int
+    intermediate_size: int
+    num_layers: int
+    num_heads: int
+    num_kv_heads: int
+    head_dim: int
+    context_length: int
+    rms_eps: float = 1e-5
+    rope_theta: float = 10000.0
+    rope_neox: bool = True  # rotate-half (HF) layout; False for llama.cpp-permuted Q/K
+    loops: int = 1
+    window: int = 0  # W; the local branch sees W + 1 keys
+    emb_scale: float = 1.0
+    hidden_scale: float = 1.0
+    normalize_per_loop: bool = True
+    gate_mode: str = "none"
+    gate_norm_eps: float = 1e-5
+    tied_embeddings: bool = False
+    bos_token_id: int | None = None
+    eos_token_ids: tuple[int, ...] = field(default_factory=tuple)
+    arch: str = ARCH
+
+    def __post_init__(self) -> None:
+        if self.gate_mode not in GATE_MODES:
+            raise ValueError(f"gate_mode must be one of {GATE_MODES}, got {self.gate_mode!r}")
+        if self.loops < 1:
+            raise ValueError(f"loops must be >= 1, got {self.loops}")
+        if self.num_heads % self.num_kv_heads:
+            raise ValueError(f"num_heads {self.num_heads} is not a multiple of num_kv_heads {self.num_kv_heads}")
+        if self.loops > 1 and self.gate_mode == "none":
+            raise ValueError("a model with more than one loop needs a gate (hidden or query)")
+
+    @property
+    def local_keys(self) -> int:
+        """Number of keys the local branch of loops >= 1 attends (W + 1)."""
+        return self.window + 1
+
+    def tensor_names(self) -> list[str]:
+        """Every tensor name a file of this config must contain (OUTPUT unless tied)."""
+        names = [Tensors.TOKEN_EMBD, Tensors.OUTPUT_NORM]
+        if not self.tied_embeddings:
+            names.append(Tensors.OUTPUT)
+        per_layer = LAYER_TENSORS + (GATE_TENSORS[self.gate_mode] if self.loops > 1 else ())
+        for i in range(self.num_layers):
+            names.extend(t.format(i=i) for t in per_layer)
+        return names
+
+    def tensor_shapes(self) -> dict[str, tuple[int, ...]]:
+        """Expected shape of each tensor, numpy order [out, in] (GGUF ne is the reverse)."""
+        d, f, v = self.hidden_size, self.intermediate_size, self.vocab_size
+        qd, kvd = self.num_heads * self.head_dim, self.num_kv_heads * self.head_dim
+        gate_in = d if self.gate_mode == "hidden" else self.head_dim
+        per_layer = {
+            Tensors.ATTN_NORM: (d,), Tensors.ATTN_Q: (qd, d), Tensors.ATTN_K: (kvd, d),
+            Tensors.ATTN_V: (kvd, d), Tensors.ATTN_OUT: (d, qd), Tensors.FFN_NORM: (d,),
+            Tensors.FFN_GATE: (f, d), Tensors.FFN_UP: (f, d), Tensors.FFN_DOWN: (d, f),
+            Tensors.PLT_GATE: (self.num_heads, gate_in), Tensors.PLT_GATE_BIAS: (self.num_heads,),
+            Tensors.PLT_GATE_NORM: (d,),
+        }
+        shapes = {Tensors.TOKEN_EMBD: (v, d), Tensors.OUTPUT_NORM: (d,), Tensors.OUTPUT: (v, d)}
+        for name in self.tensor_names():
+            if name not in shapes:
+                template = name.split(".", 2)[2]
+                shapes[name] = per_layer["blk.{i}." + template]
+        return {n: shapes[n] for n in self.tensor_names()}
+
+
+CONFIG_FIELDS = tuple(f.name for f in fields(PLTConfig))
+
+# PLTConfig field -> GGUF key, for the fields a `pltcoder` file stores as metadata.
+METADATA: dict[str, str] = {
+    "context_length": Keys.CONTEXT_LENGTH,
+    "hidden_size": Keys.EMBEDDING_LENGTH,
+    "intermediate_size": Keys.FEED_FORWARD_LENGTH,
+    "num_layers": Keys.BLOCK_COUNT,
+    "vocab_size": Keys.VOCAB_SIZE,
+    "num_heads": Keys.HEAD_COUNT,
+    "num_kv_heads": Keys.HEAD_COUNT_KV,
+    "head_dim": Keys.KEY_LENGTH,
+    "rms_eps": Keys.RMS_EPS,
+    "rope_theta": Keys.ROPE_FREQ_BASE,
+    "loops": Keys.LOOP_COUNT,
+    "window": Keys.WINDOW_SIZE,
+    "emb_scale": Keys.EMB_SCALE,
+    "hidden_scale": Keys.HIDDEN_SCALE,
+    "normalize_per_loop": Keys.NORMALIZE_PER_LOOP,
+    "gate_mode": Keys.GATE_MODE,
+    "gate_norm_eps": Keys.GATE_NORM_EPS,
+    "eos_token_ids": Keys.EOS_TOKEN_IDS,
+}
+# Keys a `llama` file made by llama.cpp must have; the rest take PLTConfig defaults or are derived.
+LLAMA_REQUIRED = ("context_length", "hidden_size", "intermediate_size", "num_layers", "num_heads")
+
+
+def config_to_metadata(cfg: PLTConfig) -> dict[str, object]:
+    """GGUF key -> value for a `pltcoder` file (value types: int, float, bool, str, list[int])."""
+    out: dict[str, object] = {}
+    for name, key in METADATA.items():
+        value = getattr(cfg, name)
+        out[Keys.of(key, ARCH)] = list(value) if isinstance(value, tuple) else value
+    out[Keys.of(Keys.VALUE_LENGTH, ARCH)] = cfg.head_dim
+    out[Keys.PLT_FORMAT_VERSION] = FORMAT_VERSION
+    return out
