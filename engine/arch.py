@@ -21,6 +21,15 @@ FORMAT_VERSION = 1
 
 GATE_MODES = ("hidden", "query", "none")
 
+# HF `architectures[0]` values we can read, and what they map to.
+HF_PLT_ARCHS = ("IQuestPLTCoderForCausalLM",)
+HF_LLAMA_ARCHS = ("LlamaForCausalLM",)
+SUPPORTED_HF_ARCHS = HF_PLT_ARCHS + HF_LLAMA_ARCHS
+
+
+class ArchError(ValueError):
+    """A config that does not describe a model we can run; the message names the key."""
+
 
 class Keys:
     """GGUF metadata keys. `{arch}` is the architecture name."""
@@ -240,3 +249,82 @@ def config_to_metadata(cfg: PLTConfig) -> dict[str, object]:
     out[Keys.of(Keys.VALUE_LENGTH, ARCH)] = cfg.head_dim
     out[Keys.PLT_FORMAT_VERSION] = FORMAT_VERSION
     return out
+
+
+_HF_REQUIRED = ("vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads")
+
+
+def _scale(value: object) -> float:
+    """`plt_emb_scale` / `plt_hidden_scale`: null means 1.0."""
+    return 1.0 if value is None else float(value)  # type: ignore[arg-type]
+
+
+def _window(value: object) -> int:
+    """`plt_window_size` is flash-attn style [left, right] (right must be 0) or a plain int."""
+    if isinstance(value, (list, tuple)):
+        if len(value) != 2 or int(value[1]) != 0:
+            raise ArchError(f"plt_window_size must be [left, 0], got {value!r}")
+        value = value[0]
+    if not isinstance(value, int) or value < 0:
+        raise ArchError(f"plt_window_size must be a non-negative int or [left, 0], got {value!r}")
+    return value
+
+
+def _ids(value: object) -> tuple[int, ...]:
+    if value is None:
+        return ()
+    return tuple(int(v) for v in value) if isinstance(value, (list, tuple)) else (int(value),)  # type: ignore[call-overload]
+
+
+def config_from_hf(cfg: dict) -> PLTConfig:
+    """Build a PLTConfig from an HF `config.json` dict (PLT or Llama family).
+
+    Raises ArchError naming the first missing or unsupported key.
+    """
+    archs = cfg.get("architectures") or []
+    arch = archs[0] if archs else None
+    if arch not in SUPPORTED_HF_ARCHS:
+        raise ArchError(f"unsupported architecture {arch!r}; supported: {', '.join(SUPPORTED_HF_ARCHS)}")
+    for key in _HF_REQUIRED:
+        if cfg.get(key) is None:
+            raise ArchError(f"config.json is missing required key {key!r}")
+    if cfg.get("rope_scaling"):
+        raise ArchError(f"rope_scaling {cfg['rope_scaling']!r} is not supported (only plain RoPE)")
+    if cfg.get("attention_bias") or cfg.get("mlp_bias"):
+        raise ArchError("attention_bias / mlp_bias = true is not supported")
+    if cfg.get("hidden_act", "silu") != "silu":
+        raise ArchError(f"hidden_act {cfg['hidden_act']!r} is not supported (only silu)")
+    heads = int(cfg["num_attention_heads"])
+    common = dict(
+        vocab_size=int(cfg["vocab_size"]),
+        hidden_size=int(cfg["hidden_size"]),
+        intermediate_size=int(cfg["intermediate_size"]),
+        num_layers=int(cfg["num_hidden_layers"]),
+        num_heads=heads,
+        num_kv_heads=int(cfg.get("num_key_value_heads") or heads),
+        head_dim=int(cfg.get("head_dim") or int(cfg["hidden_size"]) // heads),
+        context_length=int(cfg.get("max_position_embeddings") or 4096),
+        rms_eps=float(cfg.get("rms_norm_eps", 1e-6)),
+        rope_theta=float(cfg.get("rope_theta", 10000.0)),
+        rope_neox=True,
+        tied_embeddings=bool(cfg.get("tie_word_embeddings", False)),
+        bos_token_id=None if cfg.get("bos_token_id") is None else int(cfg["bos_token_id"]),
+        eos_token_ids=_ids(cfg.get("eos_token_id")),
+    )
+    if arch in HF_LLAMA_ARCHS:
+        return PLTConfig(**common, loops=1, gate_mode="none")
+    for key in ("plt_num_loops", "plt_window_size"):
+        if cfg.get(key) is None:
+            raise ArchError(f"config.json is missing required key {key!r}")
+    gate = "hidden" if cfg.get("plt_gate_use_hidden_states", True) else "query"
+    loops = int(cfg["plt_num_loops"])
+    return PLTConfig(
+        **common,
+        loops=loops,
+        window=_window(cfg["plt_window_size"]),
+        emb_scale=_scale(cfg.get("plt_emb_scale")),
+        hidden_scale=_scale(cfg.get("plt_hidden_scale")),
+        normalize_per_loop=bool(cfg.get("plt_normalize_per_loop", True)),
+        gate_mode=gate if loops > 1 else "none",
+        gate_norm_eps=float(cfg.get("rms_norm_eps", 1e-6)),
+    )
