@@ -1,0 +1,1 @@
+"""Model backends behind one small protocol (`plt_agent.models.base.Model`)."""

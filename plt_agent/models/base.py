@@ -1,0 +1,64 @@
+"""The one interface the agent needs from a language model, and the data it exchanges.
+
+`Model.complete(messages, tools=..., ...) -> Reply` is all the agent loop, the REPL and the
+hook call. Backends (plt, llama, openai, scripted) implement it; a spec string selects one.
+Messages are OpenAI-style dicts: {"role": "system"|"user"|"assistant"|"tool", "content": str,
+optional "tool_calls": [...], "tool_call_id": str, "name": str}.
+
+This module knows nothing about prompts, tools' behaviour or the agent loop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+
+@dataclass
+class ToolCall:
+    """One requested tool invocation: a name and its parsed JSON arguments."""
+
+    name: str
+    arguments: dict[str, Any]
+    id: str = ""
+
+
+@dataclass
+class Usage:
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached_tokens: int = 0  # prompt tokens served from a reused KV cache
+    seconds: float = 0.0
+
+
+@dataclass
+class Reply:
+    """A model's answer: text, native tool calls (if the backend supports them), usage."""
+
+    content: str
+    tool_calls: list[ToolCall] = field(default_factory=list)
+    finish_reason: str = "stop"  # "stop" | "length" | "tool_calls" | "cancelled" | "error"
+    usage: Usage = field(default_factory=Usage)
+
+
+class Model(Protocol):
+    name: str  # the spec string it was made from
+    context_window: int  # the real context size in tokens
+    supports_tools: bool  # True when the backend takes native tool calls
+
+    def complete(
+        self,
+        messages: list[dict[str, Any]],
+        *,
+        tools: list[dict[str, Any]] | None = None,
+        max_tokens: int = 1024,
+        temperature: float = 0.0,
+        stop: list[str] | None = None,
+        on_text: Callable[[str], None] | None = None,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> Reply: ...
+
+    def count_tokens(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None) -> int:
+        """Tokens the rendered prompt for these messages occupies (with the model's own tokenizer)."""
+        ...
