@@ -4,11 +4,12 @@ Command modules import heavy libraries (engine, torch, llama_cpp) inside the com
 functions, so `plt-agent --help` stays fast.
 """
 
-from plt_agent.commands import agent_cmds, convert_cmds, engine_cmds, eval_cmds, tool_cmds
+from plt_agent.commands import agent_cmds, convert_cmds, engine_cmds, eval_cmds, repl_cmds, tool_cmds
 
 # Order is the order of `plt-agent --help`.
 REGISTRY = [
     agent_cmds.register,
+    repl_cmds.register,
     convert_cmds.register,
     engine_cmds.register,
     tool_cmds.register,

@@ -1,0 +1,195 @@
+"""`plt-agent hook run`: review the staged diff, print suggestions, decide the exit code.
+
+Order of business: skip (PLT_AGENT_SKIP=1, `SKIP` naming plt-agent-review as the pre-commit
+framework does, a merge/rebase/cherry-pick/revert underway, nothing staged); run the
+deterministic checks (plt_agent.hook.checks); ask the model within the time budget
+(plt_agent.hook.review); print; optionally write the suggested patch under
+`<git dir>/plt-agent/` (never applied). Exit 0 always, except with `strict`, where a
+blocking finding (a deterministic blocker, or a model finding marked "blocker") gives 1.
+A model that cannot load, errs or runs out of time is a printed note, not a failure.
+
+Nothing here writes to the work tree or the index. This module knows no CLI framework.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+
+from plt_agent.hook import git as g
+from plt_agent.hook.checks import Finding, run_checks
+from plt_agent.hook.review import Review, review_diff
+
+HOOK_ID = "plt-agent-review"
+PATCH_DIR = "plt-agent"
+DEFAULT_PATCH_NAME = "suggested.patch"
+SHORT_LINES = 12  # findings shown when stdout is not a terminal
+
+
+@dataclass(frozen=True)
+class HookOptions:
+    strict: bool = False
+    use_model: bool = True
+    model: str | None = None  # spec; None means "the configured default"
+    time_budget_s: float = 60.0
+    max_diff_chars: int = 24_000
+    max_file_bytes: int = 5_000_000
+    patch_file: str | None = None  # where to write a suggested patch (relative: under <git dir>/plt-agent/)
+
+
+@dataclass
+class HookResult:
+    exit_code: int
+    skipped: str = ""  # why the review was skipped, if it was
+    findings: tuple[Finding, ...] = ()
+    review: Review | None = None
+    patch_path: Path | None = None
+
+
+def skip_reason(root: Path, environ: dict[str, str]) -> str:
+    """Why this commit should not be reviewed at all, or "" to go ahead."""
+    if environ.get("PLT_AGENT_SKIP", "").strip().lower() in ("1", "true", "yes"):
+        return "PLT_AGENT_SKIP is set"
+    if HOOK_ID in [s.strip() for s in environ.get("SKIP", "").split(",")]:
+        return f"SKIP names {HOOK_ID}"
+    operation = g.operation_in_progress(g.git_dir(root))
+    return f"a {operation} is in progress" if operation else ""
+
+
+def run_hook(
+    path: Path,
+    options: HookOptions,
+    load_model: Callable[[str | None], Any],
+    console: Console,
+    environ: dict[str, str] | None = None,
+) -> HookResult:
+    """Review what is staged in the repository at `path`; print to `console`; never raise for the model."""
+    root = g.repo_root(path)
+    reason = skip_reason(root, dict(os.environ if environ is None else environ))
+    if reason:
+        console.print(f"plt-agent: review skipped ({reason})", highlight=False)
+        return HookResult(0, skipped=reason)
+    diff = g.staged_diff(root)
+    if not diff.strip():
+        return HookResult(0, skipped="nothing staged")
+    findings = run_checks(root, diff, g.staged_files(root), options.max_file_bytes)
+    review = _review(diff, options, load_model, console) if options.use_model else None
+    findings += review.findings if review else []
+    patch_path = _write_patch(root, review, options.patch_file)
+    blocked = options.strict and any(f.severity == "blocker" for f in findings)
+    _report(console, findings, review, patch_path, options, blocked)
+    return HookResult(1 if blocked else 0, "", tuple(findings), review, patch_path)
+
+
+def _review(
+    diff: str, options: HookOptions, load_model: Callable[[str | None], Any], console: Console
+) -> Review:
+    label = options.model or "the default model"
+    if not console.is_terminal:
+        return review_diff(
+            lambda: load_model(options.model),
+            diff,
+            budget_s=options.time_budget_s,
+            max_chars=options.max_diff_chars,
+        )
+    with console.status(
+        f"plt-agent: reviewing the staged diff with {escape(label)} "
+        f"(budget {options.time_budget_s:g} s; Ctrl-C aborts the commit)"
+    ):
+        return review_diff(
+            lambda: load_model(options.model),
+            diff,
+            budget_s=options.time_budget_s,
+            max_chars=options.max_diff_chars,
+        )
+
+
+def _write_patch(root: Path, review: Review | None, name: str | None) -> Path | None:
+    if not review or not review.patch.strip() or not name:
+        return None
+    target = Path(name)
+    if not target.is_absolute():
+        target = g.git_dir(root) / PATCH_DIR / target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(review.patch if review.patch.endswith("\n") else review.patch + "\n")
+    return target
+
+
+_STYLE = {"blocker": "bold red", "warning": "yellow", "info": "cyan"}
+
+
+def _report(
+    console: Console,
+    findings: list[Finding],
+    review: Review | None,
+    patch: Path | None,
+    options: HookOptions,
+    blocked: bool,
+) -> None:
+    short = not console.is_terminal
+    shown = findings[:SHORT_LINES] if short else findings
+    console.print(_headline(findings, review, options), highlight=False)
+    for f in shown:
+        origin = "" if f.source == "model" else " (check)"
+        console.print(
+            f"  [{_STYLE.get(f.severity, '')}]{f.severity}[/] {escape(f.location())}: "
+            f"{escape(f.message)}{origin}",
+            highlight=False,
+            soft_wrap=True,
+        )
+    if len(shown) < len(findings):
+        console.print(f"  ... {len(findings) - len(shown)} more (run `plt-agent hook run` in a terminal)")
+    if review and review.status == "ok" and not any(f.source == "model" for f in findings):
+        _print_prose(console, review.text, 3 if short else 30)
+    if review and review.status != "ok":
+        console.print(
+            f"plt-agent: {_review_note(review, options)}; the commit is not held up", highlight=False
+        )
+    if patch:
+        console.print(
+            f"plt-agent: suggested patch written to {patch} (not applied; review it, then "
+            f"`git apply {patch}`)",
+            highlight=False,
+            soft_wrap=True,
+        )
+    if blocked:
+        console.print(
+            "plt-agent: commit blocked (--strict and a blocker above); fix it, or bypass with "
+            "`git commit --no-verify` or PLT_AGENT_SKIP=1",
+            highlight=False,
+        )
+
+
+def _print_prose(console: Console, text: str, max_lines: int) -> None:
+    """The model's answer when it gave no parseable findings (and said more than LGTM)."""
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    if not lines or (len(lines) == 1 and lines[0].strip(" .!`*").upper() == "LGTM"):
+        return
+    console.print("  the model said:", highlight=False)
+    for line in lines[:max_lines]:
+        console.print(f"    {escape(line)}", highlight=False, soft_wrap=True)
+    if len(lines) > max_lines:
+        console.print(f"    ... ({len(lines) - max_lines} more lines)", highlight=False)
+
+
+def _headline(findings: list[Finding], review: Review | None, options: HookOptions) -> str:
+    blockers = sum(f.severity == "blocker" for f in findings)
+    if not findings:
+        summary = "no problems found"
+    else:
+        summary = f"{len(findings)} finding{'s' * (len(findings) != 1)}"
+        summary += f" ({blockers} blocker{'s' * (blockers != 1)})" if blockers else ""
+    took = f", model took {review.seconds:.1f} s" if review and review.status == "ok" else ""
+    return f"plt-agent: {summary} in the staged diff{took}"
+
+
+def _review_note(review: Review, options: HookOptions) -> str:
+    if review.status == "timeout":
+        return f"the model review ran out of its {options.time_budget_s:g} s budget"
+    return f"the model review was skipped ({review.error or 'the model failed'})"

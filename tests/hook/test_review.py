@@ -1,0 +1,124 @@
+"""The model review: forgiving parsing, diff capping, the time budget, failing open."""
+
+from __future__ import annotations
+
+import time
+
+from plt_agent.hook.review import cap_diff, fit_diff, parse_review, review_diff
+from tests.hook.conftest import FakeModel
+
+
+def _file_diff(name: str, lines: int) -> str:
+    body = "".join(f"+line {i} of {name}\n" for i in range(lines))
+    return f"diff --git a/{name} b/{name}\n--- a/{name}\n+++ b/{name}\n@@ -0,0 +1,{lines} @@\n{body}"
+
+
+def test_parse_review_accepts_the_usual_shapes_and_maps_severities():
+    text = "\n".join(
+        [
+            "Here is my review:",
+            "- blocker app.py:3: division by zero when n == 0",
+            "* [warning] `src/util.py:10`: unused variable",
+            "1. info README.md: typo in heading",
+            "ERROR lib/x.py:7: off by one",
+            "critical: secrets.txt: an API key",
+            "Overall the change looks fine.",
+        ]
+    )
+
+    findings, patch = parse_review(text)
+
+    got = [(f.severity, f.path, f.line, f.message) for f in findings]
+    assert got == [
+        ("blocker", "app.py", 3, "division by zero when n == 0"),
+        ("warning", "src/util.py", 10, "unused variable"),
+        ("info", "README.md", None, "typo in heading"),
+        ("warning", "lib/x.py", 7, "off by one"),
+        ("blocker", "secrets.txt", None, "an API key"),
+    ]
+    assert all(f.source == "model" for f in findings)
+    assert patch == ""
+
+
+def test_parse_review_takes_the_first_diff_block_as_the_patch():
+    patch_text = "--- a/app.py\n+++ b/app.py\n@@ -1 +1 @@\n-x = 1\n+x = 2\n"
+    text = f"warning app.py:1: x should be 2\n```diff\n{patch_text}```\n```diff\nother\n```"
+
+    findings, patch = parse_review(text)
+
+    assert patch == patch_text
+    assert len(findings) == 1
+
+
+def test_lgtm_gives_no_findings():
+    assert parse_review("LGTM") == ([], "")
+
+
+def test_cap_diff_keeps_whole_files_and_names_the_rest():
+    parts = [_file_diff(f"f{i}.txt", 20) for i in range(5)]
+    diff = "".join(parts)
+    limit = len(parts[0]) + len(parts[1]) + 10
+
+    capped, left_out = cap_diff(diff, limit)
+
+    assert capped.startswith(parts[0] + parts[1])
+    assert len(capped) <= limit + len("\n[... rest of this file's diff cut ...]\n")
+    assert left_out == ["f3.txt", "f4.txt"] or left_out == ["f2.txt", "f3.txt", "f4.txt"]
+    assert cap_diff(diff, len(diff)) == (diff, [])
+
+
+def test_fit_diff_shrinks_the_diff_until_the_prompt_fits_the_window():
+    diff = "".join(_file_diff(f"f{i}.txt", 200) for i in range(10))
+    model = FakeModel(context_window=2048)
+
+    messages = fit_diff(model, diff, max_chars=len(diff))
+
+    assert model.count_tokens(messages) <= 2048 - 768
+    assert "more changed files not shown" in messages[-1]["content"]
+
+
+def test_review_returns_findings_from_a_working_model():
+    model = FakeModel(answer="warning app.py:2: returns the wrong sign", chunks=4)
+    streamed = []
+
+    review = review_diff(
+        lambda: model, _file_diff("app.py", 3), budget_s=5, max_chars=10_000, on_text=streamed.append
+    )
+
+    assert review.status == "ok"
+    assert [(f.path, f.line) for f in review.findings] == [("app.py", 2)]
+    assert "".join(streamed) == model.answer
+    assert "+line 0 of app.py" in model.calls[0][-1]["content"]
+
+
+def test_review_times_out_and_keeps_the_partial_answer():
+    model = FakeModel(answer="info a.py:1: x\n" * 50, chunks=50, delay=0.05)
+    start = time.monotonic()
+
+    review = review_diff(lambda: model, _file_diff("a.py", 1), budget_s=0.5, max_chars=10_000)
+
+    took = time.monotonic() - start
+    assert review.status == "timeout"
+    assert 0.4 < took < 2.0
+    assert 0 < len(review.findings) < 50
+
+
+def test_review_gives_up_on_a_model_that_ignores_the_stop_request():
+    model = FakeModel(answer="x" * 100, chunks=100, delay=0.1, ignore_stop=True)  # 10 s
+    start = time.monotonic()
+
+    review = review_diff(lambda: model, _file_diff("a.py", 1), budget_s=0.3, max_chars=10_000)
+
+    assert review.status == "timeout"
+    assert time.monotonic() - start < 3.5
+
+
+def test_review_fails_open_when_the_model_cannot_load():
+    def broken():
+        raise FileNotFoundError("no such model file: /nope.gguf")
+
+    review = review_diff(broken, _file_diff("a.py", 1), budget_s=5, max_chars=10_000)
+
+    assert review.status == "failed"
+    assert "/nope.gguf" in review.error
+    assert review.findings == []

@@ -1,0 +1,171 @@
+"""`hook run` in-process: skips, exit codes, fail-open, output, and never touching the repo."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from plt_agent.hook.run import HookOptions, run_hook
+from tests.hook.conftest import FakeModel, git
+
+
+def _console(terminal: bool = False) -> tuple[Console, io.StringIO]:
+    buf = io.StringIO()
+    return Console(file=buf, force_terminal=terminal, width=200, soft_wrap=True, highlight=False), buf
+
+
+def _run(repo: Path, fake: FakeModel | None = None, environ: dict | None = None, **opts):
+    console, buf = _console()
+    loads: list[str | None] = []
+
+    def load(spec):
+        loads.append(spec)
+        if fake is None:
+            raise RuntimeError(f"cannot load model {spec!r}")
+        return fake
+
+    result = run_hook(repo, HookOptions(**opts), load, console, environ=environ or {})
+    return result, buf.getvalue(), loads
+
+
+def _repo_state(repo: Path) -> dict[str, bytes | str]:
+    files = {
+        str(p.relative_to(repo)): p.read_bytes()
+        for p in repo.rglob("*")
+        if p.is_file() and ".git" not in p.parts
+    }
+    return {
+        **files,
+        "index": (repo / ".git" / "index").read_bytes(),
+        "cached": git(repo, "diff", "--cached"),
+        "status": git(repo, "status", "--porcelain"),
+    }
+
+
+@pytest.fixture
+def staged(repo: Path) -> Path:
+    (repo / "app.py").write_text("def add(a, b):\n    return a - b\n")
+    git(repo, "add", "app.py")
+    (repo / "app.py").write_text("def add(a, b):\n    return a - b  # unstaged edit\n")
+    (repo / "untracked.txt").write_text("not staged\n")
+    return repo
+
+
+@pytest.mark.parametrize(
+    "marker", ["MERGE_HEAD", "CHERRY_PICK_HEAD", "REVERT_HEAD", "rebase-merge/", "rebase-apply/"]
+)
+def test_skipped_while_an_operation_is_in_progress(staged, marker):
+    target = staged / ".git" / marker.rstrip("/")
+    target.mkdir() if marker.endswith("/") else target.write_text("0" * 40 + "\n")
+
+    result, out, loads = _run(staged, FakeModel(), strict=True)
+
+    assert result.exit_code == 0
+    assert result.skipped
+    assert loads == []
+    assert "skipped" in out
+
+
+@pytest.mark.parametrize("environ", [{"PLT_AGENT_SKIP": "1"}, {"SKIP": "flake8,plt-agent-review"}])
+def test_skipped_by_environment(staged, environ):
+    result, out, loads = _run(staged, FakeModel(), environ=environ)
+
+    assert result.skipped
+    assert loads == []
+    assert "review skipped" in out
+
+
+def test_nothing_staged_is_a_quiet_pass(repo):
+    result, out, loads = _run(repo, FakeModel())
+
+    assert (result.exit_code, out, loads) == (0, "", [])
+
+
+def test_review_prints_model_findings_and_leaves_the_repo_untouched(staged):
+    before = _repo_state(staged)
+    model = FakeModel(
+        answer="warning app.py:2: subtracts instead of adding\n"
+        "```diff\n--- a/app.py\n+++ b/app.py\n@@ -2 +2 @@\n-    return a - b\n+    return a + b\n```"
+    )
+
+    result, out, _ = _run(staged, model, model="fake-spec", patch_file="suggested.patch")
+
+    assert _repo_state(staged) == before
+    assert result.exit_code == 0
+    assert "app.py:2: subtracts instead of adding" in out
+    assert "return a - b" in model.calls[0][-1]["content"]  # the staged version
+    assert "unstaged edit" not in model.calls[0][-1]["content"]
+    patch = staged / ".git" / "plt-agent" / "suggested.patch"
+    assert result.patch_path == patch
+    assert "+    return a + b" in patch.read_text()
+    check = subprocess.run(
+        ["git", "apply", "--check", "--cached", str(patch)], cwd=staged, capture_output=True
+    )
+    assert check.returncode == 0, check.stderr
+
+
+def test_strict_blocks_on_a_deterministic_problem_even_without_a_model(staged):
+    (staged / "bad.py").write_text("def f(:\n")
+    git(staged, "add", "bad.py")
+    before = _repo_state(staged)
+
+    lenient, out_lenient, _ = _run(staged, None)
+    strict, out_strict, _ = _run(staged, None, strict=True)
+
+    assert _repo_state(staged) == before
+    assert lenient.exit_code == 0
+    assert "bad.py:1" in out_lenient
+    assert strict.exit_code == 1
+    assert "commit blocked" in out_strict
+
+
+def test_strict_blocks_on_a_model_blocker_but_not_on_a_warning(staged):
+    blocker, _, _ = _run(staged, FakeModel(answer="blocker app.py:2: wrong operator"), strict=True)
+    warning, _, _ = _run(staged, FakeModel(answer="warning app.py:2: wrong operator"), strict=True)
+
+    assert (blocker.exit_code, warning.exit_code) == (1, 0)
+
+
+def test_fails_open_when_the_model_cannot_load(staged):
+    result, out, loads = _run(staged, None, model="llama:/missing.gguf", strict=True)
+
+    assert result.exit_code == 0
+    assert loads == ["llama:/missing.gguf"]
+    assert "cannot load model" in out
+    assert "not held up" in out
+
+
+def test_time_budget_passes_with_a_note(staged):
+    slow = FakeModel(answer="info app.py:1: fine\n" * 40, chunks=40, delay=0.05)
+
+    result, out, _ = _run(staged, slow, time_budget_s=0.3)
+
+    assert result.exit_code == 0
+    assert result.review.status == "timeout"
+    assert "ran out of its 0.3 s budget" in out
+
+
+def test_short_output_when_not_a_terminal(staged):
+    many = "".join(f"info app.py:{i}: note {i}\n" for i in range(1, 31))
+
+    result, out, _ = _run(staged, FakeModel(answer=many))
+
+    assert len(result.findings) == 30
+    assert out.count("note ") == 12
+    assert "18 more" in out
+
+
+def test_diff_sent_to_the_model_is_capped(staged):
+    (staged / "big.txt").write_text("".join(f"row {i}\n" for i in range(5000)))
+    git(staged, "add", "big.txt")
+    model = FakeModel()
+
+    _run(staged, model, max_diff_chars=2000)
+
+    prompt = model.calls[0][-1]["content"]
+    assert len(prompt) < 2000 + 500
+    assert "app.py" in prompt
