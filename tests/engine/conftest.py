@@ -1,0 +1,97 @@
+"""Fixtures for the reference-model tests: tiny HF configs and random weights built in memory.
+
+The tensor names are written out here from plt-model.md §2, independently of the code under
+test, so a reference that expected other names would fail to load them.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+# plt-model.md §6.1: a tiny config, with hidden_scale 0.5 so that the CLP path is loud.
+TINY_PLT = {
+    "architectures": ["IQuestPLTCoderForCausalLM"],
+    "model_type": "iquestpltcoder",
+    "vocab_size": 64,
+    "hidden_size": 32,
+    "intermediate_size": 64,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 4,
+    "num_key_value_heads": 2,
+    "head_dim": 8,
+    "max_position_embeddings": 256,
+    "rms_norm_eps": 1e-5,
+    "rope_theta": 10000.0,
+    "hidden_act": "silu",
+    "tie_word_embeddings": False,
+    "bos_token_id": 1,
+    "eos_token_id": [2, 3],
+    "plt_num_loops": 2,
+    "plt_window_size": [4, 0],
+    "plt_normalize_per_loop": True,
+    "plt_emb_scale": 0.707,
+    "plt_hidden_scale": 0.5,
+    "plt_gate_use_hidden_states": True,
+}
+PLT_KEYS = [k for k in TINY_PLT if k.startswith("plt_")]
+
+
+def _hf_config(llama: bool = False, **overrides) -> dict:
+    cfg = dict(TINY_PLT)
+    if llama:
+        for key in PLT_KEYS:
+            del cfg[key]
+        cfg["architectures"], cfg["model_type"] = ["LlamaForCausalLM"], "llama"
+    cfg.update(overrides)
+    return cfg
+
+
+def _random_tensors(hf: dict, seed: int = 0) -> dict[str, torch.Tensor]:
+    """Random weights with the §2 names: matrices N(0, 0.2^2), norms 1 + N(0, 0.1^2)."""
+    gen = torch.Generator().manual_seed(seed)
+    d, f, v = hf["hidden_size"], hf["intermediate_size"], hf["vocab_size"]
+    heads, kv, hd = hf["num_attention_heads"], hf["num_key_value_heads"], hf["head_dim"]
+
+    def mat(*shape: int) -> torch.Tensor:
+        return 0.2 * torch.randn(*shape, generator=gen)
+
+    def norm(n: int) -> torch.Tensor:
+        return 1 + 0.1 * torch.randn(n, generator=gen)
+
+    out = {"model.embed_tokens.weight": mat(v, d), "model.norm.weight": norm(d)}
+    if not hf.get("tie_word_embeddings"):
+        out["lm_head.weight"] = mat(v, d)
+    looped = "plt_num_loops" in hf and hf["plt_num_loops"] > 1
+    hidden_gate = hf.get("plt_gate_use_hidden_states", True)
+    for j in range(hf["num_hidden_layers"]):
+        p = f"model.layers.{j}."
+        out |= {
+            p + "input_layernorm.weight": norm(d),
+            p + "self_attn.q_proj.weight": mat(heads * hd, d),
+            p + "self_attn.k_proj.weight": mat(kv * hd, d),
+            p + "self_attn.v_proj.weight": mat(kv * hd, d),
+            p + "self_attn.o_proj.weight": mat(d, heads * hd),
+            p + "post_attention_layernorm.weight": norm(d),
+            p + "mlp.gate_proj.weight": mat(f, d),
+            p + "mlp.up_proj.weight": mat(f, d),
+            p + "mlp.down_proj.weight": mat(d, f),
+        }
+        if looped:
+            out[p + "self_attn.plt_gate.weight"] = mat(heads, d if hidden_gate else hd)
+            out[p + "self_attn.plt_gate.bias"] = 0.5 * torch.randn(heads, generator=gen)
+            if hidden_gate:
+                out[p + "self_attn.plt_gate.gate_norm.weight"] = norm(d)
+    return out
+
+
+@pytest.fixture
+def hf_config():
+    """Factory: hf_config(llama=False, **overrides) -> a tiny HF config.json dict."""
+    return _hf_config
+
+
+@pytest.fixture
+def random_tensors():
+    """Factory: random_tensors(hf_config_dict, seed=0) -> {HF name: float32 tensor}."""
+    return _random_tensors
