@@ -14,6 +14,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from plt_agent.errors import PltAgentError
+
+
+class ModelError(PltAgentError):
+    """A backend could not load or answer (unreachable server, bad file, exhausted script)."""
+
+
+class ContextOverflow(ModelError):
+    """The prompt does not fit the model's context window (never truncated silently)."""
+
 
 @dataclass
 class ToolCall:
@@ -22,6 +32,7 @@ class ToolCall:
     name: str
     arguments: dict[str, Any]
     id: str = ""
+    error: str = ""  # set when the call could not be parsed (e.g. arguments not JSON); shown to the model
 
 
 @dataclass

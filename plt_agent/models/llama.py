@@ -1,0 +1,200 @@
+"""`llama:PATH.gguf` — any llama.cpp GGUF through llama-cpp-python's `Llama`.
+
+The prompt is rendered with the chat template stored in the GGUF (llama-cpp-python's
+`Jinja2ChatFormatter`), tokenized with the model's own tokenizer and generated token by
+token with streaming. `Llama.generate` keeps the KV cache of the longest common prefix
+between calls, so an append-only conversation is not re-prefilled; `Usage.cached_tokens`
+reports how much was reused.
+
+The backend speaks only text (no native tool calls): the agent's text protocol drives it.
+llama_cpp is imported when a model is loaded, never at import time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from plt_agent.models.base import ContextOverflow, ModelError, Reply, Usage
+
+DEFAULT_MAX_CONTEXT = 8192  # cap on the window when the model's training context is larger
+_CHATML = (
+    "{% for message in messages %}"
+    "{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}"
+    "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
+)
+
+
+def cpu_threads() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def gguf_context_length(path: Path) -> int | None:
+    """The training context length recorded in a GGUF's metadata (None if absent)."""
+    from gguf import GGUFReader
+
+    reader = GGUFReader(str(path))
+    arch_field = reader.fields.get("general.architecture")
+    if arch_field is None:
+        return None
+    arch = bytes(arch_field.parts[arch_field.data[0]]).decode()
+    field = reader.fields.get(f"{arch}.context_length")
+    return int(field.parts[field.data[0]][0]) if field is not None else None
+
+
+@contextlib.contextmanager
+def _without_extra_buffers() -> Iterator[None]:
+    """Load with `use_extra_bufts=False`: weight repacking (the AMX path) crashes on some CPUs.
+
+    `Llama()` has no argument for it, so the default-params factory it calls is wrapped
+    for the duration of the load only.
+    """
+    import llama_cpp.llama_cpp as lib
+
+    original = lib.llama_model_default_params
+
+    def patched():  # type: ignore[no-untyped-def]
+        params = original()
+        if hasattr(params, "use_extra_bufts"):
+            params.use_extra_bufts = False
+        return params
+
+    lib.llama_model_default_params = patched
+    try:
+        yield
+    finally:
+        lib.llama_model_default_params = original
+
+
+class LlamaModel:
+    supports_tools = False
+
+    def __init__(
+        self, path: str | Path, *, context: int | None = None, threads: int | None = None, seed: int = 0
+    ) -> None:
+        path = Path(path).expanduser()
+        if not path.is_file():
+            raise ModelError(f"llama backend: no model file at {path}")
+        self.name = f"llama:{path}"
+        self.path = path
+        self.seed = seed
+        self._llm = self._load(path, context, threads or cpu_threads())
+        self.context_window = self._llm.n_ctx()
+        self.n_params = self._llm._model.n_params()
+        self._formatter = self._make_formatter()
+
+    def _load(self, path: Path, context: int | None, threads: int) -> Any:
+        try:
+            import llama_cpp
+        except ImportError as exc:
+            raise ModelError(f"llama backend needs llama-cpp-python ({exc})") from None
+        trained = gguf_context_length(path) or DEFAULT_MAX_CONTEXT
+        n_ctx = min(context or DEFAULT_MAX_CONTEXT, trained)
+        try:
+            with _without_extra_buffers():
+                return llama_cpp.Llama(
+                    str(path),
+                    n_ctx=n_ctx,
+                    n_threads=threads,
+                    n_threads_batch=threads,
+                    seed=self.seed,
+                    verbose=False,
+                )
+        except (ValueError, RuntimeError) as exc:
+            raise ModelError(f"llama backend: cannot load {path}: {exc}") from None
+
+    def _make_formatter(self) -> Any:
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        llm = self._llm
+        eos = llm.token_eos()
+        bos = llm.token_bos()
+        template = llm.metadata.get("tokenizer.chat_template") or _CHATML
+        self.eos_text = llm._model.token_get_text(eos) if eos != -1 else ""
+        self.bos_text = llm._model.token_get_text(bos) if bos != -1 else ""
+        self._add_bos = llm.metadata.get("tokenizer.ggml.add_bos_token", "false") == "true"
+        return Jinja2ChatFormatter(template=template, eos_token=self.eos_text, bos_token=self.bos_text)
+
+    def render(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None) -> str:
+        clean = [{**m, "content": m.get("content") or ""} for m in messages]
+        try:
+            return self._formatter(messages=clean, tools=tools).prompt
+        except Exception as exc:  # jinja raises many types; the template is the model's, not ours
+            raise ModelError(f"{self.path.name}: its chat template failed to render: {exc}") from None
+
+    def tokenize(self, prompt: str) -> list[int]:
+        add_bos = self._add_bos and bool(self.bos_text) and not prompt.startswith(self.bos_text)
+        return self._llm.tokenize(prompt.encode("utf-8"), add_bos=add_bos, special=True)
+
+    def count_tokens(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None) -> int:
+        return len(self.tokenize(self.render(messages, tools)))
+
+    def complete(
+        self,
+        messages: list[dict[str, Any]],
+        *,
+        tools: list[dict[str, Any]] | None = None,
+        max_tokens: int = 1024,
+        temperature: float = 0.0,
+        stop: list[str] | None = None,
+        on_text: Callable[[str], None] | None = None,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> Reply:
+        started = time.perf_counter()
+        ids = self.tokenize(self.render(messages, tools))
+        room = self.context_window - len(ids)
+        if room < 16:
+            window = self.context_window
+            raise ContextOverflow(
+                f"{self.path.name}: the prompt has {len(ids)} tokens; the context window is {window}"
+            )
+        cached = min(self._cached_prefix(ids), len(ids) - 1)
+        pieces: list[str] = []
+        finish = "length"
+        stream = self._llm.create_completion(
+            prompt=ids,
+            max_tokens=min(max_tokens, room),
+            temperature=temperature,
+            top_p=0.95,
+            top_k=40,
+            min_p=0.05,
+            repeat_penalty=1.0,
+            seed=self.seed,
+            stop=stop or [],
+            stream=True,
+        )
+        for chunk in stream:
+            choice = chunk["choices"][0]
+            if choice.get("text"):
+                pieces.append(choice["text"])
+                if on_text:
+                    on_text(choice["text"])
+            if choice.get("finish_reason"):
+                finish = choice["finish_reason"]
+            if should_stop and should_stop():
+                finish = "cancelled"
+                stream.close()
+                break
+        text = "".join(pieces)
+        n_out = len(self._llm.tokenize(text.encode(), add_bos=False, special=True)) if text else 0
+        seconds = time.perf_counter() - started
+        usage = Usage(
+            prompt_tokens=len(ids), completion_tokens=n_out, cached_tokens=max(cached, 0), seconds=seconds
+        )
+        return Reply(content=text, finish_reason=finish, usage=usage)
+
+    def _cached_prefix(self, ids: list[int]) -> int:
+        evaluated = self._llm._input_ids[: self._llm.n_tokens]
+        n = 0
+        for a, b in zip(evaluated, ids, strict=False):
+            if a != b:
+                break
+            n += 1
+        return n
