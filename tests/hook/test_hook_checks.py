@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from hook_helpers import git
+
 from plt_agent.hook import git as g
 from plt_agent.hook.checks import added_lines, check_added_lines, run_checks
-from tests.hook.conftest import git
 
 
 def _stage(repo: Path, name: str, text: str) -> None:

@@ -8,12 +8,12 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from hook_helpers import git
 from typer.testing import CliRunner
 
 from plt_agent.cli import app
 from plt_agent.errors import PltAgentError, UsageError
 from plt_agent.hook.install import MARKER, install, uninstall
-from tests.hook.conftest import git
 
 runner = CliRunner()
 USER_HOOK = (

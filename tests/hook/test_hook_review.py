@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import time
 
+from hook_helpers import FakeModel
+
 from plt_agent.hook.review import cap_diff, fit_diff, parse_review, review_diff
-from tests.hook.conftest import FakeModel
 
 
 def _file_diff(name: str, lines: int) -> str:

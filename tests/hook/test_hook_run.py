@@ -7,10 +7,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from hook_helpers import FakeModel, git
 from rich.console import Console
 
 from plt_agent.hook.run import HookOptions, run_hook
-from tests.hook.conftest import FakeModel, git
 
 
 def _console(terminal: bool = False) -> tuple[Console, io.StringIO]:
