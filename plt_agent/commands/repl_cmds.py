@@ -6,6 +6,7 @@ by plt_agent.repl and plt_agent.hook, imported inside the commands so `--help` s
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from pathlib import Path
@@ -38,10 +39,17 @@ def _config(path: Path, flags: dict[str, Any] | None = None):  # type: ignore[no
     return load_config(repo, flags)
 
 
-def _load_model(spec: str | None) -> Any:
+def _load_model(spec: str | None, config: Any = None, **options: Any) -> Any:
     from plt_agent.models import load_model
 
-    return load_model(spec)
+    if config is not None:
+        options = {
+            "context": config.context,
+            "threads": config.threads,
+            "native_tools": config.native_tools,
+            **options,
+        }
+    return load_model(spec, **options)
 
 
 def chat(
@@ -160,7 +168,9 @@ def hook_run(
         max_file_bytes=int(max_file_mb * 1_000_000),
         patch_file=config.hook_patch or (DEFAULT_PATCH_NAME if patch_file else None),
     )
-    result = run_hook(path, options, _load_model, Console(highlight=False, soft_wrap=True))
+    # Never download a model from inside a commit: the default model must be pulled already.
+    load = functools.partial(_load_model, config=config, auto_pull=False)
+    result = run_hook(path, options, load, Console(highlight=False, soft_wrap=True))
     if result.review is not None and result.review.status == "timeout":
         # The model thread may still be inside native code: leave without waiting for it.
         sys.stdout.flush()

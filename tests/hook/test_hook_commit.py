@@ -1,0 +1,146 @@
+"""Real `git commit`s through the installed hook, with the scripted backend as the model."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hook_helpers import git
+
+pytestmark = pytest.mark.slow  # each commit starts plt-agent in a fresh process
+
+PLT_AGENT = Path(sys.executable).with_name("plt-agent")
+USER_HOOK = b'#!/bin/sh\necho "user hook ran" >&2\necho ran >> "$(git rev-parse --git-dir)/user-hook-log"\n'
+
+
+def _install(repo: Path, *extra: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [str(PLT_AGENT), "hook", "install", *extra], cwd=repo, capture_output=True, text=True
+    )
+
+
+def _commit(repo: Path, env: dict[str, str], message: str = "change") -> subprocess.CompletedProcess:
+    return subprocess.run(["git", "commit", "-m", message], cwd=repo, capture_output=True, text=True, env=env)
+
+
+def _script(tmp_path: Path, *contents: str) -> str:
+    path = tmp_path / "replies.jsonl"
+    path.write_text("".join(json.dumps({"content": c}) + "\n" for c in contents))
+    return f"scripted:{path}"
+
+
+@pytest.fixture
+def hooked(repo: Path) -> Path:
+    """The repo with a pre-existing user hook, then plt-agent's hook installed over it."""
+    if not PLT_AGENT.exists():
+        pytest.skip(f"{PLT_AGENT} is not installed (pip install -e .)")
+    hook = repo / ".git" / "hooks" / "pre-commit"
+    hook.write_bytes(USER_HOOK)
+    hook.chmod(0o755)
+    installed = _install(repo)
+    assert installed.returncode == 0, installed.stderr
+    assert str(PLT_AGENT) in hook.read_text()
+    return repo
+
+
+def test_commit_runs_the_user_hook_and_prints_the_review(hooked, tmp_path, hermetic_env):
+    env = {**hermetic_env, "PLT_AGENT_MODEL": _script(tmp_path, "warning app.py:2: returns a - b in add()")}
+    (hooked / "app.py").write_text("def add(a, b):\n    return a - b\n")
+    git(hooked, "add", "app.py")
+
+    done = _commit(hooked, env)
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "user hook ran" in done.stderr
+    assert "app.py:2: returns a - b in add()" in done.stdout + done.stderr
+    assert (hooked / ".git" / "user-hook-log").read_text() == "ran\n"
+    assert git(hooked, "log", "-1", "--format=%s").strip() == "change"
+
+
+def test_a_failing_user_hook_still_blocks_the_commit(hooked, tmp_path, hermetic_env):
+    kept = hooked / ".git" / "hooks" / "pre-commit.plt-agent-orig"
+    kept.write_bytes(b"#!/bin/sh\necho 'user hook says no' >&2\nexit 1\n")
+    env = {**hermetic_env, "PLT_AGENT_MODEL": _script(tmp_path, "LGTM")}
+    (hooked / "README.md").write_text("# changed\n")
+    git(hooked, "add", "README.md")
+
+    done = _commit(hooked, env)
+
+    assert done.returncode != 0
+    assert "user hook says no" in done.stderr
+    assert git(hooked, "log", "-1", "--format=%s").strip() == "initial"
+
+
+def test_broken_model_spec_fails_open(hooked, hermetic_env):
+    env = {**hermetic_env, "PLT_AGENT_MODEL": "scripted:/no/such/replies.jsonl"}
+    (hooked / "README.md").write_text("# changed\n")
+    git(hooked, "add", "README.md")
+
+    done = _commit(hooked, env)
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "/no/such/replies.jsonl" in done.stdout + done.stderr
+    assert "not held up" in done.stdout + done.stderr
+
+
+def test_strict_hook_blocks_a_syntax_error_and_leaves_the_index_alone(repo, tmp_path, hermetic_env):
+    assert _install(repo, "--strict").returncode == 0
+    env = {**hermetic_env, "PLT_AGENT_MODEL": _script(tmp_path, "LGTM")}
+    (repo / "app.py").write_text("def add(a, b)\n    return a + b\n")
+    git(repo, "add", "app.py")
+    staged_before = git(repo, "ls-files", "--stage")  # (git itself refreshes the index's stat data)
+    cached_before = git(repo, "diff", "--cached")
+
+    done = _commit(repo, env)
+
+    assert done.returncode != 0
+    assert "app.py:1: Python syntax error" in done.stdout + done.stderr
+    assert git(repo, "log", "-1", "--format=%s").strip() == "initial"
+    assert git(repo, "ls-files", "--stage") == staged_before
+    assert (repo / "app.py").read_text() == "def add(a, b)\n    return a + b\n"
+    assert git(repo, "diff", "--cached") == cached_before
+
+
+def test_skip_variable_skips_the_review(hooked, tmp_path, hermetic_env):
+    script = _script(tmp_path, "blocker app.py:1: should never be asked")
+    env = {**hermetic_env, "PLT_AGENT_MODEL": script, "PLT_AGENT_SKIP": "1"}
+    (hooked / "README.md").write_text("# skipped\n")
+    git(hooked, "add", "README.md")
+
+    done = _commit(hooked, env, "skipped")
+
+    assert done.returncode == 0
+    assert "review skipped (PLT_AGENT_SKIP is set)" in done.stdout + done.stderr
+    assert "should never be asked" not in done.stdout + done.stderr
+
+
+def test_concluding_a_merge_skips_the_review(hooked, tmp_path, hermetic_env):
+    env = {**hermetic_env, "PLT_AGENT_MODEL": _script(tmp_path, "blocker x:1: should never be asked")}
+    git(hooked, "checkout", "-q", "-b", "topic")
+    (hooked / "README.md").write_text("# topic\n")
+    git(hooked, "commit", "-q", "--no-verify", "-am", "topic")
+    git(hooked, "checkout", "-q", "main")
+    (hooked / "README.md").write_text("# main\n")
+    git(hooked, "commit", "-q", "--no-verify", "-am", "main")
+    subprocess.run(["git", "merge", "topic"], cwd=hooked, capture_output=True, env=env)
+    (hooked / "README.md").write_text("# merged\n")
+    git(hooked, "add", "README.md")
+
+    done = _commit(hooked, env, "merge topic")
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "review skipped (a merge is in progress)" in done.stdout + done.stderr
+    assert git(hooked, "log", "-1", "--format=%P").count(" ") == 1  # a real two-parent merge
+
+
+def test_uninstall_after_commits_restores_the_user_hook(hooked, hermetic_env):
+    done = subprocess.run([str(PLT_AGENT), "hook", "uninstall"], cwd=hooked, capture_output=True, text=True)
+
+    hook = hooked / ".git" / "hooks" / "pre-commit"
+    assert done.returncode == 0, done.stderr
+    assert hook.read_bytes() == USER_HOOK
+    assert os.access(hook, os.X_OK)
