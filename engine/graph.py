@@ -1,0 +1,311 @@
+"""The PLT forward pass as ggml graphs (plt-model.md §3, §4.2, §4.3).
+
+Two graph shapes:
+- `prefill`: a chunk of n tokens at positions p0 .. p0+n-1. Loop 0 over the chunk (writing
+  the global KV), then each later loop over the chunk, in order (the spec requires it).
+  With n = 1 this is also the vendor's "serial" decode step: L passes over the weights.
+- `decode`: one token, all L loops as L rows of ONE pass over the weights (cross-loop
+  parallelism): row 0 is loop 0 at position t, row l is loop l at the same slot fed by the
+  carry of step t-1.
+
+A built graph has fixed shapes and reads everything that changes from step to step (token
+ids, positions, cache indices, masks) from input tensors, so it is reused for many steps:
+the attention span `n_kv` is padded and masked. Caches and carries are written by the graph
+itself. Knows nothing about tokens' meaning, sampling or sessions.
+"""
+
+from __future__ import annotations
+
+import ctypes as C
+from dataclasses import dataclass, field
+
+from engine import ggml
+from engine.arch import PLTConfig, Tensors
+from engine.backend import Weights
+from engine.errors import EngineError
+from engine.state import State
+
+GRAPH_NODES = 16384
+Tensor = C._Pointer
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a graph computes. `n_kv` is the padded global attention span."""
+
+    kind: str  # "prefill" | "decode"
+    n_tokens: int
+    n_kv: int
+    all_logits: bool = False
+
+
+@dataclass
+class Inputs:
+    ids: Tensor
+    pos: Tensor
+    kv_idx: Tensor
+    mask_global: Tensor
+    ring_idx: Tensor | None = None
+    mask_local: Tensor | None = None
+
+
+@dataclass
+class Built:
+    plan: Plan
+    ctx: int
+    graph: int
+    inputs: Inputs
+    logits: Tensor
+    n_nodes: int = 0
+    extras: dict[str, Tensor] = field(default_factory=dict)
+
+
+class _Ops:
+    """ggml ops on one context, with names that read like the spec."""
+
+    def __init__(self, ctx: int):
+        self.g, self.ctx = ggml.lib(), ctx
+
+    def input(self, gtype: int, *ne: int) -> Tensor:
+        t = [None, self.g.ggml_new_tensor_1d, self.g.ggml_new_tensor_2d][len(ne)](self.ctx, gtype, *ne)
+        self.g.ggml_set_input(t)
+        return t
+
+    def __getattr__(self, name: str):  # noqa: ANN204 - forwards ggml_<name>(ctx, ...)
+        fn = getattr(self.g, f"ggml_{name}")
+        return lambda *args: fn(self.ctx, *args)
+
+
+class GraphBuilder:
+    """Builds prefill and decode graphs over one model's weights and one sequence state."""
+
+    def __init__(self, cfg: PLTConfig, weights: Weights, state: State):
+        self.cfg, self.w, self.st = cfg, weights, state
+        self.g = ggml.lib()
+        self.loops = state.loops
+        self.rope_mode = ggml.ROPE_TYPE_NEOX if cfg.rope_neox else ggml.ROPE_TYPE_NORMAL
+        self.scale = 1.0 / cfg.head_dim**0.5
+        self.output = weights.get(Tensors.OUTPUT if not cfg.tied_embeddings else Tensors.TOKEN_EMBD)
+
+    # -- graph assembly -----------------------------------------------------------------------------------
+
+    def build(self, plan: Plan) -> Built:
+        g = self.g
+        size = g.ggml_graph_overhead_custom(GRAPH_NODES, False) + GRAPH_NODES * 3 * g.ggml_tensor_overhead()
+        ctx = g.ggml_init(ggml.ggml_init_params(size, None, True))
+        if not ctx:
+            raise EngineError("ggml_init failed for a graph context")
+        graph = g.ggml_new_graph_custom(ctx, GRAPH_NODES, False)
+        o = _Ops(ctx)
+        self._o, self._graph, self._deferred = o, graph, []
+        if plan.kind == "decode":
+            inputs, logits = self._decode(plan)
+        else:
+            inputs, logits = self._prefill(plan)
+        g.ggml_set_output(logits)
+        g.ggml_build_forward_expand(graph, logits)
+        for t in self._deferred:  # cache/carry writes that must follow every read
+            g.ggml_build_forward_expand(graph, t)
+        return Built(plan, ctx, graph, inputs, logits, g.ggml_graph_n_nodes(graph))
+
+    def _expand(self, t: Tensor) -> Tensor:
+        self.g.ggml_build_forward_expand(self._graph, t)
+        return t
+
+    # -- shared pieces ------------------------------------------------------------------------------------
+
+    def _norm(self, x: Tensor, weight: str, eps: float) -> Tensor:
+        return self._o.mul(self._o.rms_norm(x, eps), self.w.get(weight))
+
+    def _qkv(self, j: int, r: Tensor, n: int, pos: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        o, c = self._o, self.cfg
+        z = self._norm(r, Tensors.ATTN_NORM.format(i=j), c.rms_eps)
+        q = o.reshape_3d(o.mul_mat(self.w.get(Tensors.ATTN_Q.format(i=j)), z), c.head_dim, c.num_heads, n)
+        k = o.reshape_3d(o.mul_mat(self.w.get(Tensors.ATTN_K.format(i=j)), z), c.head_dim, c.num_kv_heads, n)
+        v = o.reshape_3d(o.mul_mat(self.w.get(Tensors.ATTN_V.format(i=j)), z), c.head_dim, c.num_kv_heads, n)
+        q, k = self._rope(q, pos), self._rope(k, pos)
+        return q, k, v
+
+    def _rope(self, x: Tensor, pos: Tensor) -> Tensor:
+        c = self.cfg
+        return self._o.rope_ext(x, pos, None, c.head_dim, self.rope_mode, c.context_length,
+                                c.rope_theta, 1.0, 0.0, 1.0, 32.0, 1.0)
+
+    def _finish_layer(self, j: int, r: Tensor, attn: Tensor, n: int) -> Tensor:
+        """o_proj, residual, MLP, residual. `attn` is [head_dim, H, n]."""
+        o, c = self._o, self.cfg
+        attn = o.reshape_2d(attn, c.num_heads * c.head_dim, n)
+        r2 = o.add(r, o.mul_mat(self.w.get(Tensors.ATTN_OUT.format(i=j)), attn))
+        z = self._norm(r2, Tensors.FFN_NORM.format(i=j), c.rms_eps)
+        gate = o.mul_mat(self.w.get(Tensors.FFN_GATE.format(i=j)), z)
+        up = o.mul_mat(self.w.get(Tensors.FFN_UP.format(i=j)), z)
+        return o.add(r2, o.mul_mat(self.w.get(Tensors.FFN_DOWN.format(i=j)), o.swiglu_split(gate, up)))
+
+    def _attend(self, q: Tensor, k: Tensor, v: Tensor, mask: Tensor) -> Tensor:
+        """q [d, H, n] against k/v [d, n_kv, Hkv] -> [d, H, n]."""
+        o = self._o
+        out = o.flash_attn_ext(o.permute(q, 0, 2, 1, 3), k, v, mask, self.scale, 0.0, 0.0)
+        self.g.ggml_prec_set_acc(out, ggml.PREC_F32)
+        return out
+
+    def _cache_view(self, cache: Tensor, n_kv: int) -> Tensor:
+        """A [kv_dim, n_ctx] cache as [head_dim, n_kv, Hkv] (rows are positions)."""
+        c, s = self.cfg, cache.contents
+        head_bytes = int(self.g.ggml_row_size(s.type, c.head_dim))
+        return self._o.view_3d(cache, c.head_dim, n_kv, c.num_kv_heads, s.nb[1], head_bytes, 0)
+
+    def _rows(self, x: Tensor, first: int, count: int) -> Tensor:
+        """Columns first .. first+count-1 of a 2-D [ne0, n] tensor."""
+        s = x.contents
+        return self._o.view_2d(x, s.ne[0], count, s.nb[1], first * s.nb[1])
+
+    def _slice3(self, x: Tensor, first: int, count: int) -> Tensor:
+        """Slices first .. first+count-1 along dim 2 of a [a, b, n] tensor."""
+        s = x.contents
+        return self._o.view_3d(x, s.ne[0], s.ne[1], count, s.nb[1], s.nb[2], first * s.nb[2])
+
+    def _gate(self, j: int, r: Tensor, q: Tensor, n: int) -> Tensor:
+        """g in (0,1) per head and row, shaped [1, H, n]; weights the GLOBAL branch (§3.4 step 5)."""
+        o, c = self._o, self.cfg
+        bias = self.w.get(Tensors.PLT_GATE_BIAS.format(i=j))
+        if c.gate_mode == "hidden":
+            gn = self._norm(r, Tensors.PLT_GATE_NORM.format(i=j), c.gate_norm_eps)
+            logits = o.add(o.mul_mat(self.w.get(Tensors.PLT_GATE.format(i=j)), gn), bias)
+            return o.reshape_3d(o.sigmoid(logits), 1, c.num_heads, n)
+        # query mode: <q_h, P_h> + b_h with the post-RoPE query
+        p = o.reshape_3d(self.w.get(Tensors.PLT_GATE.format(i=j)), c.head_dim, c.num_heads, 1)
+        dots = o.sum_rows(o.mul(q, p))
+        return o.sigmoid(o.add(dots, o.reshape_3d(bias, 1, c.num_heads, 1)))
+
+    def _mix(self, g: Tensor, glob: Tensor, loc: Tensor) -> Tensor:
+        o = self._o
+        return o.add(loc, o.mul(o.sub(glob, loc), g))
+
+    def _final_norm(self, x: Tensor) -> Tensor:
+        return self._norm(x, Tensors.OUTPUT_NORM, self.cfg.rms_eps)
+
+    def _logits(self, h: Tensor, n: int, all_logits: bool) -> Tensor:
+        if not all_logits and n > 1:
+            h = self._rows(h, n - 1, 1)
+        return self._o.mul_mat(self.output, h)
+
+    def _write_rows(self, cache: Tensor, k: Tensor, idx: Tensor, first: int, count: int) -> Tensor:
+        """set_rows of count rows of k ([d, Hkv, n]) starting at `first` into cache at idx."""
+        o, c = self._o, self.cfg
+        flat = o.reshape_2d(k, c.num_kv_heads * c.head_dim, k.contents.ne[2])
+        return o.set_rows(cache, self._rows(flat, first, count), idx)
+
+    # -- prefill (chunk) ----------------------------------------------------------------------------------
+
+    def _prefill(self, plan: Plan) -> tuple[Inputs, Tensor]:
+        o, c, st, n = self._o, self.cfg, self.st, plan.n_tokens
+        ids, pos = o.input(ggml.TYPE_I32, n), o.input(ggml.TYPE_I32, n)
+        kv_idx = o.input(ggml.TYPE_I32, n)
+        mask_g = o.input(ggml.TYPE_F16, plan.n_kv, n)
+        inputs = Inputs(ids, pos, kv_idx, mask_g)
+        emb = o.get_rows(self.w.get(Tensors.TOKEN_EMBD), ids)
+        x = emb
+        for j in range(c.num_layers):  # loop 0: plain causal attention, writes the global cache
+            r = x
+            q, k, v = self._qkv(j, r, n, pos)
+            self._expand(self._write_rows(st.k[j], k, kv_idx, 0, n))
+            self._expand(self._write_rows(st.v[j], v, kv_idx, 0, n))
+            att = self._attend(q, self._cache_view(st.k[j], plan.n_kv), self._cache_view(st.v[j], plan.n_kv), mask_g)
+            x = self._finish_layer(j, r, att, n)
+        h = self._loop_output(x, 0)
+        if self.loops > 1:
+            m = min(n, c.local_keys)
+            inputs.ring_idx = o.input(ggml.TYPE_I32, m)
+            inputs.mask_local = o.input(ggml.TYPE_F16, c.local_keys + n, n)
+        for loop in range(1, self.loops):
+            prev = h
+            x = o.add(o.scale(emb, c.emb_scale), o.scale(self._shift(prev, loop, n), c.hidden_scale))
+            for j in range(c.num_layers):
+                x = self._prefill_plt_layer(j, loop, x, plan, inputs)
+            h = self._loop_output(x, loop)
+            self._defer_carry(prev, loop - 1, n)
+        return inputs, self._logits(h, n, plan.all_logits)
+
+    def _loop_output(self, x: Tensor, loop: int) -> Tensor:
+        """h^(l): normed unless this is a non-last loop and normalize_per_loop is off."""
+        if loop == self.loops - 1 or self.cfg.normalize_per_loop:
+            return self._final_norm(x)
+        return x
+
+    def _shift(self, h: Tensor, loop: int, n: int) -> Tensor:
+        """[c_{l-1}, h_0 .. h_{n-2}]: the previous loop's output one slot down, carry on top."""
+        carry = self._rows(self.st.carry, loop - 1, 1)
+        if n == 1:
+            return carry
+        return self._o.concat(carry, self._rows(h, 0, n - 1), 1)
+
+    def _defer_carry(self, h: Tensor, index: int, n: int) -> None:
+        """After everything has read the old carry: carry[index] = last column of h."""
+        self._deferred.append(self._o.cpy(self._rows(h, n - 1, 1), self._rows(self.st.carry, index, 1)))
+
+    def _prefill_plt_layer(self, j: int, loop: int, r: Tensor, plan: Plan, inputs: Inputs) -> Tensor:
+        o, c, st, n = self._o, self.cfg, self.st, plan.n_tokens
+        q, k, v = self._qkv(j, r, n, inputs.pos)
+        glob = self._attend(q, self._cache_view(st.k[j], plan.n_kv), self._cache_view(st.v[j], plan.n_kv),
+                            inputs.mask_global)
+        ring_k, ring_v = st.ring_k[loop - 1][j], st.ring_v[loop - 1][j]
+        loc = self._attend(q, self._ring_plus_chunk(ring_k, k), self._ring_plus_chunk(ring_v, v), inputs.mask_local)
+        m = min(n, c.local_keys)
+        self._deferred.append(self._write_rows(ring_k, k, inputs.ring_idx, n - m, m))
+        self._deferred.append(self._write_rows(ring_v, v, inputs.ring_idx, n - m, m))
+        return self._finish_layer(j, r, self._mix(self._gate(j, r, q, n), glob, loc), n)
+
+    def _ring_plus_chunk(self, ring: Tensor, k: Tensor) -> Tensor:
+        """Keys of the local branch: the W+1 ring slots, then the chunk's own rows -> [d, W+1+n, Hkv]."""
+        o, c = self._o, self.cfg
+        rs = ring.contents
+        ring3 = o.reshape_3d(ring, c.head_dim, c.num_kv_heads, rs.ne[1])
+        if k.contents.type != rs.type:
+            k = o.cast(k, rs.type)
+        return o.permute(o.concat(ring3, k, 2), 0, 2, 1, 3)
+
+    # -- decode (fused cross-loop step) ---------------------------------------------------------------------
+
+    def _decode(self, plan: Plan) -> tuple[Inputs, Tensor]:
+        o, c, st, L = self._o, self.cfg, self.st, self.loops
+        ids, pos = o.input(ggml.TYPE_I32, 1), o.input(ggml.TYPE_I32, L)
+        kv_idx = o.input(ggml.TYPE_I32, 1)
+        inputs = Inputs(ids, pos, kv_idx, o.input(ggml.TYPE_F16, plan.n_kv, L))
+        emb = o.get_rows(self.w.get(Tensors.TOKEN_EMBD), ids)
+        x = emb
+        if L > 1:  # row l >= 1: a * e_t + b * c_{l-1}
+            later = o.add(o.scale(self._rows(st.carry, 0, L - 1), c.hidden_scale), o.scale(emb, c.emb_scale))
+            x = o.concat(emb, later, 1)
+            inputs.ring_idx = o.input(ggml.TYPE_I32, 1)
+            inputs.mask_local = o.input(ggml.TYPE_F16, c.local_keys, 1)
+        for j in range(c.num_layers):
+            x = self._decode_layer(j, x, plan, inputs)
+        normed = self._final_norm(x)
+        for loop in range(L - 1):  # carries for the next step, after all reads
+            src = normed if c.normalize_per_loop else x
+            self._deferred.append(o.cpy(self._rows(src, loop, 1), self._rows(st.carry, loop, 1)))
+        return inputs, o.mul_mat(self.output, self._rows(normed, L - 1, 1))
+
+    def _decode_layer(self, j: int, r: Tensor, plan: Plan, inputs: Inputs) -> Tensor:
+        o, c, st, L = self._o, self.cfg, self.st, self.loops
+        q, k, v = self._qkv(j, r, L, inputs.pos)
+        self._expand(self._write_rows(st.k[j], k, inputs.kv_idx, 0, 1))
+        self._expand(self._write_rows(st.v[j], v, inputs.kv_idx, 0, 1))
+        for loop in range(1, L):
+            self._expand(self._write_rows(st.ring_k[loop - 1][j], k, inputs.ring_idx, loop, 1))
+            self._expand(self._write_rows(st.ring_v[loop - 1][j], v, inputs.ring_idx, loop, 1))
+        glob = self._attend(q, self._cache_view(st.k[j], plan.n_kv), self._cache_view(st.v[j], plan.n_kv),
+                            inputs.mask_global)
+        if L == 1:
+            return self._finish_layer(j, r, glob, 1)
+        rows = [self._slice3(glob, 0, 1)]
+        gates = self._gate(j, self._rows(r, 1, L - 1), self._slice3(q, 1, L - 1), L - 1)
+        for loop in range(1, L):
+            ring_k, ring_v = st.ring_k[loop - 1][j], st.ring_v[loop - 1][j]
+            loc = self._attend(self._slice3(q, loop, 1), self._cache_view(ring_k, c.local_keys),
+                               self._cache_view(ring_v, c.local_keys), inputs.mask_local)
+            rows.append(self._mix(self._slice3(gates, loop - 1, 1), self._slice3(glob, loop, 1), loc))
+        att = rows[0]
+        for row in rows[1:]:
+            att = o.concat(att, row, 2)
+        return self._finish_layer(j, r, att, L)
