@@ -1,0 +1,45 @@
+"""Shared fixtures: tiny random checkpoints and their GGUF conversions, made once per session.
+
+`tiny_checkpoint(**options)` returns the directory of a checkpoint written by
+`converters.tiny.make_tiny` with those options (see `converters.tiny.TinyOptions`);
+`tiny_gguf(outtype="f32", **options)` converts one to GGUF. Both cache by their arguments,
+so equal calls share one directory: treat it as read-only (copy it before damaging it).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory):
+    from converters.tiny import make_tiny
+
+    cache: dict[tuple, Path] = {}
+
+    def make(**options: object) -> Path:
+        key = tuple(sorted(options.items()))
+        if key not in cache:
+            cache[key] = make_tiny(tmp_path_factory.mktemp("tiny"), **options)
+        return cache[key]
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def tiny_gguf(tiny_checkpoint, tmp_path_factory: pytest.TempPathFactory):
+    from converters.convert import convert
+
+    cache: dict[tuple, Path] = {}
+
+    def make(outtype: str = "f32", **options: object) -> Path:
+        key = (outtype, *sorted(options.items()))
+        if key not in cache:
+            out = tmp_path_factory.mktemp("gguf") / f"tiny-{outtype}.gguf"
+            convert(tiny_checkpoint(**options), out, outtype)
+            cache[key] = out
+        return cache[key]
+
+    return make
