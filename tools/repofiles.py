@@ -1,0 +1,99 @@
+"""Which files a repository has, where plt-agent may keep its own state, and what is text.
+
+`list_files` honours .gitignore through `git ls-files` inside a git work tree and falls back
+to a directory walk that skips hidden directories, virtualenvs, node_modules and caches.
+`state_dir` names a private folder for caches and undo data: under the repository's git
+directory when there is one (never in the work tree), else under the user's cache dir.
+
+This module knows nothing about tools, models or edits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+from pathlib import Path
+
+# Files larger than this are not read as text by the tools (view pages them, search skips them).
+MAX_TEXT_BYTES = 4 * 1024 * 1024
+_SNIFF_BYTES = 8192
+_SKIP_DIRS = {"node_modules", "__pycache__", "venv", "site-packages", "target", "build", "dist"}
+
+
+def git_output(root: Path, *args: str, timeout: float = 30) -> str | None:
+    """Run `git args` in `root`; return stdout, or None when git fails or is missing."""
+    try:
+        proc = subprocess.run(
+            ["git", *args],
+            cwd=root,
+            capture_output=True,
+            timeout=timeout,
+            env={**os.environ, "GIT_OPTIONAL_LOCKS": "0", "GIT_TERMINAL_PROMPT": "0"},
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if proc.returncode != 0:
+        return None
+    return proc.stdout.decode("utf-8", "surrogateescape")
+
+
+def git_dir(root: Path) -> Path | None:
+    """The absolute git directory of the work tree containing `root`, or None outside git."""
+    out = git_output(root, "rev-parse", "--absolute-git-dir")
+    return Path(out.strip()) if out else None
+
+
+def list_files(root: Path, *, use_git: bool = True) -> list[str]:
+    """Relative POSIX paths of the repository's files (tracked + untracked, not ignored), sorted."""
+    if use_git:
+        out = git_output(root, "ls-files", "-z", "--cached", "--others", "--exclude-standard")
+        if out is not None:
+            names = {n for n in out.split("\0") if n}
+            return sorted(n for n in names if (root / n).is_file() and not (root / n).is_symlink())
+    return sorted(_walk(root))
+
+
+def _walk(root: Path) -> list[str]:
+    found: list[str] = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if not _skip_dir(Path(dirpath) / d))
+        rel = Path(dirpath).relative_to(root)
+        for name in filenames:
+            path = Path(dirpath) / name
+            if not name.startswith(".") and path.is_file() and not path.is_symlink():
+                found.append((rel / name).as_posix())
+    return found
+
+
+def _skip_dir(path: Path) -> bool:
+    name = path.name
+    if name.startswith(".") or name in _SKIP_DIRS or name.endswith(".egg-info"):
+        return True
+    return (path / "pyvenv.cfg").exists()
+
+
+def is_binary(data: bytes) -> bool:
+    """True when the first bytes hold a NUL or do not decode as UTF-8 (allowing a cut char)."""
+    head = data[:_SNIFF_BYTES]
+    if b"\0" in head:
+        return True
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return exc.start < len(head) - 4  # a multi-byte character cut at the sniff boundary is fine
+    return False
+
+
+def state_dir(root: Path, *, use_git: bool = True) -> Path:
+    """A private folder for plt-agent's caches and undo journal for this repository.
+
+    Not created here: callers create it when they first write.
+    """
+    if use_git:
+        gd = git_dir(root)
+        if gd is not None:
+            return gd / "plt-agent"
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    key = hashlib.sha256(str(root.resolve()).encode()).hexdigest()[:16]
+    return base / "plt-agent" / "workspaces" / key
