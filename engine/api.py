@@ -1,0 +1,105 @@
+"""The engine's public face: load a GGUF model, tokenize, render chats, generate with reuse.
+
+    model = engine.api.load("model.gguf")
+    session = model.session()
+    ids = model.tokenizer.encode(model.tokenizer.render_chat(messages))
+    result = session.generate(ids, SamplingParams(temperature=0), max_tokens=256)
+
+One `Model` runs one sequence at a time: `session()` returns the model's session (a fresh
+one after `new_session()`). Everything else in `engine` is an implementation detail.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from engine.arch import PLTConfig
+from engine.gguf_file import ModelFile, open_model
+from engine.runtime import Runner
+from engine.sampling import SamplingParams
+from engine.session import Generation, Session
+from engine.tokenizer import Tokenizer, from_model_file
+
+__all__ = ["Generation", "Model", "SamplingParams", "Session", "load"]
+
+DEFAULT_CONTEXT = 8192
+
+
+def _kv_type_for(model: ModelFile, kv_type: str) -> str:
+    """`auto`: an F32 cache for F32 weights (exact parity), F16 otherwise (half the memory)."""
+    if kv_type != "auto":
+        return kv_type
+    from engine import ggml
+    from engine.arch import Tensors
+
+    return "f32" if model.tensors[Tensors.ATTN_Q.format(i=0)].ggml_type == ggml.TYPE_F32 else "f16"
+
+
+class Model:
+    def __init__(self, file: ModelFile, runner: Runner, tokenizer: Tokenizer):
+        self.file, self.runner, self.tokenizer = file, runner, tokenizer
+        self._session: Session | None = None
+
+    @property
+    def path(self) -> Path:
+        return self.file.path
+
+    @property
+    def config(self) -> PLTConfig:
+        return self.runner.config
+
+    @property
+    def n_ctx(self) -> int:
+        return self.runner.n_ctx
+
+    def session(self) -> Session:
+        if self._session is None:
+            self._session = Session(self.runner)
+        return self._session
+
+    def new_session(self) -> Session:
+        self._session = Session(self.runner)
+        return self._session
+
+    def generate(
+        self,
+        prompt_ids: Sequence[int],
+        params: SamplingParams | None = None,
+        *,
+        max_tokens: int = 256,
+        stop: Sequence[str] = (),
+        on_text: Callable[[str], None] | None = None,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> Generation:
+        return self.session().generate(prompt_ids, params or SamplingParams(), self.tokenizer, max_tokens=max_tokens,
+                                       stop=stop, on_text=on_text, should_stop=should_stop)
+
+    def close(self) -> None:
+        self.runner.close()
+
+    def __enter__(self) -> Model:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def load(
+    path: str | Path,
+    *,
+    n_ctx: int | None = None,
+    threads: int | None = None,
+    device: str = "auto",
+    kv_type: str = "auto",
+    decode_mode: str = "fused",
+    loops: int | None = None,
+) -> Model:
+    """Open and validate a GGUF model; the context defaults to min(trained, 8192) tokens."""
+    file = open_model(path)
+    ctx = n_ctx if n_ctx is not None else min(file.config.context_length, DEFAULT_CONTEXT)
+    tokenizer = from_model_file(file.path, file.config.arch, file.metadata, file.config.eos_token_ids,
+                                file.config.bos_token_id)
+    runner = Runner(file, n_ctx=ctx, threads=threads, device=device, kv_type=_kv_type_for(file, kv_type),
+                    decode_mode=decode_mode, loops=loops)
+    return Model(file, runner, tokenizer)
