@@ -11,7 +11,13 @@ from safetensors.numpy import load_file as st_load_numpy
 from safetensors.numpy import save_file as st_save_numpy
 
 from converters.errors import ConvertError
-from converters.safetensors_io import Checkpoint, SafetensorsFile, f32_to_bf16, round_to_bf16, write_safetensors
+from converters.safetensors_io import (
+    Checkpoint,
+    SafetensorsFile,
+    f32_to_bf16,
+    round_to_bf16,
+    write_safetensors,
+)
 
 
 def _bf16_nearest_even(x: np.ndarray) -> np.ndarray:
@@ -41,7 +47,10 @@ def test_bf16_rounding_is_nearest_even():
 
 def test_written_file_layout_and_values_match_the_safetensors_library(tmp_path):
     rng = np.random.default_rng(1)
-    tensors = {"a": rng.standard_normal((3, 5)).astype(np.float32), "b": rng.standard_normal(7).astype(np.float32)}
+    tensors = {
+        "a": rng.standard_normal((3, 5)).astype(np.float32),
+        "b": rng.standard_normal(7).astype(np.float32),
+    }
     path = tmp_path / "x.safetensors"
     write_safetensors(path, tensors, {"a": "F32", "b": "F16"})
     raw = path.read_bytes()
@@ -49,7 +58,8 @@ def test_written_file_layout_and_values_match_the_safetensors_library(tmp_path):
     header = json.loads(raw[8 : 8 + n])
     assert n % 8 == 0
     assert header["__metadata__"] == {"format": "pt"}
-    assert header["a"]["dtype"] == "F32" and header["b"]["dtype"] == "F16"
+    assert header["a"]["dtype"] == "F32"
+    assert header["b"]["dtype"] == "F16"
     assert len(raw) == 8 + n + 3 * 5 * 4 + 7 * 2
     theirs = st_load_numpy(path)
     np.testing.assert_array_equal(theirs["a"], tensors["a"])
@@ -62,7 +72,10 @@ def test_written_file_layout_and_values_match_the_safetensors_library(tmp_path):
 
 def test_reads_files_written_by_the_safetensors_library(tmp_path):
     rng = np.random.default_rng(2)
-    ref = {"w": rng.standard_normal((4, 6)).astype(np.float32), "h": rng.standard_normal(9).astype(np.float16)}
+    ref = {
+        "w": rng.standard_normal((4, 6)).astype(np.float32),
+        "h": rng.standard_normal(9).astype(np.float16),
+    }
     st_save_numpy(ref, tmp_path / "ref.safetensors")
     with SafetensorsFile(tmp_path / "ref.safetensors") as f:
         np.testing.assert_array_equal(f.read("w"), ref["w"])
@@ -112,10 +125,16 @@ def _raw_file(path, entries: dict, data: bytes) -> None:
 
 
 def test_unsupported_dtype_and_inconsistent_offsets_are_rejected(tmp_path):
-    _raw_file(tmp_path / "i.safetensors", {"ids": {"dtype": "I64", "shape": [2], "data_offsets": [0, 16]}}, b"\0" * 16)
+    _raw_file(
+        tmp_path / "i.safetensors",
+        {"ids": {"dtype": "I64", "shape": [2], "data_offsets": [0, 16]}},
+        b"\0" * 16,
+    )
     with pytest.raises(ConvertError, match=r"tensor ids has dtype I64"):
         SafetensorsFile(tmp_path / "i.safetensors")
-    _raw_file(tmp_path / "o.safetensors", {"w": {"dtype": "F32", "shape": [4], "data_offsets": [0, 8]}}, b"\0" * 8)
+    _raw_file(
+        tmp_path / "o.safetensors", {"w": {"dtype": "F32", "shape": [4], "data_offsets": [0, 8]}}, b"\0" * 8
+    )
     with pytest.raises(ConvertError, match=r"tensor w is F32 \[4\] \(16 bytes\)"):
         SafetensorsFile(tmp_path / "o.safetensors")
 
@@ -139,14 +158,20 @@ def test_checkpoint_with_a_missing_shard_names_it(tmp_path):
     write_safetensors(tmp_path / "s1.safetensors", {"a": np.ones(2, np.float32)}, "F32")
     index = {"weight_map": {"a": "s1.safetensors", "b": "s2.safetensors"}}
     (tmp_path / "model.safetensors.index.json").write_text(json.dumps(index))
-    with pytest.raises(ConvertError, match=r"s2\.safetensors: shard named in model\.safetensors\.index\.json"):
+    with pytest.raises(
+        ConvertError, match=r"s2\.safetensors: shard named in model\.safetensors\.index\.json"
+    ):
         Checkpoint(tmp_path)
 
 
 def test_checkpoint_index_naming_a_tensor_the_shard_lacks(tmp_path):
     write_safetensors(tmp_path / "s1.safetensors", {"a": np.ones(2, np.float32)}, "F32")
-    (tmp_path / "model.safetensors.index.json").write_text(json.dumps({"weight_map": {"zz": "s1.safetensors"}}))
-    with pytest.raises(ConvertError, match=r"tensor zz listed in model\.safetensors\.index\.json is not in it"):
+    (tmp_path / "model.safetensors.index.json").write_text(
+        json.dumps({"weight_map": {"zz": "s1.safetensors"}})
+    )
+    with pytest.raises(
+        ConvertError, match=r"tensor zz listed in model\.safetensors\.index\.json is not in it"
+    ):
         Checkpoint(tmp_path)
 
 

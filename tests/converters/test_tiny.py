@@ -17,20 +17,54 @@ from converters.tiny import make_tiny
 from plt_agent.cli import app
 
 # plt-model.md §1, written out here: every field a tiny config.json must carry.
-SECTION_1_FIELDS = (
-    "architectures model_type vocab_size hidden_size intermediate_size num_hidden_layers "
-    "num_attention_heads num_key_value_heads head_dim hidden_act max_position_embeddings "
-    "initializer_range rms_norm_eps use_cache bos_token_id eos_token_id pad_token_id "
-    "tie_word_embeddings rope_theta rope_scaling attention_bias mlp_bias attention_dropout "
-    "torch_dtype plt_num_loops plt_window_size plt_normalize_per_loop plt_emb_scale "
-    "plt_hidden_scale plt_gate_use_hidden_states"
-).split()
-LAYER_SUFFIXES = (
-    "input_layernorm.weight self_attn.q_proj.weight self_attn.k_proj.weight self_attn.v_proj.weight "
-    "self_attn.o_proj.weight post_attention_layernorm.weight mlp.gate_proj.weight mlp.up_proj.weight "
-    "mlp.down_proj.weight"
-).split()
-GATE_SUFFIXES = ("self_attn.plt_gate.weight", "self_attn.plt_gate.bias", "self_attn.plt_gate.gate_norm.weight")
+SECTION_1_FIELDS = [
+    "architectures",
+    "model_type",
+    "vocab_size",
+    "hidden_size",
+    "intermediate_size",
+    "num_hidden_layers",
+    "num_attention_heads",
+    "num_key_value_heads",
+    "head_dim",
+    "hidden_act",
+    "max_position_embeddings",
+    "initializer_range",
+    "rms_norm_eps",
+    "use_cache",
+    "bos_token_id",
+    "eos_token_id",
+    "pad_token_id",
+    "tie_word_embeddings",
+    "rope_theta",
+    "rope_scaling",
+    "attention_bias",
+    "mlp_bias",
+    "attention_dropout",
+    "torch_dtype",
+    "plt_num_loops",
+    "plt_window_size",
+    "plt_normalize_per_loop",
+    "plt_emb_scale",
+    "plt_hidden_scale",
+    "plt_gate_use_hidden_states",
+]
+LAYER_SUFFIXES = [
+    "input_layernorm.weight",
+    "self_attn.q_proj.weight",
+    "self_attn.k_proj.weight",
+    "self_attn.v_proj.weight",
+    "self_attn.o_proj.weight",
+    "post_attention_layernorm.weight",
+    "mlp.gate_proj.weight",
+    "mlp.up_proj.weight",
+    "mlp.down_proj.weight",
+]
+GATE_SUFFIXES = (
+    "self_attn.plt_gate.weight",
+    "self_attn.plt_gate.bias",
+    "self_attn.plt_gate.gate_norm.weight",
+)
 
 
 def _headers(directory) -> dict[str, dict]:
@@ -58,12 +92,14 @@ def test_default_layout_matches_the_release(tiny_checkpoint):
     cfg = json.loads((d / "config.json").read_text())
     assert set(SECTION_1_FIELDS) <= set(cfg)
     assert "auto_map" not in cfg
-    assert cfg["architectures"] == ["IQuestPLTCoderForCausalLM"] and cfg["model_type"] == "iquestpltcoder"
+    assert cfg["architectures"] == ["IQuestPLTCoderForCausalLM"]
+    assert cfg["model_type"] == "iquestpltcoder"
     # plt-model.md §6 defaults.
     expected = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
                     num_key_value_heads=2, head_dim=16, plt_num_loops=2, plt_window_size=[4, 0],
                     plt_emb_scale=0.707, plt_hidden_scale=0.5, plt_gate_use_hidden_states=True,
-                    plt_normalize_per_loop=True, torch_dtype="bfloat16", tie_word_embeddings=False)  # fmt: skip
+                    plt_normalize_per_loop=True, tie_word_embeddings=False)  # fmt: skip
+    assert cfg["torch_dtype"] == "bfloat16"
     assert {k: cfg[k] for k in expected} == expected
 
 
@@ -72,7 +108,9 @@ def test_index_is_consistent_with_the_shards(tiny_checkpoint):
     index = json.loads((d / "model.safetensors.index.json").read_text())
     headers = _headers(d)
     assert index["weight_map"] == {name: h["file"] for name, h in headers.items()}
-    assert sorted(set(index["weight_map"].values())) == [f"model-0000{i}-of-00003.safetensors" for i in (1, 2, 3)]
+    assert sorted(set(index["weight_map"].values())) == [
+        f"model-0000{i}-of-00003.safetensors" for i in (1, 2, 3)
+    ]
     assert index["metadata"]["total_size"] == sum(2 * math.prod(h["shape"]) for h in headers.values())
     assert all(h["dtype"] == "BF16" for h in headers.values())
     for shard in set(h["file"] for h in headers.values()):
@@ -83,10 +121,14 @@ def test_index_is_consistent_with_the_shards(tiny_checkpoint):
 def test_tensor_names_and_shapes_follow_section_2(tiny_checkpoint):
     d = tiny_checkpoint()
     shapes = {name: tuple(h["shape"]) for name, h in _headers(d).items()}
-    expected = {"model.embed_tokens.weight": (384, 64), "model.norm.weight": (64,), "lm_head.weight": (384, 64)}
+    expected = {
+        "model.embed_tokens.weight": (384, 64),
+        "model.norm.weight": (64,),
+        "lm_head.weight": (384, 64),
+    }
     per_layer = dict(zip(LAYER_SUFFIXES, [(64,), (64, 64), (32, 64), (32, 64), (64, 64), (64,), (128, 64),
-                                         (128, 64), (64, 128)]))  # fmt: skip
-    per_layer |= dict(zip(GATE_SUFFIXES, [(4, 64), (4,), (64,)]))
+                                         (128, 64), (64, 128)], strict=False))  # fmt: skip
+    per_layer |= dict(zip(GATE_SUFFIXES, [(4, 64), (4,), (64,)], strict=False))
     for j in range(2):
         expected |= {f"model.layers.{j}.{s}": shape for s, shape in per_layer.items()}
     assert shapes == expected
@@ -96,15 +138,21 @@ def test_query_gate_llama_and_tied_variants(tiny_checkpoint):
     q = _headers(tiny_checkpoint(gate="query"))
     assert tuple(q["model.layers.1.self_attn.plt_gate.weight"]["shape"]) == (4, 16)
     assert "model.layers.1.self_attn.plt_gate.gate_norm.weight" not in q
-    assert json.loads((tiny_checkpoint(gate="query") / "config.json").read_text())["plt_gate_use_hidden_states"] is False
+    assert (
+        json.loads((tiny_checkpoint(gate="query") / "config.json").read_text())["plt_gate_use_hidden_states"]
+        is False
+    )
 
     llama_dir = tiny_checkpoint(llama=True, tied=True, shards=1)
-    assert (llama_dir / "model.safetensors").is_file() and not (llama_dir / "model.safetensors.index.json").exists()
+    assert (llama_dir / "model.safetensors").is_file()
+    assert not (llama_dir / "model.safetensors.index.json").exists()
     cfg = json.loads((llama_dir / "config.json").read_text())
-    assert cfg["architectures"] == ["LlamaForCausalLM"] and cfg["tie_word_embeddings"] is True
+    assert cfg["architectures"] == ["LlamaForCausalLM"]
+    assert cfg["tie_word_embeddings"] is True
     assert not [k for k in cfg if k.startswith("plt_")]
     names = set(_headers(llama_dir))
-    assert "lm_head.weight" not in names and not [n for n in names if "plt_gate" in n]
+    assert "lm_head.weight" not in names
+    assert not [n for n in names if "plt_gate" in n]
 
 
 def test_weights_have_the_recipe_statistics(tiny_checkpoint):
@@ -115,12 +163,18 @@ def test_weights_have_the_recipe_statistics(tiny_checkpoint):
     values = {}
     for shard in d.glob("*.safetensors"):
         values |= {k: v.float().numpy() for k, v in load_file(shard).items() if v.dtype == torch.bfloat16}
-    mats = np.concatenate([v.ravel() for k, v in values.items() if k.endswith("proj.weight") and "gate.w" not in k])
+    mats = np.concatenate(
+        [v.ravel() for k, v in values.items() if k.endswith("proj.weight") and "gate.w" not in k]
+    )
     norms = np.concatenate([v.ravel() for k, v in values.items() if k.endswith("norm.weight")])
     gate = 1 / (1 + np.exp(-np.concatenate([v for k, v in values.items() if k.endswith("plt_gate.bias")])))
-    assert abs(mats.std() - 0.2) < 0.01 and abs(mats.mean()) < 0.01
-    assert abs(norms.mean() - 1.0) < 0.02 and abs(norms.std() - 0.1) < 0.01
-    assert 0.2 < gate.min() and gate.max() < 0.8 and gate.std() > 0.05
+    assert abs(mats.std() - 0.2) < 0.01
+    assert abs(mats.mean()) < 0.01
+    assert abs(norms.mean() - 1.0) < 0.02
+    assert abs(norms.std() - 0.1) < 0.01
+    assert gate.min() > 0.2
+    assert gate.max() < 0.8
+    assert gate.std() > 0.05
 
 
 def test_same_seed_same_bytes_other_seed_other_values(tmp_path):
@@ -163,7 +217,8 @@ def test_special_ids_exist_and_eos_is_a_list(tiny_checkpoint):
     gen = json.loads((d / "generation_config.json").read_text())
     tok_cfg = json.loads((d / "tokenizer_config.json").read_text())
     tok = Tokenizer.from_file(str(d / "tokenizer.json"))
-    assert isinstance(cfg["eos_token_id"], list) and len(cfg["eos_token_id"]) >= 3
+    assert isinstance(cfg["eos_token_id"], list)
+    assert len(cfg["eos_token_id"]) >= 3
     assert gen["eos_token_id"] == cfg["eos_token_id"]
     assert tok.token_to_id("<s>") == cfg["bos_token_id"] == 1
     assert tok.token_to_id("</s>") == cfg["eos_token_id"][0] == 2
@@ -203,7 +258,9 @@ def test_chat_template_renders_chatml_with_tools(tiny_checkpoint):
     assert '<tool_call>\n{"name": "view", "arguments": {"path": "a.py"}}\n</tool_call><|im_end|>' in text
     # Consecutive tool results share one user turn.
     turn = re.search(r"<\|im_start\|>user\n<tool_response>.*?<\|im_end\|>", text, re.S).group(0)
-    assert turn.count("<tool_response>") == 2 and "print(1)" in turn and "second" in turn
+    assert turn.count("<tool_response>") == 2
+    assert "print(1)" in turn
+    assert "second" in turn
     assert text.endswith("<|im_start|>assistant\n")
     tok = Tokenizer.from_file(str(d / "tokenizer.json"))
     assert tok.decode(tok.encode(text).ids, skip_special_tokens=False) == text
@@ -230,13 +287,16 @@ def test_cli_make_tiny_writes_the_requested_shapes(tmp_path):
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     cfg = json.loads((out / "config.json").read_text())
-    assert (cfg["num_hidden_layers"], cfg["hidden_size"], cfg["num_attention_heads"], cfg["num_key_value_heads"]) == (
-        3, 48, 6, 3)  # fmt: skip
-    assert (cfg["plt_num_loops"], cfg["plt_window_size"], cfg["plt_emb_scale"], cfg["plt_hidden_scale"]) == (
-        3, [7, 0], 0.25, 0.125)  # fmt: skip
-    assert cfg["plt_normalize_per_loop"] is False and cfg["plt_gate_use_hidden_states"] is False
-    assert cfg["vocab_size"] == 320 and len(list(out.glob("model-*-of-00004.safetensors"))) == 4
+    sizes = ("num_hidden_layers", "hidden_size", "num_attention_heads", "num_key_value_heads", "head_dim")
+    assert [cfg[k] for k in sizes] == [3, 48, 6, 3, 8]
+    plt = ("plt_num_loops", "plt_window_size", "plt_emb_scale", "plt_hidden_scale")
+    assert [cfg[k] for k in plt] == [3, [7, 0], 0.25, 0.125]
+    assert cfg["plt_normalize_per_loop"] is False
+    assert cfg["plt_gate_use_hidden_states"] is False
+    assert cfg["vocab_size"] == 320
+    assert len(list(out.glob("model-*-of-00004.safetensors"))) == 4
     assert tuple(_headers(out)["model.layers.2.self_attn.plt_gate.weight"]["shape"]) == (6, 8)
 
     bad = CliRunner().invoke(app, ["debug", "make-tiny", str(tmp_path / "x"), "--shards", "999"])
-    assert bad.exit_code != 0 and "cannot split" in bad.output
+    assert bad.exit_code != 0
+    assert "cannot split" in bad.output

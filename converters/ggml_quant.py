@@ -1,0 +1,81 @@
+"""ggml's own quantizer (`ggml_quantize_chunk`) through ctypes, for the K-quants numpy lacks.
+
+The library is the `libggml-base` that llama-cpp-python ships next to its package
+(`llama_cpp/lib/`). It is located and loaded on first use, never at import time, and
+without importing `llama_cpp` itself. This module knows ggml type ids (the same numbers
+as `gguf.GGMLQuantizationType`) and nothing about models.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import importlib.util
+import sys
+from pathlib import Path
+
+import numpy as np
+from gguf import GGML_QUANT_SIZES, GGMLQuantizationType
+
+from converters.errors import ConvertError
+
+_LIB_NAMES = {"darwin": "libggml-base.dylib", "win32": "ggml-base.dll"}
+
+
+def library_path() -> Path:
+    """Where llama-cpp-python's libggml-base lives; ConvertError when it is not installed."""
+    spec = importlib.util.find_spec("llama_cpp")
+    if spec is None or spec.origin is None:
+        raise ConvertError("K-quants need llama-cpp-python (its libggml); it is not installed")
+    name = _LIB_NAMES.get(sys.platform, "libggml-base.so")
+    path = Path(spec.origin).parent / "lib" / name
+    if not path.exists():
+        raise ConvertError(f"{path}: libggml-base not found in the llama-cpp-python package")
+    return path
+
+
+@functools.lru_cache(maxsize=1)
+def _lib() -> ctypes.CDLL:
+    lib = ctypes.CDLL(str(library_path()))
+    lib.ggml_quantize_chunk.restype = ctypes.c_size_t
+    lib.ggml_quantize_chunk.argtypes = [
+        ctypes.c_int,
+        ctypes.c_void_p,
+        ctypes.c_void_p,
+        ctypes.c_int64,
+        ctypes.c_int64,
+        ctypes.c_int64,
+        ctypes.c_void_p,
+    ]
+    lib.ggml_quantize_requires_imatrix.restype = ctypes.c_bool
+    lib.ggml_quantize_requires_imatrix.argtypes = [ctypes.c_int]
+    lib.ggml_row_size.restype = ctypes.c_size_t
+    lib.ggml_row_size.argtypes = [ctypes.c_int, ctypes.c_int64]
+    return lib
+
+
+def row_bytes(qtype: GGMLQuantizationType, n_per_row: int) -> int:
+    """Bytes of one quantized row, from gguf's table of (block size, block bytes)."""
+    block, size = GGML_QUANT_SIZES[qtype]
+    return n_per_row // block * size
+
+
+def quantize(rows: np.ndarray, qtype: GGMLQuantizationType) -> np.ndarray:
+    """Quantize a 2-D float32 array row by row with ggml; returns uint8 [rows, row_bytes]."""
+    lib = _lib()
+    if lib.ggml_quantize_requires_imatrix(int(qtype)):
+        raise ConvertError(f"{qtype.name} needs an importance matrix, which the converter does not make")
+    src = np.ascontiguousarray(rows, dtype=np.float32)
+    n_rows, n_per_row = src.shape
+    per_row = row_bytes(qtype, n_per_row)
+    if lib.ggml_row_size(int(qtype), n_per_row) != per_row:
+        raise ConvertError(f"ggml and gguf disagree on the row size of {qtype.name}; wrong libggml?")
+    dst = np.empty((n_rows, per_row), dtype=np.uint8)
+    written = lib.ggml_quantize_chunk(
+        int(qtype), src.ctypes.data, dst.ctypes.data, 0, n_rows, n_per_row, None
+    )
+    if written != dst.nbytes:
+        raise ConvertError(
+            f"ggml_quantize_chunk wrote {written} bytes for {qtype.name}, expected {dst.nbytes}"
+        )
+    return dst
