@@ -1,0 +1,2 @@
+class ParseError(Exception):
+    """Raised for unknown options, missing values and bad conversions."""

@@ -1,0 +1,1 @@
+"""calendarkit: month arithmetic for billing schedules."""

@@ -1,0 +1,5 @@
+"""iniread: a minimal INI reader."""
+
+from .reader import IniError, read_ini
+
+__all__ = ["IniError", "read_ini"]

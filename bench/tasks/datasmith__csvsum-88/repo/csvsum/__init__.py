@@ -1,0 +1,1 @@
+"""csvsum: per-column summaries of CSV files."""

@@ -1,0 +1,1 @@
+"""bytesize: parse and print byte sizes."""

@@ -1,0 +1,5 @@
+"""mdtable: render rows as a GitHub-flavoured markdown table."""
+
+from .render import render
+
+__all__ = ["render"]

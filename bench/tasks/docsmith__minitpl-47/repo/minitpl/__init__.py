@@ -1,0 +1,1 @@
+"""minitpl: a tiny {{ name|filter }} template renderer."""

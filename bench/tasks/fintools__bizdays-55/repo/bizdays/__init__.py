@@ -1,0 +1,1 @@
+"""bizdays: business-day arithmetic with holiday calendars."""

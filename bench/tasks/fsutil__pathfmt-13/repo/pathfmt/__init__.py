@@ -1,0 +1,1 @@
+"""pathfmt: display helpers for file paths."""

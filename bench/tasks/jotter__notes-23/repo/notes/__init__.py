@@ -1,0 +1,1 @@
+"""notes: a tiny in-memory note store with tags."""

@@ -1,0 +1,5 @@
+"""unitconv: length conversions driven by a table of factors."""
+
+from .convert import convert
+
+__all__ = ["convert"]

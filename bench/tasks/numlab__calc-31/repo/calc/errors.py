@@ -1,0 +1,2 @@
+class CalcSyntaxError(Exception):
+    pass

@@ -1,0 +1,1 @@
+"""confmerge: merge and flatten nested configuration dictionaries."""

@@ -1,0 +1,1 @@
+"""cronlite: a three-field cron (minute hour weekday) for in-process schedulers."""

@@ -1,0 +1,1 @@
+"""verpick: pick package versions that satisfy simple constraints."""

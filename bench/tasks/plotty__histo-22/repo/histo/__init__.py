@@ -1,0 +1,1 @@
+"""histo: histograms and ASCII bar charts."""

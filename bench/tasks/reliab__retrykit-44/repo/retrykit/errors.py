@@ -1,0 +1,2 @@
+class RetryError(Exception):
+    """Raised when every attempt failed; __cause__ is the last error."""

@@ -1,0 +1,1 @@
+"""cart: a shopping cart with coupons and shipping."""

@@ -1,0 +1,1 @@
+"""fuzzy: edit distance and spelling suggestions."""

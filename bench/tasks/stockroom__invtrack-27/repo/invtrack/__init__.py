@@ -1,0 +1,1 @@
+"""invtrack: inventory records, stock movements and reports."""

@@ -1,0 +1,1 @@
+"""pager: paginate lists for web listings."""

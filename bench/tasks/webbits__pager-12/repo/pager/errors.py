@@ -1,0 +1,2 @@
+class PageOutOfRange(IndexError):
+    pass
