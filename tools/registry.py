@@ -19,12 +19,14 @@ def default_tools() -> list[Tool]:
     """Every tool, in the order they are presented to a model."""
     from tools.editing import EditTool, InsertTool, WriteTool
     from tools.history import DiffTool, UndoTool
+    from tools.repomap import RepoMapTool
     from tools.search import FindTool, SearchTool
     from tools.shell import BashTool
     from tools.testrunner import RunTestsTool
     from tools.view import ViewTool
 
     return [
+        RepoMapTool(),
         ViewTool(),
         SearchTool(),
         FindTool(),
