@@ -1,0 +1,227 @@
+"""The text action protocol: turning a model's reply into one tool call, forgivingly.
+
+Small local models rarely produce perfect tool calls, so `parse_action` accepts, in order:
+
+1. the XML-ish form the system prompt teaches (OpenHands' mock function calling):
+   `<function=NAME><parameter=KEY>VALUE</parameter>...</function>` (the closing tag may be
+   missing: it is a stop sequence; `<parameter name="KEY">` and `<function name="NAME">` too);
+2. a JSON object `{"name": ..., "arguments": {...}}` (also "tool"/"function" and
+   "parameters"/"args"), bare, fenced, or inside `<tool_call>` tags;
+3. a fenced shell block (```bash / ```sh / ```shell) as a `bash` command.
+
+Only the FIRST action counts. Argument values are converted to the types the tool's JSON
+schema asks for. Anything else raises `FormatError` whose message tells the model exactly
+what was wrong and what a correct reply looks like. `first_code_block` serves the
+whole-file strategy. This module knows nothing about running tools or models.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+STOP_SEQUENCES = ["</function>"]
+
+
+class FormatError(Exception):
+    """The reply holds no usable action; the message is written for the model."""
+
+
+@dataclass
+class Action:
+    name: str
+    arguments: dict[str, Any]
+    call_id: str = ""
+    native: bool = False  # came as a native tool call
+    notes: list[str] = field(default_factory=list)  # remarks for the model (e.g. extra actions ignored)
+
+    def key(self) -> str:
+        """A canonical string for repeated-action detection."""
+        return self.name + json.dumps(self.arguments, sort_keys=True, ensure_ascii=False)
+
+
+_FUNCTION = re.compile(r"<function(?:=|\s+name=)[\"']?([\w.-]+)[\"']?\s*>", re.IGNORECASE)
+_FUNCTION_END = re.compile(r"</function\s*>", re.IGNORECASE)
+_PARAM = re.compile(
+    r"<parameter(?:=|\s+name=)[\"']?([\w.-]+)[\"']?\s*>(.*?)(?:</parameter\s*>|(?=<parameter[=\s])|\Z)",
+    re.IGNORECASE | re.DOTALL,
+)
+_FENCE = re.compile(
+    r"^[ \t]*(`{3,}|~{3,})[ \t]*([\w+.#-]*)[^\n]*\n(.*?)^[ \t]*\1[ \t]*$", re.MULTILINE | re.DOTALL
+)
+_OPEN_FENCE = re.compile(r"^[ \t]*(`{3,}|~{3,})[ \t]*([\w+.#-]*)[^\n]*\n(.*)\Z", re.MULTILINE | re.DOTALL)
+_SHELL_LANGS = {"bash", "sh", "shell", "console", "zsh"}
+
+
+def parse_action(text: str, tools: list[dict[str, Any]]) -> Action:
+    """The first action in `text`, checked against the tool schemas (name/description/parameters)."""
+    by_name = {t["name"]: t for t in tools}
+    for finder in (_xml_action, _json_action, _shell_action):
+        found = finder(text, by_name)
+        if found is not None:
+            return check_action(found, by_name)
+    raise FormatError(_no_action_message(text, by_name))
+
+
+def check_action(action: Action, by_name: dict[str, dict[str, Any]]) -> Action:
+    """Validate the tool name and required arguments; coerce argument types to the schema."""
+    tool = by_name.get(action.name)
+    if tool is None:
+        raise FormatError(f"There is no tool named {action.name!r}. Available tools: {', '.join(by_name)}.")
+    schema = tool.get("parameters") or {}
+    props = schema.get("properties") or {}
+    unknown = [k for k in action.arguments if props and k not in props]
+    if unknown:
+        known = ", ".join(props) or "none"
+        raise FormatError(f"Tool {action.name!r} has no parameter {unknown[0]!r}. Its parameters: {known}.")
+    missing = [k for k in schema.get("required") or [] if k not in action.arguments]
+    if missing:
+        raise FormatError(f"Tool {action.name!r} needs the parameter {missing[0]!r}. {_usage(tool)}")
+    action.arguments = {
+        k: _coerce(v, props.get(k) or {}, action.name, k) for k, v in action.arguments.items()
+    }
+    return action
+
+
+def _coerce(value: Any, prop: dict[str, Any], tool: str, key: str) -> Any:
+    kind = prop.get("type")
+    if not isinstance(value, str) or kind in (None, "string"):
+        return value
+    text = value.strip()
+    try:
+        if kind == "integer":
+            return int(text)
+        if kind == "number":
+            return float(text)
+        if kind == "boolean":
+            if text.lower() in ("true", "1", "yes"):
+                return True
+            if text.lower() in ("false", "0", "no"):
+                return False
+            raise ValueError(text)
+        if kind in ("array", "object"):
+            return json.loads(text)
+    except (ValueError, json.JSONDecodeError):
+        raise FormatError(
+            f"Parameter {key!r} of tool {tool!r} must be of type {kind}, got {text[:80]!r}."
+        ) from None
+    return value
+
+
+def _xml_action(text: str, by_name: dict[str, dict[str, Any]]) -> Action | None:
+    match = _FUNCTION.search(text)
+    if match is None:
+        return None
+    body = text[match.end() :]
+    end = _FUNCTION_END.search(body)
+    body = body[: end.start()] if end else body
+    nxt = _FUNCTION.search(body)
+    notes = []
+    if nxt:
+        body = body[: nxt.start()]
+        notes.append("Only your first action was run: send one action per reply.")
+    args = {m.group(1): _strip_value(m.group(2)) for m in _PARAM.finditer(body)}
+    return Action(match.group(1), args, notes=notes)
+
+
+def _strip_value(value: str) -> str:
+    """Drop the single newline that usually follows `<parameter=x>` and precedes its closing tag."""
+    if value.startswith("\n"):
+        value = value[1:]
+    if value.endswith("\n"):
+        value = value[:-1]
+    return value
+
+
+def _json_action(text: str, by_name: dict[str, dict[str, Any]]) -> Action | None:
+    for candidate in _json_candidates(text):
+        try:
+            value = json.loads(candidate)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(value, list) and value and isinstance(value[0], dict):
+            value = value[0]
+        if not isinstance(value, dict):
+            continue
+        name = value.get("name") or value.get("tool") or value.get("function")
+        if isinstance(name, dict):  # {"function": {"name": ..., "arguments": ...}}
+            value, name = name, name.get("name")
+        if not isinstance(name, str):
+            continue
+        args = value.get("arguments", value.get("parameters", value.get("args", {})))
+        if isinstance(args, str):
+            try:
+                args = json.loads(args)
+            except json.JSONDecodeError:
+                raise FormatError(f"The arguments of your {name!r} call are not a JSON object.") from None
+        if isinstance(args, dict):
+            return Action(name, args)
+    return None
+
+
+def _json_candidates(text: str) -> list[str]:
+    out = [m.group(3) for m in _FENCE.finditer(text) if m.group(2).lower() in ("", "json")]
+    out += re.findall(r"<tool_call>\s*(.*?)\s*(?:</tool_call>|\Z)", text, re.DOTALL)
+    start = text.find("{")
+    if start >= 0:
+        out.append(_balanced(text, start))
+    return out
+
+
+def _balanced(text: str, start: int) -> str:
+    """The JSON object starting at `start`, by brace counting outside strings."""
+    depth, in_string, escaped = 0, False, False
+    for i in range(start, len(text)):
+        ch = text[i]
+        if in_string:
+            escaped = not escaped and ch == "\\"
+            if ch == '"' and not escaped:
+                in_string = False
+            continue
+        if ch == '"':
+            in_string = True
+        elif ch == "{":
+            depth += 1
+        elif ch == "}":
+            depth -= 1
+            if depth == 0:
+                return text[start : i + 1]
+    return text[start:]
+
+
+def _shell_action(text: str, by_name: dict[str, dict[str, Any]]) -> Action | None:
+    if "bash" not in by_name:
+        return None
+    for match in _FENCE.finditer(text):
+        if match.group(2).lower() in _SHELL_LANGS and match.group(3).strip():
+            return Action("bash", {"command": match.group(3).strip()})
+    return None
+
+
+def first_code_block(text: str) -> tuple[str, str] | None:
+    """(language, code) of the first fenced block; an unclosed final fence counts (the reply was cut)."""
+    match = _FENCE.search(text)
+    if match is None:
+        match = _OPEN_FENCE.search(text)
+    if match is None:
+        return None
+    return match.group(2).lower(), match.group(3)
+
+
+def _usage(tool: dict[str, Any]) -> str:
+    props = (tool.get("parameters") or {}).get("properties") or {}
+    params = "".join(f"<parameter={k}>...</parameter>\n" for k in props)
+    return f"Use it like this:\n<function={tool['name']}>\n{params}</function>"
+
+
+def _no_action_message(text: str, by_name: dict[str, dict[str, Any]]) -> str:
+    seen = text.strip().replace("\n", " ")
+    seen = (seen[:120] + "...") if len(seen) > 120 else seen
+    first = next(iter(by_name.values()), None)
+    example = _usage(first) if first else ""
+    what = f"Your reply was: {seen!r}." if seen else "Your reply was empty."
+    return (
+        f"{what} It has no action. Reply with exactly one action in this form and nothing after it. {example}"
+    )

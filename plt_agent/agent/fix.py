@@ -1,0 +1,304 @@
+"""`fix_repository`: what `plt-agent fix` and `plt-agent demo` run, without the CLI around it.
+
+1. check the directory (a git work tree unless `no_git`), snapshot it (`Workspace`);
+2. run the tests: without a message, their failures are the task (passing tests: nothing
+   to do); with a message, the message is the task and the tests judge the end;
+3. pick the action format for the model (native tools, text protocol or whole-file);
+4. run the agent within its budgets, logging a trajectory;
+5. on success keep the changes in the work tree (commit them only when asked, and only the
+   files the agent changed); on failure or interruption put every file back as it was,
+   the user's own uncommitted edits included.
+
+The user's index, stash and history are never touched (except the one `--commit`).
+This module knows nothing about the terminal: `events` and `confirm` come from the caller.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from plt_agent.agent.actions import Action
+from plt_agent.agent.events import AgentEvents
+from plt_agent.agent.loop import Agent, AgentSettings, Outcome, Verdict
+from plt_agent.agent.trajectory import Trajectory
+from plt_agent.agent.wholefile import WholeFileRun
+from plt_agent.config import Config
+from plt_agent.errors import PltAgentError, UsageError
+from plt_agent.models.base import Model
+from tools.base import Tool
+from tools.workspace import Workspace
+
+TINY_MODEL_PARAMS = 1_000_000_000  # below this, the whole-file strategy is the default
+FIX_TOOLS = ("view", "search", "find", "edit", "write", "insert", "run_tests", "bash")
+
+
+@dataclass(frozen=True)
+class FixRequest:
+    path: Path
+    message: str | None = None
+    no_git: bool = False
+    commit: bool = False
+    trajectory: Path | None = None
+
+
+@dataclass
+class FixResult:
+    outcome: Outcome
+    mode: str
+    model: str
+    diff: str = ""
+    trajectory: Path | None = None
+    restored: list[str] = field(default_factory=list)
+    kept_by_user: list[str] = field(default_factory=list)  # files not restored: changed by someone else
+    commit: str = ""
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def fixed(self) -> bool:
+        return self.outcome.status in ("fixed", "nothing_to_fix")
+
+
+def git_root(path: Path) -> Path | None:
+    proc = subprocess.run(
+        ["git", "-C", str(path), "rev-parse", "--show-toplevel"], capture_output=True, text=True
+    )
+    return Path(proc.stdout.strip()) if proc.returncode == 0 else None
+
+
+def open_workspace(request: FixRequest, config: Config) -> Workspace:
+    root = request.path.expanduser().resolve()
+    if not root.is_dir():
+        raise UsageError(f"{request.path} is not a directory")
+    if not request.no_git and git_root(root) is None:
+        raise UsageError(
+            f"{root} is not inside a git repository; run `git init` there, or pass --no-git "
+            "(plt-agent still keeps its own snapshot to undo its changes)"
+        )
+    return Workspace(root, use_git=not request.no_git, test_command=config.test_cmd)
+
+
+def make_verifier(workspace: Workspace, run_tool: Callable | None = None) -> Callable[[], Verdict]:
+    """A function that runs the tests and reports a Verdict (pytest counts when available)."""
+    if run_tool is None:
+        from tools.registry import run_tool
+
+    def verify() -> Verdict:
+        obs = run_tool("run_tests", {}, workspace)
+        data = obs.data or {}
+        if not data:
+            raise UsageError(f"cannot run the tests: {obs.text} (pass --test-cmd or set test_cmd)")
+        failing = None
+        if data.get("framework") == "pytest" and "failed" in data:
+            failing = int(data.get("failed", 0)) + int(data.get("errors", 0))
+        return Verdict(passed=bool(data.get("success")), summary=obs.text, failing=failing)
+
+    return verify
+
+
+def choose_mode(config: Config, model: Model, *, has_failure: bool) -> str:
+    if config.mode != "auto":
+        return config.mode
+    replay_mode = getattr(model, "mode", None)
+    if replay_mode in ("tools", "text", "whole-file"):
+        return replay_mode
+    if model.supports_tools:
+        return "tools"
+    n_params = getattr(model, "n_params", None)
+    if has_failure and n_params is not None and n_params < TINY_MODEL_PARAMS:
+        return "whole-file"
+    return "text"
+
+
+def settings_from(config: Config, mode: str, *, verify_after_edits: bool) -> AgentSettings:
+    return AgentSettings(
+        mode="tools" if mode == "tools" else "text",
+        max_steps=config.max_steps,
+        max_tokens=config.max_tokens,
+        max_seconds=config.max_seconds,
+        reply_tokens=config.reply_tokens,
+        temperature=config.temperature,
+        verify_after_edits=verify_after_edits,
+    )
+
+
+def fix_tools() -> list[Tool]:
+    from tools.registry import default_tools
+
+    return [t for t in default_tools() if t.name in FIX_TOOLS]
+
+
+def fix_repository(
+    request: FixRequest,
+    config: Config,
+    model_loader: Callable[[], Model],
+    *,
+    events: AgentEvents | None = None,
+    confirm: Callable[[Action], bool] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> FixResult:
+    """Run one fix (see the module docstring). Raises UsageError for bad input before any change."""
+    events = events or AgentEvents()
+    workspace = open_workspace(request, config)
+    workspace.snapshot()
+    index_before = _index_digest(workspace.root) if not request.no_git else ""
+    dirty_before = _dirty_files(workspace.root) if not request.no_git else set()
+    verify = make_verifier(workspace)
+    first = verify() if (request.message is None or _has_tests(workspace)) else None
+    if request.message is None and first is not None and first.passed:
+        return FixResult(Outcome("nothing_to_fix", message="the tests already pass"), "none", "(not loaded)")
+    model = model_loader()
+    mode = choose_mode(config, model, has_failure=first is not None and not first.passed)
+    trajectory = Trajectory(request.trajectory)
+    trajectory.log(
+        "start",
+        model=model.name,
+        context_window=model.context_window,
+        mode=mode,
+        task=request.message,
+        repo=str(workspace.root),
+        settings=config.__dict__,
+    )
+    events.note(f"model {model.name} (context {model.context_window} tokens), mode {mode}")
+    try:
+        outcome = _run(
+            request, config, model, mode, workspace, verify, first, events, confirm, should_stop, trajectory
+        )
+    except BaseException:
+        workspace.restore_all()
+        raise
+    result = FixResult(outcome, mode, model.name, trajectory=request.trajectory)
+    if outcome.status == "submitted" and first is not None:
+        outcome.status = "fixed" if verify().passed else "not_fixed"
+    if result.fixed:
+        result.diff = workspace.diff()
+        if request.commit and not request.no_git:
+            result.commit = _commit(workspace, dirty_before, outcome, result.notes)
+    else:
+        report = workspace.restore_all()
+        result.restored = report.restored + report.removed
+        result.kept_by_user = sorted(report.skipped)
+    if not request.no_git and not request.commit and _index_digest(workspace.root) != index_before:
+        result.notes.append("warning: the git index changed during the run (a command the model ran did it)")
+    return result
+
+
+def _run(
+    request: FixRequest,
+    config: Config,
+    model: Model,
+    mode: str,
+    workspace: Workspace,
+    verify: Callable[[], Verdict],
+    first: Verdict | None,
+    events: AgentEvents,
+    confirm: Callable[[Action], bool] | None,
+    should_stop: Callable[[], bool] | None,
+    trajectory: Trajectory,
+) -> Outcome:
+    if mode == "whole-file":
+        if first is None or first.passed:
+            raise UsageError("the whole-file mode needs failing tests to start from")
+        settings = settings_from(config, mode, verify_after_edits=True)
+        return WholeFileRun(
+            model, workspace, verify, settings=settings, events=events, trajectory=trajectory
+        ).run(first)
+    from plt_agent.agent import prompts
+
+    failing_output = first.summary if first is not None and not first.passed else None
+    task = prompts.fix_task(
+        message=request.message,
+        test_cmd=_test_cmd(first),
+        test_output=failing_output,
+        repo_map=_repo_map(workspace, (request.message or "") + (failing_output or "")),
+    )
+    settings = settings_from(config, mode, verify_after_edits=request.message is None)
+    agent = Agent(
+        model,
+        workspace,
+        fix_tools(),
+        settings=settings,
+        verify=verify if first else None,
+        confirm=confirm,
+        events=events,
+        trajectory=trajectory,
+        should_stop=should_stop,
+    )
+    budget = agent.budget
+    task = budget.clip(task, max(256, budget.window // 3))
+    return agent.run(task)
+
+
+def _has_tests(workspace: Workspace) -> bool:
+    from tools.testrunner import detect_test_command
+
+    return bool(workspace.test_command or detect_test_command(workspace.root))
+
+
+def _test_cmd(first: Verdict | None) -> str | None:
+    if first is None:
+        return None
+    line = first.summary.splitlines()[0] if first.summary else ""
+    return line[2:] if line.startswith("$ ") else None
+
+
+def _repo_map(workspace: Workspace, query: str) -> str | None:
+    try:
+        from tools.registry import run_tool
+    except ImportError:
+        return None
+    obs = run_tool("repo_map", {"query": query[:2000]} if query else {}, workspace)
+    return obs.text if obs.ok else None
+
+
+def _index_digest(root: Path) -> str:
+    proc = subprocess.run(
+        ["git", "-C", str(root), "rev-parse", "--git-path", "index"], capture_output=True, text=True
+    )
+    index = (root / proc.stdout.strip()) if proc.returncode == 0 else None
+    if index is None or not index.is_file():
+        return ""
+    return hashlib.sha256(index.read_bytes()).hexdigest()
+
+
+def _dirty_files(root: Path) -> set[str]:
+    proc = subprocess.run(
+        ["git", "-C", str(root), "status", "--porcelain", "-z", "--untracked-files=all"],
+        capture_output=True,
+        text=True,
+    )
+    entries = [e for e in proc.stdout.split("\0") if e]
+    return {e[3:] for e in entries if len(e) > 3}
+
+
+def _commit(workspace: Workspace, dirty_before: set[str], outcome: Outcome, notes: list[str]) -> str:
+    files = workspace.changed_files()
+    mixed = sorted(set(files) & dirty_before)
+    if mixed:
+        notes.append(
+            f"not committed: {', '.join(mixed)} also held your own uncommitted changes; "
+            "the fix is left in the working tree"
+        )
+        return ""
+    root = str(workspace.root)
+    existing = [f for f in files if (workspace.root / f).exists()]
+    message = f"plt-agent fix: {', '.join(files)}\n\n{outcome.message or outcome.status}"
+    steps = [["git", "-C", root, "add", "--", *existing]] if existing else []
+    steps.append(["git", "-C", root, "commit", "-q", "-m", message, "--only", "--", *files])
+    for cmd in steps:
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise PltAgentError(f"git commit failed: {proc.stderr.strip() or proc.stdout.strip()}")
+    head = subprocess.run(["git", "-C", root, "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    return head.stdout.strip()
+
+
+def default_trajectory_path(root: Path) -> Path:
+    from plt_agent.store import store_root
+
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    return store_root() / "trajectories" / f"{stamp}-{root.name}.jsonl"

@@ -1,0 +1,393 @@
+"""The agent loop: ask the model for one action, run it, show it the output, repeat.
+
+    agent = Agent(model, workspace, tools, settings=AgentSettings(...), verify=..., events=...)
+    outcome = agent.run(task)          # fix-style: until verified / submitted / a budget ends
+    outcome = agent.run(question, purpose="chat")   # chat-style: until a reply without action
+
+The history is append-only (the system prompt and tool list are byte-stable), so backends
+keep their KV cache across turns; old tool outputs are elided in one batch only when the
+window would overflow (`context.ContextBudget`). Actions come as native tool calls when the
+model takes them (`mode="tools"`) and through the text protocol otherwise (`actions`).
+
+Stops, each an `Outcome.status`: "fixed" (verification passed), "submitted" (no verifier),
+"answered" (chat reply), "max_steps", "max_tokens", "max_seconds", "format_errors" (3 bad
+replies in a row), "stuck" (repeated actions), "context_overflow", "model_error",
+"cancelled" (`should_stop`). Every event goes to the trajectory as it happens.
+This module knows nothing about the CLI, git or how the task was made.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from plt_agent.agent import prompts
+from plt_agent.agent.actions import STOP_SEQUENCES, Action, FormatError, check_action, parse_action
+from plt_agent.agent.context import ContextBudget
+from plt_agent.agent.events import AgentEvents
+from plt_agent.agent.trajectory import Trajectory
+from plt_agent.models.base import ContextOverflow, Model, ModelError, Reply
+from plt_agent.models.wire import tool_call_to_wire
+from tools.base import Observation, Tool
+from tools.workspace import Workspace
+
+SUBMIT_TOOL = {
+    "name": "submit",
+    "description": "Finish: say the task is done. The tests are run once more to check.",
+    "parameters": {"type": "object", "properties": {}},
+}
+
+
+@dataclass(frozen=True)
+class AgentSettings:
+    mode: str = "text"  # "text" | "tools"
+    max_steps: int = 30
+    max_tokens: int = 400_000
+    max_seconds: float = 1800.0
+    reply_tokens: int = 1024
+    temperature: float = 0.0
+    max_format_errors: int = 3
+    max_repeats: int = 3
+    verify_after_edits: bool = True  # run the verifier whenever an action changed files
+
+
+@dataclass
+class Verdict:
+    passed: bool
+    summary: str  # short test report for the model (failing tests, first assertion)
+    failing: int | None = None
+
+
+@dataclass
+class Outcome:
+    status: str
+    steps: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached_tokens: int = 0
+    seconds: float = 0.0
+    message: str = ""
+    answer: str = ""  # the final reply text (chat)
+
+    @property
+    def tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    @property
+    def ok(self) -> bool:
+        return self.status in ("fixed", "submitted", "answered")
+
+
+class _Stop(Exception):
+    def __init__(self, status: str, message: str = "") -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass
+class _RunState:
+    purpose: str
+    started: float = field(default_factory=time.perf_counter)
+    steps: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached_tokens: int = 0
+    format_errors: int = 0
+    repeats: int = 0
+    answer: str = ""
+
+
+class Agent:
+    def __init__(
+        self,
+        model: Model,
+        workspace: Workspace,
+        tools: list[Tool],
+        *,
+        settings: AgentSettings | None = None,
+        verify: Callable[[], Verdict] | None = None,
+        confirm: Callable[[Action], bool] | None = None,
+        events: AgentEvents | None = None,
+        trajectory: Trajectory | None = None,
+        should_stop: Callable[[], bool] | None = None,
+        run_tool: Callable[[str, dict[str, Any], Workspace], Observation] | None = None,
+    ) -> None:
+        self.model = model
+        self.workspace = workspace
+        self.tools = {t.name: t for t in tools}
+        self.settings = settings or AgentSettings()
+        self.native = self.settings.mode == "tools"
+        self.verify = verify
+        self.confirm = confirm
+        self.events = events or AgentEvents()
+        self.trajectory = trajectory or Trajectory(None)
+        self.should_stop = should_stop
+        self._run_tool = run_tool or _registry_run_tool
+        self.schemas = [_schema(t) for t in tools] + [SUBMIT_TOOL]
+        self.budget = ContextBudget(model, tools=self.schemas if self.native else None)
+        self.messages: list[dict[str, Any]] = []
+        self.observations: list[int] = []  # indices of tool-output messages (elidable)
+        self.totals = Outcome("running")
+        self._seen: list[str] = []  # action keys since the tree last changed
+        self._tree_version = 0
+
+    # -- public ---------------------------------------------------------------------------------
+
+    def run(self, task: str, *, purpose: str = "fix") -> Outcome:
+        """Add `task` as a user message and act until a stop (see the module docstring)."""
+        if not self.messages:
+            self._append(
+                {
+                    "role": "system",
+                    "content": prompts.system_prompt(self.schemas, native=self.native, purpose=purpose),
+                }
+            )
+        self._append({"role": "user", "content": task})
+        state = _RunState(purpose)
+        try:
+            while True:
+                self._check_budgets(state)
+                reply = self._query(state)
+                self._handle(reply, state)
+        except _Stop as stop:
+            return self._finish(state, stop.status, stop.message)
+        except ContextOverflow as exc:
+            return self._finish(state, "context_overflow", str(exc))
+        except ModelError as exc:
+            return self._finish(state, "model_error", str(exc))
+
+    # -- one step -------------------------------------------------------------------------------
+
+    def _check_budgets(self, state: _RunState) -> None:
+        s = self.settings
+        if self.should_stop and self.should_stop():
+            raise _Stop("cancelled", "stopped by the user")
+        if state.steps >= s.max_steps:
+            raise _Stop("max_steps", f"used all {s.max_steps} steps")
+        used = state.prompt_tokens + state.completion_tokens
+        if used >= s.max_tokens:
+            raise _Stop("max_tokens", f"used {used} of {s.max_tokens} tokens")
+        if time.perf_counter() - state.started >= s.max_seconds:
+            raise _Stop("max_seconds", f"used the {s.max_seconds:g} s time budget")
+
+    def _query(self, state: _RunState) -> Reply:
+        state.steps += 1
+        fit = self.budget.fit(self.messages, self.observations, self.settings.reply_tokens)
+        if fit.elided:
+            self.trajectory.log("elide", step=state.steps, count=fit.elided, prompt_tokens=fit.prompt_tokens)
+            self.events.note(
+                f"elided {fit.elided} old tool outputs to fit the {self.budget.window}-token window"
+            )
+        self.events.step_started(state.steps, self.settings.max_steps, fit.prompt_tokens)
+        reply = self.model.complete(
+            self.messages,
+            tools=self.schemas if self.native else None,
+            max_tokens=fit.reply_tokens,
+            temperature=self.settings.temperature,
+            stop=None if self.native else STOP_SEQUENCES,
+            on_text=self.events.text,
+            should_stop=self.should_stop,
+        )
+        self._account(reply, state)
+        self.trajectory.log(
+            "reply",
+            step=state.steps,
+            content=reply.content,
+            tool_calls=[tool_call_to_wire(c) for c in reply.tool_calls],
+            finish_reason=reply.finish_reason,
+            usage=asdict(reply.usage),
+            prompt_tokens_counted=fit.prompt_tokens,
+        )
+        self.events.reply(reply)
+        if reply.finish_reason == "cancelled":
+            raise _Stop("cancelled", "stopped by the user")
+        return reply
+
+    def _account(self, reply: Reply, state: _RunState) -> None:
+        for holder in (self.totals, state):
+            holder.prompt_tokens += reply.usage.prompt_tokens
+            holder.completion_tokens += reply.usage.completion_tokens
+            holder.cached_tokens += reply.usage.cached_tokens
+
+    def _handle(self, reply: Reply, state: _RunState) -> None:
+        content = reply.content
+        if not self.native and "<function" in content and "</function>" not in content:
+            content += "</function>"  # the stop sequence ate it; keep the history well-formed
+        message: dict[str, Any] = {"role": "assistant", "content": content}
+        if reply.tool_calls:
+            message["tool_calls"] = [tool_call_to_wire(c) for c in reply.tool_calls]
+        self._append(message)
+        try:
+            action = self._action_of(reply)
+        except FormatError as exc:
+            if state.purpose == "chat" and not reply.tool_calls:
+                state.answer = reply.content
+                raise _Stop("answered") from None
+            self._format_error(str(exc), reply, state)
+            return
+        state.format_errors = 0
+        self._answer_extra_calls(reply)
+        self._act(action, state)
+
+    def _action_of(self, reply: Reply) -> Action:
+        if reply.tool_calls:
+            call = reply.tool_calls[0]
+            if call.error:
+                raise FormatError(f"Your call of {call.name or 'a tool'} could not be read: {call.error}")
+            action = Action(call.name, dict(call.arguments), call_id=call.id, native=True)
+            return check_action(action, {s["name"]: s for s in self.schemas})
+        return parse_action(reply.content, self.schemas)
+
+    def _format_error(self, message: str, reply: Reply, state: _RunState) -> None:
+        state.format_errors += 1
+        limit = self.settings.max_format_errors
+        self.trajectory.log("action", step=state.steps, refused="format", message=message)
+        self.events.note(f"format error {state.format_errors}/{limit}: {message[:160]}")
+        text = prompts.format_error(message, state.format_errors, limit)
+        if reply.tool_calls:
+            for call in reply.tool_calls:
+                self._append_observation(text, call.id, call.name)
+        else:
+            self._append_observation(text)
+        if state.format_errors >= limit:
+            raise _Stop("format_errors", f"{limit} replies in a row had no usable action")
+
+    def _answer_extra_calls(self, reply: Reply) -> None:
+        """Native protocol: every tool call needs an answer; only the first one runs."""
+        for call in reply.tool_calls[1:]:
+            self._append_observation(prompts.not_run(call.name), call.id, call.name)
+
+    def _act(self, action: Action, state: _RunState) -> None:
+        self.events.action(action)
+        if action.name == "submit":
+            self._submit(action, state)
+            return
+        key = f"{self._tree_version}:{action.key()}"
+        if key in self._seen:
+            self._refuse_repeat(action, state)
+            return
+        state.repeats = 0
+        self._seen.append(key)
+        if self.confirm and not self.confirm(action):
+            self.trajectory.log(
+                "action", step=state.steps, name=action.name, arguments=action.arguments, refused="declined"
+            )
+            self._append_observation(prompts.declined(action.name), action.call_id, action.name)
+            return
+        self._run(action, state)
+
+    def _run(self, action: Action, state: _RunState) -> None:
+        before = set(self.workspace.changed_files()) if self.verify else set()
+        started = time.perf_counter()
+        obs = self._run_tool(action.name, action.arguments, self.workspace)
+        seconds = time.perf_counter() - started
+        text = self.budget.clip(obs.text)
+        self.trajectory.log(
+            "action",
+            step=state.steps,
+            name=action.name,
+            arguments=action.arguments,
+            ok=obs.ok,
+            seconds=round(seconds, 3),
+            chars=len(obs.text),
+        )
+        self.events.observation(action, obs)
+        changed = self._tree_changed(before, action)
+        verdict = self._verify_now() if changed and self.verify and self.settings.verify_after_edits else None
+        body = prompts.observation(action.name, text, obs.ok)
+        if verdict is not None and not verdict.passed:
+            body += "\n\n" + prompts.tests_still_fail(self.budget.clip(verdict.summary, 600))
+        notes = "".join("\n" + n for n in action.notes)
+        self._append_observation(body + notes, action.call_id, action.name)
+        if verdict is not None and verdict.passed:
+            raise _Stop("fixed", "the tests pass")
+
+    def _tree_changed(self, before: set[str], action: Action) -> bool:
+        if not self.verify:
+            changed = action.name in ("edit", "write", "insert", "bash", "undo")
+        else:
+            changed = set(self.workspace.changed_files()) != before or action.name in ("bash", "undo")
+        if changed:
+            self._tree_version += 1
+            self._seen = []
+        return changed
+
+    def _verify_now(self) -> Verdict:
+        assert self.verify is not None
+        verdict = self.verify()
+        self.trajectory.log(
+            "verify", passed=verdict.passed, failing=verdict.failing, summary=verdict.summary[:2000]
+        )
+        self.events.verified(verdict)
+        return verdict
+
+    def _submit(self, action: Action, state: _RunState) -> None:
+        if self.verify is None:
+            raise _Stop("submitted", "the model submitted")
+        verdict = self._verify_now()
+        if verdict.passed:
+            raise _Stop("fixed", "the tests pass")
+        text = prompts.tests_still_fail(self.budget.clip(verdict.summary))
+        self._append_observation(text, action.call_id, action.name)
+
+    def _refuse_repeat(self, action: Action, state: _RunState) -> None:
+        state.repeats += 1
+        self.trajectory.log(
+            "action", step=state.steps, name=action.name, arguments=action.arguments, refused="repeat"
+        )
+        self.events.note(f"repeated action refused ({state.repeats}/{self.settings.max_repeats})")
+        self._append_observation(prompts.repeated_action(action.name), action.call_id, action.name)
+        if state.repeats >= self.settings.max_repeats:
+            raise _Stop("stuck", f"the model repeated the same action {state.repeats} times")
+
+    # -- history --------------------------------------------------------------------------------
+
+    def _append(self, message: dict[str, Any]) -> None:
+        self.messages.append(message)
+        self.trajectory.log("message", index=len(self.messages) - 1, message=message)
+
+    def _append_observation(self, text: str, call_id: str = "", name: str = "") -> None:
+        if self.native and call_id:
+            message = {"role": "tool", "tool_call_id": call_id, "name": name, "content": text}
+        else:
+            message = {"role": "user", "content": text}
+        self._append(message)
+        self.observations.append(len(self.messages) - 1)
+
+    def _finish(self, state: _RunState, status: str, message: str) -> Outcome:
+        outcome = Outcome(
+            status,
+            state.steps,
+            state.prompt_tokens,
+            state.completion_tokens,
+            state.cached_tokens,
+            time.perf_counter() - state.started,
+            message,
+            state.answer,
+        )
+        self.trajectory.log(
+            "end",
+            status=status,
+            steps=state.steps,
+            tokens=outcome.tokens,
+            prompt_tokens=outcome.prompt_tokens,
+            completion_tokens=outcome.completion_tokens,
+            cached_tokens=outcome.cached_tokens,
+            seconds=round(outcome.seconds, 3),
+            message=message,
+        )
+        self.events.finished(outcome)
+        return outcome
+
+
+def _schema(tool: Tool) -> dict[str, Any]:
+    return {"name": tool.name, "description": tool.description, "parameters": tool.parameters}
+
+
+def _registry_run_tool(name: str, args: dict[str, Any], workspace: Workspace) -> Observation:
+    from tools.registry import run_tool
+
+    return run_tool(name, args, workspace)

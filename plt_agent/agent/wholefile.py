@@ -1,0 +1,405 @@
+"""The whole-file strategy, for models too small to drive tools (SmolLM2-135M and the like).
+
+The scaffold does the navigation, the model only rewrites one file:
+
+1. rank the repository's source files against the failing test output (`candidate_files`):
+   files the traceback points into, files that define the names the failing lines use, files
+   the failing test imports; tests themselves are never candidates;
+2. show the model the failing test output and the whole candidate file, and ask for the
+   corrected file in one fenced block (a single fresh prompt each attempt: tiny models do
+   best without history);
+3. take the FIRST fenced block; for Python, an answer that holds only some of the file's
+   top-level definitions is spliced into the file by name (tiny models often return just
+   the function they fixed); reject answers that do not parse or change nothing;
+4. write it and run the tests: pass -> done; fewer failures -> keep and go on from there;
+   otherwise put the file back and try again, warmer (temperature steps) or with the
+   next candidate.
+
+Budgets (steps = model calls, tokens, seconds) and the trajectory work as in the loop.
+This module knows nothing about the CLI or git.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import time
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import PurePosixPath
+
+from plt_agent.agent.actions import first_code_block
+from plt_agent.agent.context import head_tail
+from plt_agent.agent.events import AgentEvents
+from plt_agent.agent.loop import AgentSettings, Outcome, Verdict
+from plt_agent.agent.trajectory import Trajectory
+from plt_agent.models.base import ContextOverflow, Model, ModelError
+from tools.workspace import Workspace
+
+SYSTEM = "You are an expert programmer. You fix bugs. You answer with code only."
+TEMPERATURE_STEPS = (0.0, 0.3, 0.6, 0.8)
+MAX_CANDIDATES = 3
+MAX_FILE_CHARS = 12_000
+SOURCE_SUFFIXES = {".py", ".js", ".ts", ".go", ".rs", ".java", ".c", ".h", ".cpp", ".hpp", ".rb", ".php"}
+_FENCE_LANG = {
+    ".py": "python",
+    ".js": "javascript",
+    ".ts": "typescript",
+    ".go": "go",
+    ".rs": "rust",
+    ".java": "java",
+    ".c": "c",
+    ".h": "c",
+    ".cpp": "cpp",
+    ".hpp": "cpp",
+    ".rb": "ruby",
+    ".php": "php",
+}
+_PATH_REF = re.compile(r"(?:File \"([^\"]+)\", line \d+)|(?:^|\s)([\w./-]+\.\w+):\d+", re.MULTILINE)
+_IDENT = re.compile(r"[A-Za-z_]\w*")
+_DEF = re.compile(
+    r"^\s*(?:async\s+)?(?:def|class|function|func|fn|struct|interface|type)\s+([A-Za-z_]\w*)", re.M
+)
+_IMPORT = re.compile(r"^\s*(?:from\s+([\w.]+)\s+import\s+([\w, ()]+)|import\s+([\w.]+))", re.MULTILINE)
+
+
+def is_test_file(path: str) -> bool:
+    p = PurePosixPath(path)
+    name = p.name
+    return (
+        name.startswith("test_")
+        or name.endswith(("_test.py", "_test.go", ".test.js", ".test.ts", ".spec.js", ".spec.ts"))
+        or "tests" in p.parts[:-1]
+        or "test" in p.parts[:-1]
+        or name == "conftest.py"
+    )
+
+
+def candidate_files(workspace: Workspace, failure: str, limit: int = MAX_CANDIDATES) -> list[str]:
+    """Source files most likely to hold the bug behind `failure` (best first)."""
+    files = [f for f in workspace.files() if PurePosixPath(f).suffix in SOURCE_SUFFIXES]
+    sources = [f for f in files if not is_test_file(f)]
+    scores = dict.fromkeys(sources, 0.0)
+    for rank, path in enumerate(reversed(_referenced_paths(workspace, failure))):
+        if path in scores:
+            scores[path] += 6.0 / (1 + rank)
+    hot = _hot_identifiers(failure)
+    for path in sources:
+        defined = set(_definitions(workspace, path))
+        scores[path] += sum(2.0 if name in hot["assert"] else 1.0 for name in defined & hot["all"])
+    for path in _imported_by_tests(workspace, failure, files):
+        if path in scores:
+            scores[path] += 1.5
+    ranked = sorted(sources, key=lambda p: (-scores[p], _size(workspace, p), p))
+    chosen = [p for p in ranked if scores[p] > 0][:limit]
+    return chosen or ranked[:1]
+
+
+def _referenced_paths(workspace: Workspace, failure: str) -> list[str]:
+    out: list[str] = []
+    for match in _PATH_REF.finditer(failure):
+        raw = match.group(1) or match.group(2)
+        try:
+            rel = workspace.relpath(workspace.resolve(raw))
+        except Exception:  # outside the repository, or not a path at all
+            continue
+        if rel not in out and (workspace.root / rel).is_file():
+            out.append(rel)
+    return out
+
+
+def _hot_identifiers(failure: str) -> dict[str, set[str]]:
+    key_lines = [ln for ln in failure.splitlines() if ln.lstrip().startswith((">", "E ", "assert"))]
+    assert_ids = set(_IDENT.findall("\n".join(key_lines)))
+    return {"assert": assert_ids, "all": assert_ids | set(_IDENT.findall(failure))}
+
+
+def _definitions(workspace: Workspace, path: str) -> list[str]:
+    try:
+        text = workspace.read_text(path)
+    except Exception:  # unreadable or binary
+        return []
+    return _DEF.findall(text)
+
+
+def _imported_by_tests(workspace: Workspace, failure: str, files: list[str]) -> list[str]:
+    tests = [p for p in _referenced_paths(workspace, failure) if is_test_file(p)]
+    out: list[str] = []
+    for test in tests:
+        for m in _IMPORT.finditer(workspace.read_text(test)):
+            module = (m.group(1) or m.group(3) or "").replace(".", "/")
+            for guess in (
+                f"{module}.py",
+                f"{module}/__init__.py",
+                f"src/{module}.py",
+                f"src/{module}/__init__.py",
+            ):
+                if guess in files and guess not in out:
+                    out.append(guess)
+    return out
+
+
+def _size(workspace: Workspace, path: str) -> int:
+    try:
+        return (workspace.root / path).stat().st_size
+    except OSError:
+        return 1 << 30
+
+
+# -- applying an answer ------------------------------------------------------------------------
+
+
+def merge_answer(path: str, original: str, answer: str) -> str:
+    """The new file content for `answer` (see step 3 of the module docstring)."""
+    if path.endswith(".py"):
+        spliced = splice_python(original, answer)
+        if spliced is not None:
+            answer = spliced
+    if original.endswith("\n") and not answer.endswith("\n"):
+        answer += "\n"
+    return answer
+
+
+def splice_python(original: str, answer: str) -> str | None:
+    """`original` with the top-level defs of a partial `answer` swapped in; None if not partial."""
+    try:
+        old_tree, new_tree = ast.parse(original), ast.parse(answer)
+    except SyntaxError:
+        return None
+    old_defs = {
+        n.name: n
+        for n in old_tree.body
+        if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+    }
+    new_defs = [
+        n for n in new_tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+    ]
+    if not new_defs or len(new_defs) >= len(old_defs) or any(n.name not in old_defs for n in new_defs):
+        return None
+    lines = original.splitlines(keepends=True)
+    new_lines = answer.splitlines(keepends=True)
+    for node in sorted(new_defs, key=lambda n: old_defs[n.name].lineno, reverse=True):
+        old = old_defs[node.name]
+        start, end = _span(old), old.end_lineno or old.lineno
+        replacement = new_lines[_span(node) - 1 : node.end_lineno]
+        if replacement and not replacement[-1].endswith("\n"):
+            replacement[-1] += "\n"
+        lines[start - 1 : end] = replacement
+    return "".join(lines)
+
+
+def _span(node: ast.AST) -> int:
+    decorators = getattr(node, "decorator_list", [])
+    return min([node.lineno, *(d.lineno for d in decorators)])  # type: ignore[attr-defined]
+
+
+def check_answer(path: str, original: str, new: str) -> str:
+    """Why `new` is unusable ('' when it is fine)."""
+    if new.strip() == original.strip():
+        return "the answer changes nothing"
+    if not new.strip():
+        return "the answer is empty"
+    if path.endswith(".py"):
+        try:
+            tree = ast.parse(new)
+        except SyntaxError as exc:
+            return f"the answer does not parse (line {exc.lineno}: {exc.msg})"
+        names = {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
+        if names and all(n.startswith("test") for n in names) and not is_test_file(path):
+            return "the answer is a test file, not the corrected source"
+    return ""
+
+
+def prompt(path: str, content: str, failure: str) -> list[dict[str, str]]:
+    lang = _FENCE_LANG.get(PurePosixPath(path).suffix, "")
+    user = (
+        f"The tests fail with this error:\n```\n{failure.strip()}\n```\n\n"
+        f"This is the file {path}:\n```{lang}\n{content.rstrip()}\n```\n\n"
+        f"Find the bug in {path} and fix it so the tests pass. "
+        f"Reply with the complete corrected file {path} in one ```{lang} code block."
+    )
+    return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]
+
+
+def failure_excerpt(text: str, max_chars: int = 1800) -> str:
+    """The informative part of a test report: failing ids and traceback heads, kept short."""
+    lines = [ln for ln in text.splitlines() if not ln.startswith("$ ")]
+    return head_tail("\n".join(lines), max_chars)
+
+
+# -- the strategy ------------------------------------------------------------------------------
+
+
+class WholeFileRun:
+    def __init__(
+        self,
+        model: Model,
+        workspace: Workspace,
+        verify: Callable[[], Verdict],
+        *,
+        settings: AgentSettings,
+        events: AgentEvents | None = None,
+        trajectory: Trajectory | None = None,
+    ) -> None:
+        self.model = model
+        self.workspace = workspace
+        self.verify = verify
+        self.settings = settings
+        self.events = events or AgentEvents()
+        self.trajectory = trajectory or Trajectory(None)
+        self.started = time.perf_counter()
+        self.outcome = Outcome("running")
+        self.format_errors = 0
+
+    def run(self, first: Verdict) -> Outcome:
+        """Try to make `first` (a failing verdict) pass; see the module docstring."""
+        baseline = first
+        candidates = candidate_files(self.workspace, first.summary)
+        self.events.note("whole-file mode; candidate files: " + ", ".join(candidates))
+        try:
+            for path in candidates:
+                baseline = self._try_file(path, baseline)
+        except _Done as done:
+            return self._finish(done.status, done.message)
+        except ContextOverflow as exc:
+            return self._finish("context_overflow", str(exc))
+        except ModelError as exc:
+            return self._finish("model_error", str(exc))
+        return self._finish("not_fixed", f"no answer for {', '.join(candidates)} made the tests pass")
+
+    def _try_file(self, path: str, baseline: Verdict) -> Verdict:
+        for temperature in _temperatures(self.settings.temperature):
+            self._check_budgets()
+            original = self.workspace.read_text(path)
+            if len(original) > MAX_FILE_CHARS:
+                self.events.note(f"{path} is too large for a whole-file answer; skipped")
+                return baseline
+            new = self._ask(path, original, baseline, temperature)
+            if new is None:
+                continue
+            verdict = self._apply(path, original, new)
+            if verdict.passed:
+                raise _Done("fixed", f"the tests pass after rewriting {path}")
+            if _fewer(verdict, baseline):
+                self.events.note(f"kept the change to {path}: fewer failing tests ({verdict.failing})")
+                baseline = verdict
+            else:
+                self.workspace.write_text(path, original)
+        return baseline
+
+    def _ask(self, path: str, original: str, baseline: Verdict, temperature: float) -> str | None:
+        self.outcome.steps += 1
+        messages = prompt(path, original, failure_excerpt(baseline.summary))
+        room = self._reply_room(messages, original)
+        self.events.step_started(self.outcome.steps, self.settings.max_steps, self.outcome.prompt_tokens)
+        for message in messages:
+            self.trajectory.log("message", index=-1, message=message)
+        reply = self.model.complete(
+            messages, max_tokens=room, temperature=temperature, on_text=self.events.text
+        )
+        self._account(reply.usage)
+        self.trajectory.log(
+            "reply",
+            step=self.outcome.steps,
+            content=reply.content,
+            tool_calls=[],
+            finish_reason=reply.finish_reason,
+            usage=asdict(reply.usage),
+            temperature=temperature,
+            path=path,
+        )
+        self.events.reply(reply)
+        block = first_code_block(reply.content)
+        if block is None:
+            self._reject(path, "the reply has no fenced code block", format_error=True)
+            return None
+        new = merge_answer(path, original, block[1])
+        problem = check_answer(path, original, new)
+        if problem:
+            self._reject(path, problem, format_error=False)
+            return None
+        self.format_errors = 0
+        return new
+
+    def _reply_room(self, messages: list[dict[str, str]], original: str) -> int:
+        prompt_tokens = self.model.count_tokens(messages)
+        need = min(self.settings.reply_tokens * 4, max(256, prompt_tokens))
+        room = self.model.context_window - prompt_tokens
+        if room < min(need, 256):
+            raise ContextOverflow(
+                f"the whole-file prompt needs {prompt_tokens} tokens plus room for the answer; "
+                f"the context window of {self.model.name} is {self.model.context_window}"
+            )
+        return min(need, room)
+
+    def _reject(self, path: str, why: str, *, format_error: bool) -> None:
+        self.trajectory.log(
+            "action",
+            step=self.outcome.steps,
+            name="rewrite",
+            arguments={"path": path},
+            refused="format" if format_error else "unusable",
+            message=why,
+        )
+        self.events.note(f"answer not used: {why}")
+        if format_error:
+            self.format_errors += 1
+            if self.format_errors >= self.settings.max_format_errors:
+                raise _Done("format_errors", f"{self.format_errors} replies in a row had no code block")
+
+    def _apply(self, path: str, original: str, new: str) -> Verdict:
+        self.workspace.write_text(path, new)
+        self.trajectory.log(
+            "action", step=self.outcome.steps, name="write", arguments={"path": path}, ok=True, chars=len(new)
+        )
+        verdict = self.verify()
+        self.trajectory.log(
+            "verify", passed=verdict.passed, failing=verdict.failing, summary=verdict.summary[:2000]
+        )
+        self.events.verified(verdict)
+        return verdict
+
+    def _account(self, usage) -> None:  # type: ignore[no-untyped-def]
+        self.outcome.prompt_tokens += usage.prompt_tokens
+        self.outcome.completion_tokens += usage.completion_tokens
+        self.outcome.cached_tokens += usage.cached_tokens
+
+    def _check_budgets(self) -> None:
+        s, o = self.settings, self.outcome
+        if o.steps >= s.max_steps:
+            raise _Done("max_steps", f"used all {s.max_steps} steps")
+        if o.tokens >= s.max_tokens:
+            raise _Done("max_tokens", f"used {o.tokens} of {s.max_tokens} tokens")
+        if time.perf_counter() - self.started >= s.max_seconds:
+            raise _Done("max_seconds", f"used the {s.max_seconds:g} s time budget")
+
+    def _finish(self, status: str, message: str) -> Outcome:
+        o = self.outcome
+        o.status, o.message, o.seconds = status, message, time.perf_counter() - self.started
+        self.trajectory.log(
+            "end",
+            status=status,
+            steps=o.steps,
+            tokens=o.tokens,
+            prompt_tokens=o.prompt_tokens,
+            completion_tokens=o.completion_tokens,
+            cached_tokens=o.cached_tokens,
+            seconds=round(o.seconds, 3),
+            message=message,
+        )
+        self.events.finished(o)
+        return o
+
+
+class _Done(Exception):
+    def __init__(self, status: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.message = status, message
+
+
+def _temperatures(first: float) -> list[float]:
+    return [first] + [t for t in TEMPERATURE_STEPS if t > first]
+
+
+def _fewer(verdict: Verdict, baseline: Verdict) -> bool:
+    return verdict.failing is not None and baseline.failing is not None and verdict.failing < baseline.failing
