@@ -1,0 +1,166 @@
+"""`plt-agent chat`: the read-eval-print loop that ties the terminal, the session and the commands.
+
+`run_chat(path, config, load_model)` opens the repository (a git work tree, or a plain
+directory), loads the model, takes a snapshot (what /diff and /undo compare against), then
+reads lines until /exit or end of input: a line starting with "/" is a command, anything
+else is a message for the model, answered with the agent in chat mode. Ctrl-C while the
+model works stops the answer (the REPL goes on); errors are printed as one line.
+
+This module knows the pieces' interfaces, not their insides.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from plt_agent.errors import PltAgentError
+from plt_agent.repl.commands import COMMANDS, find_command
+from plt_agent.repl.session import ChatSession
+from plt_agent.repl.terminal import Terminal
+from plt_agent.repl.turn import ChatEvents, describe_action
+from tools.base import ToolError
+
+STOPPED = {
+    "cancelled": "answer stopped",
+    "max_steps": "stopped: the model used all its steps for this message",
+    "max_tokens": "stopped: the token budget is spent",
+    "max_seconds": "stopped: the time budget is spent",
+    "format_errors": "stopped: the model's replies had no usable action",
+    "stuck": "stopped: the model kept repeating itself",
+    "context_overflow": "stopped: the conversation no longer fits the model's window (/clear or /drop)",
+    "model_error": "the model failed",
+}
+
+
+@dataclass
+class Repl:
+    session: ChatSession
+    terminal: Terminal
+    running: bool = True
+
+    def handle(self, line: str) -> None:
+        """One input line: a command or a message."""
+        text = line.strip()
+        if not text:
+            return
+        if text.startswith("/") and not text.startswith("//"):
+            self.command(text)
+        else:
+            self.message(text.removeprefix("/"))
+
+    def command(self, text: str) -> None:
+        word, _, rest = text.partition(" ")
+        found = find_command(word.lower())
+        if isinstance(found, list):
+            hint = f"did you mean {', '.join(found)}?" if found else "/help lists the commands"
+            self.terminal.error(f"unknown command {word}; {hint}")
+            return
+        found.run(self, rest)
+
+    def message(self, text: str) -> None:
+        events = ChatEvents(self.terminal, self.session.workspace)
+        try:
+            with self.terminal.interruptible() as should_stop:
+                outcome = self.session.ask(text, events, should_stop)
+        except KeyboardInterrupt:
+            if events.stream is not None:
+                events.stream.end()
+            self.terminal.info("answer stopped")
+            return
+        if outcome.status in STOPPED:
+            detail = f": {outcome.message}" if outcome.status == "model_error" and outcome.message else ""
+            self.terminal.say(STOPPED[outcome.status] + detail, style="yellow")
+        self.terminal.info(
+            f"[{outcome.steps} model call{'s' * (outcome.steps != 1)}, {outcome.prompt_tokens:,} prompt + "
+            f"{outcome.completion_tokens:,} reply tokens, {outcome.seconds:.1f} s]"
+        )
+
+    def loop(self) -> None:
+        while self.running:
+            line = self.terminal.read()
+            if line is None:
+                break
+            try:
+                self.handle(line)
+            except (PltAgentError, ToolError, OSError) as exc:
+                self.terminal.error(f"error: {exc}")
+            except KeyboardInterrupt:
+                self.terminal.info("interrupted")
+
+
+def history_file() -> Path:
+    from plt_agent.store import store_root
+
+    return store_root() / "chat-history"
+
+
+def open_workspace(path: Path, test_cmd: str | None) -> Any:
+    from plt_agent.hook.git import repo_root
+    from tools.workspace import Workspace
+
+    if not path.is_dir():
+        raise PltAgentError(f"{path} is not a directory")
+    try:
+        return Workspace(repo_root(path), test_command=test_cmd)
+    except PltAgentError:
+        return Workspace(path, use_git=False, test_command=test_cmd)
+
+
+def run_chat(
+    path: Path, config: Any, load_model: Callable[..., Any], terminal: Terminal | None = None
+) -> int:
+    """Run the chat until the user leaves; the exit code."""
+    terminal = terminal or Terminal.open(history_file())
+    session = open_session(path, config, load_model, terminal)
+    _banner(terminal, session)
+    Repl(session, terminal).loop()
+    return 0
+
+
+def open_session(path: Path, config: Any, load_model: Callable[..., Any], terminal: Terminal) -> ChatSession:
+    """The workspace (snapshot taken), the model and the session for `path`, as `config` says."""
+    from plt_agent.agent.loop import AgentSettings
+
+    workspace = open_workspace(path, config.test_cmd)
+    model = load_model(config.model, config, announce=terminal.info)
+    settings = AgentSettings(
+        max_steps=config.max_steps,
+        max_tokens=config.max_tokens,
+        max_seconds=config.max_seconds,
+        reply_tokens=config.reply_tokens,
+        temperature=config.temperature,
+    )
+    session = ChatSession(
+        workspace,
+        model,
+        lambda spec: load_model(spec, config, announce=terminal.info),
+        settings=settings,
+        mode=config.mode,
+        confirm=_confirmer(terminal),
+    )
+    workspace.snapshot()
+    return session
+
+
+def _banner(terminal: Terminal, session: ChatSession) -> None:
+    model = session.model
+    protocol = "native tool calls" if session.agent.native else "text tool protocol"
+    terminal.say(f"plt-agent chat in {session.root}", style="bold")
+    terminal.info(f"model {model.name} (context {model.context_window:,} tokens, {protocol})")
+    terminal.info(f"commands: {' '.join(COMMANDS)}; Ctrl-C stops an answer, Ctrl-D leaves")
+
+
+def _confirmer(terminal: Terminal) -> Callable[[Any], bool] | None:
+    """In a terminal, ask before the model runs a shell command; scripted input runs them."""
+    if not terminal.interactive:
+        return None
+
+    def confirm(action: Any) -> bool:
+        if action.name != "bash":
+            return True
+        return terminal.ask_yes_no(f"{describe_action(action.name, action.arguments)}  run it?", default=True)
+
+    return confirm

@@ -1,0 +1,56 @@
+"""Start `plt-agent` with a scripted backend that streams word by word, slowly.
+
+Used by the pseudo-terminal tests to press Ctrl-C in the middle of an answer. The delay per
+word comes from PLT_TEST_WORD_DELAY (seconds). The model stops as real backends do: it polls
+`should_stop` between pieces and returns what it has with finish_reason "cancelled".
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+import time
+
+from plt_agent.models import scripted
+from plt_agent.models.base import Reply, Usage
+
+
+class SlowScriptedModel(scripted.ScriptedModel):
+    def complete(
+        self,
+        messages,
+        *,
+        tools=None,
+        max_tokens=1024,
+        temperature=0.0,
+        stop=None,
+        on_text=None,
+        should_stop=None,
+    ):
+        if self.n_calls >= len(self.replies):
+            raise scripted.ScriptExhausted(f"{self.name}: ran out of replies")
+        content = str(self.replies[self.n_calls].get("content") or "")
+        self.n_calls += 1
+        delay = float(os.environ.get("PLT_TEST_WORD_DELAY", "0.2"))
+        sent = ""
+        for word in re.findall(r"\S+\s*", content):
+            if should_stop and should_stop():
+                return Reply(
+                    sent, finish_reason="cancelled", usage=Usage(completion_tokens=len(sent.split()))
+                )
+            time.sleep(delay)
+            sent += word
+            if on_text:
+                on_text(word)
+        return Reply(
+            sent, usage=Usage(prompt_tokens=self.count_tokens(messages), completion_tokens=len(sent.split()))
+        )
+
+
+if __name__ == "__main__":
+    scripted.ScriptedModel = SlowScriptedModel  # load_model imports it by name at load time
+    from plt_agent.cli import main
+
+    sys.argv = ["plt-agent", *sys.argv[1:]]
+    main()

@@ -1,0 +1,130 @@
+"""`plt-agent chat` in a pseudo-terminal: line editing mode, streaming, Ctrl-C and Ctrl-D."""
+
+from __future__ import annotations
+
+import re
+import sys
+import time
+from pathlib import Path
+
+import pexpect
+import pytest
+from repl_helpers import CALC, edit_reply, write_replies
+
+pytestmark = pytest.mark.slow
+
+LAUNCHER = Path(__file__).with_name("slow_scripted_chat.py")
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07|[\x08\r]")
+LONG_STORY = "Once upon a time " + " ".join(f"word{i}" for i in range(300)) + " THE-END"
+
+
+def _squeeze(text: str) -> str:
+    return re.sub(r"\s+", " ", text)
+
+
+class Screen:
+    """A chat in a pty; `wait_for` matches against the output with terminal escapes removed."""
+
+    def __init__(self, repo: Path, spec: str, env: dict[str, str], delay: float = 0.02):
+        env = {**env, "TERM": "xterm", "PROMPT_TOOLKIT_NO_CPR": "1", "PLT_TEST_WORD_DELAY": str(delay)}
+        self.child = pexpect.spawn(
+            sys.executable,
+            [str(LAUNCHER), "chat", "--model", spec],
+            cwd=str(repo),
+            env=env,
+            encoding="utf-8",
+            timeout=30,
+            dimensions=(40, 200),
+        )
+        self.text = ""
+
+    def wait_for(self, needle: str, timeout: float = 30) -> str:
+        """Read until `needle` appears in the cleaned output after what was already matched.
+
+        Line breaks and runs of spaces compare as one space, so text the terminal wrapped matches.
+        """
+        deadline = time.monotonic() + timeout
+        needle = _squeeze(needle)
+        while True:
+            position = _squeeze(self.text).find(needle)
+            if position >= 0:
+                seen = _squeeze(self.text)
+                self.text = seen[position + len(needle) :]
+                return seen[: position + len(needle)]
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{needle!r} not shown; screen so far:\n{self.text[-3000:]}")
+            try:
+                self.text += ANSI.sub("", self.child.read_nonblocking(4096, timeout=0.2))
+            except pexpect.TIMEOUT:
+                continue
+
+    def line(self, text: str) -> None:
+        time.sleep(0.2)  # let the prompt take the terminal before typing
+        self.child.sendline(text)
+
+    def key(self, control: str) -> None:
+        time.sleep(0.4)  # a control key typed before the prompt is up would go to the wrong place
+        self.child.sendcontrol(control)
+
+    def finish(self) -> int:
+        self.child.expect(pexpect.EOF, timeout=20)
+        self.child.close()
+        return self.child.exitstatus
+
+
+def test_a_whole_session_in_a_terminal(repo, tmp_path, hermetic_env):
+    spec = write_replies(
+        tmp_path / "replies.jsonl",
+        "The function `add` returns **a - b**, so it subtracts.",
+        edit_reply("calc.py", "    return a - b", "    return a + b"),
+        "Fixed: add now returns a + b.",
+        LONG_STORY,
+        "Still here after the interruption.",
+    )
+    screen = Screen(repo, spec, hermetic_env)
+    screen.wait_for("Ctrl-D leaves")
+
+    screen.line("/help")
+    screen.wait_for("token use of the context against the model's window")
+    screen.line("/files")
+    screen.wait_for("no files in the chat")
+    screen.line("/add calc.py")
+    screen.wait_for("added calc.py to the chat")
+    screen.line("what does add do?")
+    screen.wait_for("so it subtracts.")
+    screen.line("fix it")
+    screen.wait_for("-> edit calc.py")
+    screen.wait_for("Fixed: add now returns a + b.")
+    assert (repo / "calc.py").read_text() == CALC.replace("a - b", "a + b")
+    screen.line("/diff")
+    screen.wait_for("+    return a + b")
+    screen.line("/undo")
+    screen.wait_for("Restored: calc.py")
+    assert (repo / "calc.py").read_text() == CALC
+
+    screen.line("tell me a long story")
+    screen.wait_for("Once upon a time")
+    started = time.monotonic()
+    screen.key("c")
+    stopped = screen.wait_for("answer stopped")
+    assert time.monotonic() - started < 5  # 300 words at 20 ms would take 6 s more
+    assert "THE-END" not in stopped
+
+    screen.line("are you still there?")
+    screen.wait_for("Still here after the interruption.")
+    screen.key("c")  # at an empty prompt: a hint, not an exit
+    screen.wait_for("to leave, type /exit or press Ctrl-D")
+    screen.line("/exit")
+    assert screen.finish() == 0
+
+    history = Path(hermetic_env["PLT_AGENT_HOME"]) / "chat-history"
+    assert "tell me a long story" in history.read_text()
+
+
+def test_ctrl_d_leaves(repo, tmp_path, hermetic_env):
+    screen = Screen(repo, write_replies(tmp_path / "r.jsonl", "unused"), hermetic_env)
+    screen.wait_for("Ctrl-D leaves")
+
+    screen.key("d")
+
+    assert screen.finish() == 0
