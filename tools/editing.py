@@ -88,7 +88,8 @@ class EditTool:
             return Observation(refused, ok=False, data={"syntax_error": True})
         workspace.write_text(path, to_newline_style(updated, crlf))
         how = "" if rung == "exact" else f" (matched with {rung})"
-        text = f"Edited {rel}{how}. Lines {first}-{last} now read:\n{window(updated, first, last)}"
+        where = f"Line {first} now reads" if first == last else f"Lines {first}-{last} now read"
+        text = f"Edited {rel}{how}. {where}:\n{window(updated, first, last)}"
         return Observation(text, data={"path": rel, "rung": rung, "first_line": first, "last_line": last})
 
     def _ambiguous(self, rel: str, content: str, spans: list[Span]) -> str:

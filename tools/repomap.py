@@ -171,7 +171,8 @@ class RepoMap:
         count_tokens: Callable[[str], int] | None = None,
     ) -> str:
         count = count_tokens or (lambda s: len(s) // 4)
-        files, def_scores = self.rank(query)
+        ranked, def_scores = self.rank(query)
+        files = [fs for fs in ranked if self.tags()[fs[0]].defs]  # files without definitions say nothing
         blocks: list[str] = []
         lines_cache: dict[str, list[str]] = {}
 
