@@ -161,6 +161,9 @@ def _temp_path(out: Path) -> Path:
     except OSError as exc:
         raise ConvertError(f"{out}: cannot write to directory {parent} ({exc.strerror or exc})") from None
     os.close(fd)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(name, 0o666 & ~umask)  # mkstemp makes 0600; the result should look like any new file
     return Path(name)
 
 

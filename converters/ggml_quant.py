@@ -11,7 +11,9 @@ from __future__ import annotations
 import ctypes
 import functools
 import importlib.util
+import os
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -71,11 +73,27 @@ def quantize(rows: np.ndarray, qtype: GGMLQuantizationType) -> np.ndarray:
     if lib.ggml_row_size(int(qtype), n_per_row) != per_row:
         raise ConvertError(f"ggml and gguf disagree on the row size of {qtype.name}; wrong libggml?")
     dst = np.empty((n_rows, per_row), dtype=np.uint8)
-    written = lib.ggml_quantize_chunk(
-        int(qtype), src.ctypes.data, dst.ctypes.data, 0, n_rows, n_per_row, None
-    )
+    # ggml_quantize_chunk is thread-safe and releases the GIL (ctypes): split the rows.
+    step = _rows_per_thread(n_rows)
+    parts = [(a, min(n_rows, a + step)) for a in range(0, n_rows, step)]
+
+    def run(part: tuple[int, int]) -> int:
+        a, b = part
+        args = (int(qtype), src.ctypes.data, dst.ctypes.data, a * n_per_row, b - a, n_per_row, None)
+        return lib.ggml_quantize_chunk(*args)
+
+    if len(parts) == 1:
+        written = run(parts[0])
+    else:
+        with ThreadPoolExecutor(len(parts)) as pool:
+            written = sum(pool.map(run, parts))
     if written != dst.nbytes:
         raise ConvertError(
             f"ggml_quantize_chunk wrote {written} bytes for {qtype.name}, expected {dst.nbytes}"
         )
     return dst
+
+
+def _rows_per_thread(n_rows: int) -> int:
+    threads = max(1, min(8, os.cpu_count() or 1))
+    return max(16, -(-n_rows // threads))

@@ -301,3 +301,15 @@ def test_check_failure_exits_non_zero_through_the_cli(tiny_checkpoint, tmp_path,
     assert result.exit_code != 0
     assert "check failed: 1 tensor(s)" in result.output
     assert "blk.1.attn_norm.weight" in result.output
+
+
+def test_ggml_k_quants_are_row_wise_so_streaming_in_chunks_is_exact():
+    """The converter quantizes row chunks (and ggml threads split rows): whole == row by row."""
+    from converters import ggml_quant
+
+    x = np.random.default_rng(4).standard_normal((40, 512)).astype(np.float32)
+    for qtype in (T.Q4_K, T.Q6_K):
+        whole = ggml_quant.quantize(x, qtype)
+        rows = np.concatenate([ggml_quant.quantize(x[i : i + 1], qtype) for i in range(len(x))])
+        assert np.array_equal(whole, rows)
+        assert whole.shape == (40, 512 // 256 * {T.Q4_K: 144, T.Q6_K: 210}[qtype])  # ggml block sizes
