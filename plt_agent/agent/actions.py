@@ -200,6 +200,12 @@ def _shell_action(text: str, by_name: dict[str, dict[str, Any]]) -> Action | Non
     return None
 
 
+def first_closed_block(text: str) -> tuple[str, str] | None:
+    """(language, code) of the first fenced block that is closed, else None."""
+    match = _FENCE.search(text)
+    return (match.group(2).lower(), match.group(3)) if match else None
+
+
 def first_code_block(text: str) -> tuple[str, str] | None:
     """(language, code) of the first fenced block; an unclosed final fence counts (the reply was cut)."""
     match = _FENCE.search(text)

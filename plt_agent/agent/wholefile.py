@@ -4,13 +4,14 @@ The scaffold does the navigation, the model only rewrites one file:
 
 1. rank the repository's source files against the failing test output (`candidate_files`):
    files the traceback points into, files that define the names the failing lines use, files
-   the failing test imports; tests themselves are never candidates;
+   the failing test imports, and the repository map's ranking; tests are never candidates;
 2. show the model the failing test output and the whole candidate file, and ask for the
    corrected file in one fenced block (a single fresh prompt each attempt: tiny models do
    best without history);
-3. take the FIRST fenced block; for Python, an answer that holds only some of the file's
-   top-level definitions is spliced into the file by name (tiny models often return just
-   the function they fixed); reject answers that do not parse or change nothing;
+3. take the FIRST fenced block (generation stops as soon as it is closed); for Python, apply
+   it as the smallest change (`pysplice`: unchanged definitions keep their original text,
+   docstrings and comments; a partial answer replaces only what it contains); reject
+   answers that do not parse or change nothing;
 4. write it and run the tests: pass -> done; fewer failures -> keep and go on from there;
    otherwise put the file back and try again, warmer (temperature steps) or with the
    next candidate.
@@ -28,10 +29,11 @@ from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import PurePosixPath
 
-from plt_agent.agent.actions import first_code_block
+from plt_agent.agent.actions import first_closed_block, first_code_block
 from plt_agent.agent.context import head_tail
 from plt_agent.agent.events import AgentEvents
 from plt_agent.agent.loop import AgentSettings, Outcome, Verdict
+from plt_agent.agent.pysplice import splice_python
 from plt_agent.agent.trajectory import Trajectory
 from plt_agent.models.base import ContextOverflow, Model, ModelError
 from tools.workspace import Workspace
@@ -75,8 +77,12 @@ def is_test_file(path: str) -> bool:
     )
 
 
-def candidate_files(workspace: Workspace, failure: str, limit: int = MAX_CANDIDATES) -> list[str]:
-    """Source files most likely to hold the bug behind `failure` (best first)."""
+def candidate_files(
+    workspace: Workspace, failure: str, limit: int = MAX_CANDIDATES, ranked: list[str] | None = None
+) -> list[str]:
+    """Source files most likely to hold the bug behind `failure` (best first).
+
+    `ranked` is the repository map's order for the same query, used as one more signal."""
     files = [f for f in workspace.files() if PurePosixPath(f).suffix in SOURCE_SUFFIXES]
     sources = [f for f in files if not is_test_file(f)]
     scores = dict.fromkeys(sources, 0.0)
@@ -90,6 +96,9 @@ def candidate_files(workspace: Workspace, failure: str, limit: int = MAX_CANDIDA
     for path in _imported_by_tests(workspace, failure, files):
         if path in scores:
             scores[path] += 1.5
+    for rank, path in enumerate(ranked or []):
+        if path in scores:
+            scores[path] += 2.0 / (1 + rank)
     ranked = sorted(sources, key=lambda p: (-scores[p], _size(workspace, p), p))
     chosen = [p for p in ranked if scores[p] > 0][:limit]
     return chosen or ranked[:1]
@@ -160,39 +169,6 @@ def merge_answer(path: str, original: str, answer: str) -> str:
     return answer
 
 
-def splice_python(original: str, answer: str) -> str | None:
-    """`original` with the top-level defs of a partial `answer` swapped in; None if not partial."""
-    try:
-        old_tree, new_tree = ast.parse(original), ast.parse(answer)
-    except SyntaxError:
-        return None
-    old_defs = {
-        n.name: n
-        for n in old_tree.body
-        if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
-    }
-    new_defs = [
-        n for n in new_tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
-    ]
-    if not new_defs or len(new_defs) >= len(old_defs) or any(n.name not in old_defs for n in new_defs):
-        return None
-    lines = original.splitlines(keepends=True)
-    new_lines = answer.splitlines(keepends=True)
-    for node in sorted(new_defs, key=lambda n: old_defs[n.name].lineno, reverse=True):
-        old = old_defs[node.name]
-        start, end = _span(old), old.end_lineno or old.lineno
-        replacement = new_lines[_span(node) - 1 : node.end_lineno]
-        if replacement and not replacement[-1].endswith("\n"):
-            replacement[-1] += "\n"
-        lines[start - 1 : end] = replacement
-    return "".join(lines)
-
-
-def _span(node: ast.AST) -> int:
-    decorators = getattr(node, "decorator_list", [])
-    return min([node.lineno, *(d.lineno for d in decorators)])  # type: ignore[attr-defined]
-
-
 def check_answer(path: str, original: str, new: str) -> str:
     """Why `new` is unusable ('' when it is fine)."""
     if new.strip() == original.strip():
@@ -254,7 +230,9 @@ class WholeFileRun:
     def run(self, first: Verdict) -> Outcome:
         """Try to make `first` (a failing verdict) pass; see the module docstring."""
         baseline = first
-        candidates = candidate_files(self.workspace, first.summary)
+        candidates = candidate_files(
+            self.workspace, first.summary, ranked=repo_map_ranking(self.workspace, first)
+        )
         self.events.note("whole-file mode; candidate files: " + ", ".join(candidates))
         try:
             for path in candidates:
@@ -294,8 +272,9 @@ class WholeFileRun:
         self.events.step_started(self.outcome.steps, self.settings.max_steps, self.outcome.prompt_tokens)
         for message in messages:
             self.trajectory.log("message", index=-1, message=message)
+        watch = FirstBlockWatch(self.events.text)
         reply = self.model.complete(
-            messages, max_tokens=room, temperature=temperature, on_text=self.events.text
+            messages, max_tokens=room, temperature=temperature, on_text=watch.feed, should_stop=watch.done
         )
         self._account(reply.usage)
         self.trajectory.log(
@@ -389,6 +368,29 @@ class WholeFileRun:
         )
         self.events.finished(o)
         return o
+
+
+class FirstBlockWatch:
+    """Streams text on and says "stop" once the reply holds one complete fenced block."""
+
+    def __init__(self, forward: Callable[[str], None]) -> None:
+        self.forward = forward
+        self.text = ""
+
+    def feed(self, chunk: str) -> None:
+        self.text += chunk
+        self.forward(chunk)
+
+    def done(self) -> bool:
+        return self.text.count("```") >= 2 and first_closed_block(self.text) is not None
+
+
+def repo_map_ranking(workspace: Workspace, failure: Verdict) -> list[str]:
+    """The repository map's file ranking for the failure text ([] when the map is unavailable)."""
+    from tools.registry import run_tool
+
+    obs = run_tool("repo_map", {"query": failure.summary[:4000], "budget_tokens": 64}, workspace)
+    return list(obs.data.get("ranked") or []) if obs.ok else []
 
 
 class _Done(Exception):

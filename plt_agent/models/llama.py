@@ -30,10 +30,21 @@ _CHATML = (
 
 
 def cpu_threads() -> int:
+    """Cores this process may use, minus those other programs keep busy (load average).
+
+    ggml's worker threads spin while they wait for each other, so on a loaded machine more
+    threads are slower, not faster: measured here with SmolLM2-135M on 2 busy cores, a
+    283-token prompt and 80 tokens took 46 s with 2 threads and 3.5 s with 1.
+    """
     try:
-        return max(1, len(os.sched_getaffinity(0)))
+        cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
-        return max(1, os.cpu_count() or 1)
+        cores = os.cpu_count() or 1
+    try:
+        busy = round(os.getloadavg()[0])
+    except OSError:
+        busy = 0
+    return max(1, min(cores, cores - busy))
 
 
 def gguf_context_length(path: Path) -> int | None:

@@ -1,0 +1,150 @@
+"""Applying a small model's rewritten Python file as the smallest change to the original.
+
+Tiny models asked for "the whole corrected file" drop docstrings, blank lines and comments,
+return only the function they fixed, or add junk. `splice_python(original, answer)` keeps
+the original text everywhere the answer does not really change it:
+
+- the units of a module are its top-level functions, classes and simple assignments
+  (`NAME = ...`), matched by name;
+- a unit whose code is the same as the original's (comparing syntax trees with docstrings
+  left out) keeps the original text; a changed unit replaces it, and keeps the original's
+  docstring when the answer dropped it;
+- units only in the answer are appended; units missing from the answer are kept (partial
+  answers are normal); imports only in the answer are added after the original's imports.
+
+Returns None when either text does not parse or the answer has no units: the caller then
+decides what to do with the raw answer. This module knows nothing about models or files.
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+
+_DEFS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+
+
+def splice_python(original: str, answer: str) -> str | None:
+    try:
+        old_tree, new_tree = ast.parse(original), ast.parse(answer)
+    except SyntaxError:
+        return None
+    old_units, new_units = _units(old_tree), _units(new_tree)
+    if not new_units:
+        return None
+    lines = original.splitlines(keepends=True)
+    if lines and not lines[-1].endswith("\n"):
+        lines[-1] += "\n"
+    new_lines = answer.splitlines(keepends=True)
+    edits: list[tuple[int, int, list[str]]] = []  # (first line, last line, replacement), 1-based
+    appended: list[list[str]] = []
+    for name, node in new_units.items():
+        old = old_units.get(name)
+        if old is None:
+            appended.append(_segment(new_lines, node))
+        elif not _same(old, node):
+            edits.append(
+                (_first_line(old), old.end_lineno or old.lineno, _with_docstring(old, node, lines, new_lines))
+            )
+    for first, last, replacement in sorted(edits, reverse=True):
+        lines[first - 1 : last] = replacement
+    _add_imports(lines, old_tree, new_tree, new_lines, shift=_shift(edits, _last_import_line(old_tree)))
+    for segment in appended:
+        lines += ["\n", "\n", *segment]
+    return "".join(lines)
+
+
+def _units(tree: ast.Module) -> dict[str, ast.stmt]:
+    units: dict[str, ast.stmt] = {}
+    for node in tree.body:
+        if isinstance(node, _DEFS):
+            units[node.name] = node
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            if len(targets) == 1 and isinstance(targets[0], ast.Name):
+                units[targets[0].id] = node
+    return units
+
+
+def _first_line(node: ast.stmt) -> int:
+    decorators = getattr(node, "decorator_list", [])
+    return min([node.lineno, *(d.lineno for d in decorators)])
+
+
+def _segment(lines: list[str], node: ast.stmt) -> list[str]:
+    segment = lines[_first_line(node) - 1 : node.end_lineno]
+    if segment and not segment[-1].endswith("\n"):
+        segment[-1] += "\n"
+    return segment
+
+
+def _docstring_node(node: ast.stmt) -> ast.Expr | None:
+    body = getattr(node, "body", None)
+    first = body[0] if body else None
+    is_text = isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant)
+    return first if is_text and isinstance(first.value.value, str) else None  # type: ignore[union-attr]
+
+
+def _without_docstrings(node: ast.stmt) -> ast.stmt:
+    clone = copy.deepcopy(node)
+    for sub in ast.walk(clone):
+        if isinstance(sub, _DEFS) and _docstring_node(sub) is not None and len(sub.body) > 1:
+            sub.body = sub.body[1:]
+        elif isinstance(sub, _DEFS) and _docstring_node(sub) is not None:
+            sub.body = [ast.Pass()]
+    return clone
+
+
+def _same(old: ast.stmt, new: ast.stmt) -> bool:
+    return ast.dump(_without_docstrings(old)) == ast.dump(_without_docstrings(new))
+
+
+def _with_docstring(old: ast.stmt, new: ast.stmt, old_lines: list[str], new_lines: list[str]) -> list[str]:
+    """The answer's unit text, with the original docstring put back if the answer dropped it."""
+    segment = _segment(new_lines, new)
+    old_doc = _docstring_node(old)
+    body = getattr(new, "body", None)
+    if old_doc is None or not body or _docstring_node(new) is not None:
+        return segment
+    doc = old_lines[old_doc.lineno - 1 : old_doc.end_lineno]
+    indent_old = _indent(doc[0])
+    indent_new = _indent(new_lines[body[0].lineno - 1])
+    if indent_old != indent_new:
+        return segment
+    at = body[0].lineno - _first_line(new)
+    return segment[:at] + doc + segment[at:]
+
+
+def _indent(line: str) -> str:
+    return line[: len(line) - len(line.lstrip())]
+
+
+def _import_dumps(tree: ast.Module) -> set[str]:
+    return {ast.dump(n) for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))}
+
+
+def _last_import_line(tree: ast.Module) -> int:
+    """The line after which new imports go: the last import, else the module docstring, else 0."""
+    ends = [n.end_lineno or n.lineno for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))]
+    if not ends and tree.body and _docstring_node(tree) is not None:  # type: ignore[arg-type]
+        ends = [tree.body[0].end_lineno or 1]
+    return max(ends, default=0)
+
+
+def _shift(edits: list[tuple[int, int, list[str]]], line: int) -> int:
+    """How far edits above `line` moved it."""
+    return sum(len(rep) - (last - first + 1) for first, last, rep in edits if last <= line)
+
+
+def _add_imports(
+    lines: list[str], old_tree: ast.Module, new_tree: ast.Module, new_lines: list[str], shift: int
+) -> None:
+    known = _import_dumps(old_tree)
+    extra = [
+        n for n in new_tree.body if isinstance(n, (ast.Import, ast.ImportFrom)) and ast.dump(n) not in known
+    ]
+    if not extra:
+        return
+    at = _last_import_line(old_tree) + shift
+    added = [line for node in extra for line in _segment(new_lines, node)]
+    lines[at:at] = added
