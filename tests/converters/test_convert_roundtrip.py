@@ -313,3 +313,50 @@ def test_ggml_k_quants_are_row_wise_so_streaming_in_chunks_is_exact():
         rows = np.concatenate([ggml_quant.quantize(x[i : i + 1], qtype) for i in range(len(x))])
         assert np.array_equal(whole, rows)
         assert whole.shape == (40, 512 // 256 * {T.Q4_K: 144, T.Q6_K: 210}[qtype])  # ggml block sizes
+
+
+def _rename_in_checkpoint(directory, rename: dict[str, str], add: dict[str, np.ndarray]):
+    """Rename tensors in a sharded checkpoint and add some to its first shard; keep the index true."""
+    from converters.safetensors_io import SafetensorsFile, write_safetensors
+
+    index_path = directory / "model.safetensors.index.json"
+    index = json.loads(index_path.read_text())
+    shards = sorted(set(index["weight_map"].values()))
+    for shard in shards:
+        with SafetensorsFile(directory / shard) as f:
+            values = {rename.get(n, n): f.read(n) for n in f.names()}
+        write_safetensors(directory / shard, values | (add if shard == shards[0] else {}), "BF16")
+    weight_map = {rename.get(n, n): s for n, s in index["weight_map"].items()} | dict.fromkeys(add, shards[0])
+    index_path.write_text(json.dumps({**index, "weight_map": weight_map}))
+
+
+def test_vendor_alias_names_and_harmless_extras_are_accepted(tiny_checkpoint, tmp_path):
+    src_dir = tmp_path / "ck"
+    shutil.copytree(tiny_checkpoint(), src_dir)
+    before = source_values(src_dir)
+    rename = {
+        f"model.layers.{j}.self_attn.plt_gate.{part}": f"model.layers.{j}.self_attn.loop_gate_proj.{part}"
+        for j in range(2)
+        for part in ("weight", "bias", "gate_norm.weight")
+    }
+    inv_freq = {"model.layers.0.self_attn.rotary_emb.inv_freq": np.ones(8, np.float32)}
+    _rename_in_checkpoint(src_dir, rename, add=inv_freq)
+    result = convert_cli(src_dir, tmp_path / "m.gguf", "f32")
+    assert "rotary_emb.inv_freq: skipped" in " ".join(result.output.split())
+    tensors, _ = read_gguf(tmp_path / "m.gguf")
+    assert set(tensors) == set(before)
+    for name, (_, got) in tensors.items():
+        np.testing.assert_array_equal(got, before[name])
+
+
+def test_tied_checkpoint_that_still_ships_lm_head(tiny_checkpoint, tmp_path):
+    src_dir = tmp_path / "ck"
+    shutil.copytree(tiny_checkpoint(), src_dir)
+    cfg = json.loads((src_dir / "config.json").read_text())
+    cfg["tie_word_embeddings"] = True
+    (src_dir / "config.json").write_text(json.dumps(cfg))
+    result = convert_cli(src_dir, tmp_path / "m.gguf", "f32")
+    assert "lm_head.weight: skipped" in " ".join(result.output.split())
+    tensors, _ = read_gguf(tmp_path / "m.gguf")
+    assert "output.weight" not in tensors
+    assert "token_embd.weight" in tensors
