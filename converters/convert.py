@@ -98,7 +98,8 @@ def metadata(source: HFSource, outtype: str) -> dict[str, tuple[object, GGUFValu
         "general.quantization_version": (GGML_QUANT_VERSION, GGUFValueType.UINT32),
     }
     for key, value in config_to_metadata(cfg).items():
-        kv[key] = (value, _value_type(key, value))
+        if value != []:  # GGUF has no empty arrays; a config without eos ids just lacks the key
+            kv[key] = (value, _value_type(key, value))
     kv[Keys.TOKENIZER_HF_JSON] = (source.tokenizer_json, GGUFValueType.STRING)
     if source.chat_template:
         kv[Keys.CHAT_TEMPLATE] = (source.chat_template, GGUFValueType.STRING)
@@ -146,12 +147,14 @@ def convert(
             tmp.unlink(missing_ok=True)
             raise
     notes += _fallback_notes(plans)
+    if not source.config.eos_token_ids:
+        notes.append("no eos token id in config.json, generation_config.json or tokenizer_config.json")
     values = {k: v for k, (v, _) in kv.items()}
     return ConvertReport(out, outtype, plans, notes, values, time.perf_counter() - started)
 
 
 def _temp_path(out: Path) -> Path:
-    parent = out.parent if str(out.parent) else Path(".")
+    parent = out.parent
     if out.is_dir():
         raise ConvertError(f"{out}: is a directory; give the output file's name")
     if not parent.is_dir():
