@@ -32,7 +32,7 @@ broken or a leaked secret.
 If there is nothing worth reporting, write only: LGTM
 You may end with one suggested fix as a unified diff in a ```diff block."""
 
-ANSWER_TOKENS = 768
+ANSWER_TOKENS = 512
 _SEVERITY_WORDS = {
     "blocker": "blocker",
     "critical": "blocker",

@@ -179,13 +179,14 @@ def _print_prose(console: Console, text: str, max_lines: int) -> None:
 
 
 def _headline(findings: list[Finding], review: Review | None, options: HookOptions) -> str:
-    blockers = sum(f.severity == "blocker" for f in findings)
+    reviewed = review is not None and review.status == "ok"
+    took = f" (the model took {review.seconds:.1f} s)" if reviewed else ""
     if not findings:
-        summary = "no problems found"
-    else:
-        summary = f"{len(findings)} finding{'s' * (len(findings) != 1)}"
-        summary += f" ({blockers} blocker{'s' * (blockers != 1)})" if blockers else ""
-    took = f", model took {review.seconds:.1f} s" if review and review.status == "ok" else ""
+        who = "no problems found" if reviewed else "the deterministic checks found no problems"
+        return f"plt-agent: {who} in the staged diff{took}"
+    blockers = sum(f.severity == "blocker" for f in findings)
+    summary = f"{len(findings)} finding{'s' * (len(findings) != 1)}"
+    summary += f" ({blockers} blocker{'s' * (blockers != 1)})" if blockers else ""
     return f"plt-agent: {summary} in the staged diff{took}"
 
 

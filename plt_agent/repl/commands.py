@@ -148,7 +148,8 @@ def cmd_tokens(repl: Repl, text: str) -> None:
     )
     t = session.totals
     repl.terminal.info(
-        f"this session so far: {t.steps} model calls, {t.prompt:,} prompt + {t.completion:,} reply tokens"
+        f"this session so far: {t.steps} model call{'s' * (t.steps != 1)}, "
+        f"{t.prompt:,} prompt + {t.completion:,} reply tokens"
     )
 
 

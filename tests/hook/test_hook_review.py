@@ -6,7 +6,7 @@ import time
 
 from hook_helpers import FakeModel
 
-from plt_agent.hook.review import cap_diff, fit_diff, parse_review, review_diff
+from plt_agent.hook.review import ANSWER_TOKENS, cap_diff, fit_diff, parse_review, review_diff
 
 
 def _file_diff(name: str, lines: int) -> str:
@@ -74,7 +74,7 @@ def test_fit_diff_shrinks_the_diff_until_the_prompt_fits_the_window():
 
     messages = fit_diff(model, diff, max_chars=len(diff))
 
-    assert model.count_tokens(messages) <= 2048 - 768
+    assert model.count_tokens(messages) <= 2048 - ANSWER_TOKENS
     assert "more changed files not shown" in messages[-1]["content"]
 
 
