@@ -68,8 +68,8 @@ class Config:
 
 
 FIELDS: dict[str, dataclasses.Field] = {f.name: f for f in dataclasses.fields(Config)}
-_MODES = ("auto", "tools", "text", "whole-file")
-_SWITCHES = ("auto", "on", "off")
+_CHOICES = {"mode": ("auto", "tools", "text", "whole-file"), "native_tools": ("auto", "on", "off")}
+_POSITIVE = ("max_steps", "max_tokens", "max_seconds", "reply_tokens", "hook_timeout", "threads")
 
 
 def user_config_path() -> Path:
@@ -87,9 +87,7 @@ def load_config(repo: Path | None = None, flags: dict[str, Any] | None = None) -
     for key, value in (flags or {}).items():
         if value is not None:
             values[key] = _coerce(key, value, "command line")
-    config = Config(**values)
-    _validate(config)
-    return config
+    return Config(**values)
 
 
 def _file_values(path: Path, table: tuple[str, ...] | None) -> dict[str, Any]:
@@ -137,9 +135,11 @@ def _coerce(key: str, value: Any, source: str) -> Any:
         raise UsageError(f"{source}: unknown setting {key!r} (known: {known})")
     kind = str(field.type).replace(" | None", "")
     try:
-        return _convert(kind, value)
+        converted = _convert(kind, value)
     except (TypeError, ValueError):
         raise UsageError(f"{source}: {key} must be {_describe(kind)}, got {value!r}") from None
+    _check(key, converted, source)
+    return converted
 
 
 def _convert(kind: str, value: Any) -> Any:
@@ -168,17 +168,16 @@ def _describe(kind: str) -> str:
     return {"bool": "true or false", "int": "an integer", "float": "a number"}.get(kind, "a string")
 
 
-def _validate(config: Config) -> None:
-    positive = ("max_steps", "max_tokens", "max_seconds", "reply_tokens", "hook_timeout")
-    for key in positive:
-        if getattr(config, key) <= 0:
-            raise UsageError(f"setting {key} must be positive, got {getattr(config, key)}")
-    if config.context is not None and config.context < 256:
-        raise UsageError(f"setting context must be at least 256 tokens, got {config.context}")
-    if config.mode not in _MODES:
-        raise UsageError(f"setting mode must be one of {', '.join(_MODES)}, got {config.mode!r}")
-    if config.native_tools not in _SWITCHES:
-        choices = ", ".join(_SWITCHES)
-        raise UsageError(f"setting native_tools must be one of {choices}, got {config.native_tools!r}")
-    if not 0.0 <= config.temperature <= 2.0:
-        raise UsageError(f"setting temperature must be between 0 and 2, got {config.temperature}")
+def _check(key: str, value: Any, source: str) -> None:
+    """Range and choice checks, so a bad value is reported with where it came from."""
+    problem = ""
+    if key in _POSITIVE and value <= 0:
+        problem = "must be positive"
+    elif key == "context" and value < 256:
+        problem = "must be at least 256 tokens"
+    elif key in _CHOICES and value not in _CHOICES[key]:
+        problem = f"must be one of {', '.join(_CHOICES[key])}"
+    elif key == "temperature" and not 0.0 <= value <= 2.0:
+        problem = "must be between 0 and 2"
+    if problem:
+        raise UsageError(f"{source}: {key} {problem}, got {value!r}")

@@ -292,7 +292,9 @@ def _commit(workspace: Workspace, dirty_before: set[str], outcome: Outcome, note
     for cmd in steps:
         proc = subprocess.run(cmd, capture_output=True, text=True)
         if proc.returncode != 0:
-            raise PltAgentError(f"git commit failed: {proc.stderr.strip() or proc.stdout.strip()}")
+            lines = (proc.stderr.strip() or proc.stdout.strip()).splitlines() or ["(no message)"]
+            reason = next((ln for ln in lines if ln.startswith(("fatal:", "error:"))), lines[-1])
+            raise PltAgentError(f"the fix is in the working tree but `git commit` failed: {reason}")
     head = subprocess.run(["git", "-C", root, "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
     return head.stdout.strip()
 
