@@ -172,7 +172,8 @@ def _outcome(result: dict[str, Any], streamed: str, late: bool, start: float) ->
     if reply is not None and getattr(reply, "finish_reason", "") == "error":
         return Review(status="failed", error=reply.content or "the model reported an error", seconds=seconds)
     text = reply.content if reply is not None and reply.content else streamed
-    findings, patch = parse_review(text)
     cancelled = reply is None or getattr(reply, "finish_reason", "") == "cancelled"
     status = "timeout" if late and cancelled else "ok"
+    # A cut-off answer: only its complete lines count (a half-written finding would mislead).
+    findings, patch = parse_review(text if status == "ok" else text[: text.rfind("\n") + 1])
     return Review(findings, patch if status == "ok" else "", text, status, seconds=seconds)

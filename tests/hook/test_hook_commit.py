@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -144,3 +145,26 @@ def test_uninstall_after_commits_restores_the_user_hook(hooked, hermetic_env):
     assert done.returncode == 0, done.stderr
     assert hook.read_bytes() == USER_HOOK
     assert os.access(hook, os.X_OK)
+
+
+def test_a_slow_model_is_cut_off_at_the_time_budget(repo, tmp_path, hermetic_env):
+    launcher = Path(__file__).parents[1] / "repl" / "slow_scripted_chat.py"  # streams word by word
+    spec = _script(tmp_path, "info app.py:1: " + "word " * 400)
+    env = {**hermetic_env, "PLT_AGENT_MODEL": spec, "PLT_TEST_WORD_DELAY": "0.05"}  # 20 s in all
+    (repo / "README.md").write_text("# slow\n")
+    git(repo, "add", "README.md")
+
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, str(launcher), "hook", "run", "--timeout", "1.5"],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+
+    assert done.returncode == 0
+    assert time.monotonic() - started < 10  # the whole answer would take 20 s
+    assert "ran out of its 1.5 s budget" in done.stdout
+    assert "info app.py:1" not in done.stdout  # the half-written finding is not shown

@@ -80,6 +80,8 @@ def test_a_whole_session_in_a_terminal(repo, tmp_path, hermetic_env):
         "Fixed: add now returns a + b.",
         LONG_STORY,
         "Still here after the interruption.",
+        "<function=bash>\n<parameter=command>rm test_calc.py</parameter>\n</function>",
+        "Not removing them then.",
     )
     screen = Screen(repo, spec, hermetic_env)
     screen.wait_for("Ctrl-D leaves")
@@ -112,6 +114,12 @@ def test_a_whole_session_in_a_terminal(repo, tmp_path, hermetic_env):
 
     screen.line("are you still there?")
     screen.wait_for("Still here after the interruption.")
+    screen.line("remove the tests")
+    screen.wait_for("-> bash rm test_calc.py run it? [Y/n]")
+    screen.line("n")
+    screen.wait_for("Not removing them then.")
+    assert (repo / "test_calc.py").exists()
+
     screen.key("c")  # at an empty prompt: a hint, not an exit
     screen.wait_for("to leave, type /exit or press Ctrl-D")
     screen.line("/exit")
