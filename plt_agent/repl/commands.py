@@ -146,6 +146,10 @@ def cmd_tokens(repl: Repl, text: str) -> None:
         f"  {total:>7,}  total of a {window:,}-token window ({100 * total / window:.0f}%), "
         f"{max(0, window - total):,} left; a reply may take up to {reply:,}"
     )
+    unsent = set(session.unsent_files())
+    for rel in session.files:
+        if rel not in unsent:
+            repl.terminal.info(f"  ({rel}: {session.file_tokens(rel):,} tokens, part of the conversation)")
     t = session.totals
     repl.terminal.info(
         f"this session so far: {t.steps} model call{'s' * (t.steps != 1)}, "

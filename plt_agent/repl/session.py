@@ -201,6 +201,11 @@ class ChatSession:
             parts.append(("outputs for the next message", count([_user("\n\n".join(self.pending))]) - base))
         return parts
 
+    def file_tokens(self, rel: str) -> int:
+        """Tokens one chat file takes as it would be sent now."""
+        count = self.model.count_tokens
+        return count([_user(self._file_block(rel))]) - count([])
+
 
 def _user(text: str) -> dict[str, Any]:
     return {"role": "user", "content": text}
