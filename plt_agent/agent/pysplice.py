@@ -8,7 +8,7 @@ the original text everywhere the answer does not really change it:
   (`NAME = ...`), matched by name;
 - a unit whose code is the same as the original's (comparing syntax trees with docstrings
   left out) keeps the original text; a changed unit replaces it, and keeps the original's
-  docstring when the answer dropped it;
+  docstring and decorators when the answer dropped them;
 - units only in the answer are appended; units missing from the answer are kept (partial
   answers are normal); imports only in the answer are added after the original's imports.
 
@@ -43,9 +43,8 @@ def splice_python(original: str, answer: str) -> str | None:
         if old is None:
             appended.append(_segment(new_lines, node))
         elif not _same(old, node):
-            edits.append(
-                (_first_line(old), old.end_lineno or old.lineno, _with_docstring(old, node, lines, new_lines))
-            )
+            first = old.lineno if _dropped_decorators(old, node) else _first_line(old)
+            edits.append((first, old.end_lineno or old.lineno, _with_docstring(old, node, lines, new_lines)))
     for first, last, replacement in sorted(edits, reverse=True):
         lines[first - 1 : last] = replacement
     _add_imports(lines, old_tree, new_tree, new_lines, shift=_shift(edits, _last_import_line(old_tree)))
@@ -95,8 +94,16 @@ def _without_docstrings(node: ast.stmt) -> ast.stmt:
     return clone
 
 
+def _dropped_decorators(old: ast.stmt, new: ast.stmt) -> bool:
+    """The answer left out all of the original's decorators (small models do; rarely on purpose)."""
+    return bool(getattr(old, "decorator_list", None)) and not getattr(new, "decorator_list", None)
+
+
 def _same(old: ast.stmt, new: ast.stmt) -> bool:
-    return ast.dump(_without_docstrings(old)) == ast.dump(_without_docstrings(new))
+    old, new = _without_docstrings(old), _without_docstrings(new)
+    if _dropped_decorators(old, new):
+        old.decorator_list = []  # type: ignore[attr-defined]
+    return ast.dump(old) == ast.dump(new)
 
 
 def _with_docstring(old: ast.stmt, new: ast.stmt, old_lines: list[str], new_lines: list[str]) -> list[str]:
