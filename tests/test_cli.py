@@ -1,5 +1,6 @@
 import subprocess
 import sys
+from pathlib import Path
 
 from typer.testing import CliRunner
 
@@ -15,7 +16,10 @@ def test_version_flag_prints_package_version():
     assert result.output.strip() == f"plt-agent {__version__}"
 
 
-def test_console_script_help_runs_in_a_fresh_process():
-    proc = subprocess.run([sys.executable, "-m", "plt_agent.cli", "--help"], capture_output=True, text=True)
+def test_console_script_help_lists_every_entry_point():
+    exe = Path(sys.executable).parent / "plt-agent"
+    proc = subprocess.run([str(exe), "--help"], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
-    assert "plt-agent" in proc.stdout
+    assert "Usage: plt-agent" in proc.stdout
+    for command in ("fix", "chat", "hook", "convert", "generate", "logits", "bench", "tool", "eval", "models"):
+        assert f" {command} " in proc.stdout, command

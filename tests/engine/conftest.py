@@ -95,3 +95,12 @@ def hf_config():
 def random_tensors():
     """Factory: random_tensors(hf_config_dict, seed=0) -> {HF name: float32 tensor}."""
     return _random_tensors
+
+
+@pytest.fixture(scope="session")
+def smollm2_checkpoints(smollm2_gguf, tmp_path_factory):
+    """HF checkpoints rebuilt from SmolLM2: {"llama": dir, "plt": dir} (see tests/engine/realistic.py)."""
+    from realistic import write_checkpoint
+
+    root = tmp_path_factory.mktemp("smollm2")
+    return {kind: write_checkpoint(smollm2_gguf, root / kind, plt=kind == "plt") for kind in ("llama", "plt")}
