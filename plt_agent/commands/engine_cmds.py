@@ -112,6 +112,76 @@ def logits(
     typer.echo(f"wrote {out} {list(result.shape)} ({how}{':' + str(size) if size else ''})", err=True)
 
 
+def _synthetic_model(size: str) -> Path:
+    """A cached random-weight PLT GGUF of about `size` bytes at Q8_0 (made on first use)."""
+    from converters.synthetic import parse_size, synthetic_config, write_synthetic
+    from plt_agent.store import store_root
+
+    target = parse_size(size)
+    cfg = synthetic_config(target)
+    path = store_root() / "bench" / f"synthetic-plt-{cfg.num_layers}x{cfg.hidden_size}-q8_0.gguf"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        typer.echo(f"writing a synthetic {size} PLT model ({cfg.num_layers} layers x {cfg.hidden_size}) to {path}",
+                   err=True)
+        write_synthetic(path, cfg)
+    return path
+
+
+def bench_engine(
+    model: Path = typer.Argument(None, help="A GGUF model file (or use --synthetic)."),
+    synthetic: str = typer.Option(None, "--synthetic", help="Benchmark a random-weight PLT of this size, e.g. 1.5G."),
+    json_out: bool = typer.Option(False, "--json", help="Print the figures as JSON (stdout)."),
+    threads: int = typer.Option(None, "--threads", help="CPU threads for ours and llama.cpp (default: all cores)."),
+    prompt_tokens: int = typer.Option(256, "--prompt-tokens", help="Prompt length for prefill and before decoding."),
+    decode_tokens: int = typer.Option(32, "--decode-tokens", help="Decode steps per round (median is reported)."),
+    rounds: int = typer.Option(3, "--rounds", help="Rounds; variants run interleaved, medians are reported."),
+    llama_cpp: bool = typer.Option(True, "--llama-cpp/--no-llama-cpp", help="Also time llama-cpp-python (llama files)."),
+    device: str = typer.Option("auto", "--device", help="auto, cpu or gpu."),
+) -> None:
+    """Decode and prefill speed: fused vs serial vs single-loop on the same weights, and vs llama.cpp."""
+    import json
+
+    from plt_agent.benchmarks import bench_engine as run
+
+    if (model is None) == (synthetic is None):
+        raise UsageError("give a MODEL.gguf or --synthetic SIZE (not both)")
+    path = _synthetic_model(synthetic) if synthetic else model
+    say = (lambda msg: typer.echo(f"  {msg}", err=True)) if not json_out else None
+    result = run(path, threads=threads, prompt_tokens=prompt_tokens, decode_tokens=decode_tokens, rounds=rounds,
+                 llama_cpp=llama_cpp, device=device, progress=say)
+    if json_out:
+        typer.echo(json.dumps(result, indent=2))
+    else:
+        _print_bench(result)
+
+
+def _print_bench(result: dict) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{result['model']} ({result['matrix_type']}, {result['layers']} layers, "
+                        f"{result['weights_mib']} MiB, {result['backend']} x{result['threads']})")
+    for col in ("variant", "loops", "decode ms/step", "decode tok/s", "prefill tok/s", "KV bytes/token", "ring+carry"):
+        table.add_column(col, justify="right")
+    for name, v in result["variants"].items():
+        table.add_row(name, str(v["loops"]), f"{v['decode_step_ms']:.2f}", f"{v['decode_tok_s']:.1f}",
+                      f"{v['prefill_tok_s']:.1f}", str(v["kv_bytes_per_token"]), str(v["constant_state_bytes"]))
+    if "llama_cpp" in result:
+        ll = result["llama_cpp"]
+        table.add_row("llama-cpp-python", "1", f"{1e3 / ll['decode_tok_s']:.2f}", f"{ll['decode_tok_s']:.1f}",
+                      f"{ll['prefill_tok_s']:.1f}", "", "")
+    console = Console()
+    console.print(table)
+    for key in ("fused_over_single", "serial_over_fused", "ours_over_llamacpp", "ours_over_llamacpp_prefill"):
+        if key in result:
+            console.print(f"{key} = {result[key]:.3f}")
+    console.print(f"peak RSS = {result['peak_rss_mib']:.0f} MiB")
+
+
 def register(app: typer.Typer) -> None:
     app.command(rich_help_panel="Engine")(generate)
     app.command(rich_help_panel="Engine")(logits)
+    bench = typer.Typer(help="Benchmarks (figures printed side by side, measured in one run).", no_args_is_help=True)
+    bench.command("engine")(bench_engine)
+    app.add_typer(bench, name="bench", rich_help_panel="Engine")

@@ -1,0 +1,131 @@
+"""Random-weight PLT GGUF files for benchmarks, written straight to GGUF (no HF checkpoint).
+
+A benchmark of decode speed needs a model large enough to be bound by memory bandwidth, as
+the real 7B is: `write_synthetic(path, target_bytes)` picks a LoopCoder-like shape (head_dim
+128, GQA 5:1 or 4:1, SwiGLU ~2.7x, 2 loops, window 64) with enough layers to reach the target
+size in Q8_0, and fills the matrices with random Q8_0 blocks (int8 values, small f16 scales),
+so no quantization work is needed and 1.5 GB is written in seconds. The numbers are noise; the
+shapes, types and byte counts are the real thing. Carries a small real tokenizer so the file
+loads everywhere a converted model does.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from gguf import GGMLQuantizationType, GGUFValueType, GGUFWriter
+
+from converters import tiny_tokenizer
+from converters.errors import ConvertError
+from engine.arch import ARCH, F32_ONLY, Keys, PLTConfig, config_to_metadata
+
+Q8_BLOCK, Q8_BYTES = 32, 34  # values and bytes per Q8_0 block (f16 scale + 32 int8)
+
+
+@dataclass(frozen=True)
+class Shape:
+    hidden: int = 2560
+    heads: int = 20
+    kv_heads: int = 4
+    intermediate: int = 6912
+    vocab: int = 32000
+
+
+def parse_size(text: str) -> int:
+    """'1.5G', '800M', '2GB' or plain bytes -> bytes."""
+    t = text.strip().upper().removesuffix("B")
+    scale = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}.get(t[-1:], 1)
+    try:
+        value = float(t[:-1] if scale > 1 else t)
+    except ValueError:
+        raise ConvertError(f"size must look like 1.5G or 800M, got {text!r}") from None
+    if value <= 0:
+        raise ConvertError(f"size must be positive, got {text!r}")
+    return int(value * scale)
+
+
+def synthetic_config(target_bytes: int, shape: Shape = Shape(), loops: int = 2) -> PLTConfig:
+    d, f, hd = shape.hidden, shape.intermediate, shape.hidden // shape.heads
+    per_layer = (d * d * 2 + 2 * d * shape.kv_heads * hd + 3 * d * f) * Q8_BYTES // Q8_BLOCK
+    fixed = 2 * shape.vocab * d * Q8_BYTES // Q8_BLOCK
+    layers = max(1, round((target_bytes - fixed) / per_layer))
+    return PLTConfig(
+        vocab_size=shape.vocab, hidden_size=d, intermediate_size=f, num_layers=layers, num_heads=shape.heads,
+        num_kv_heads=shape.kv_heads, head_dim=hd, context_length=4096, rms_eps=1e-5, rope_theta=500000.0,
+        loops=loops, window=64, emb_scale=0.707, hidden_scale=0.053, normalize_per_loop=True,
+        gate_mode="hidden" if loops > 1 else "none", gate_norm_eps=1e-5,
+        eos_token_ids=tuple(tiny_tokenizer.eos_ids(512)),
+    )
+
+
+def _q8_rows(rng: np.random.Generator, rows: int, cols: int) -> np.ndarray:
+    blocks = rng.integers(-127, 128, size=(rows * cols // Q8_BLOCK, Q8_BYTES), dtype=np.int8).view(np.uint8)
+    scale = np.float16(0.02 / 127).tobytes()  # values of about +-0.02, like a trained matrix
+    blocks[:, 0], blocks[:, 1] = scale[0], scale[1]
+    return blocks.reshape(rows, cols // Q8_BLOCK * Q8_BYTES)
+
+
+def write_synthetic(path: Path, cfg: PLTConfig, seed: int = 0) -> Path:
+    """Write a random-weight `pltcoder` GGUF of config `cfg` (matrices Q8_0, vectors F32)."""
+    rng = np.random.default_rng(seed)
+    shapes = cfg.tensor_shapes()
+    tmp = path.with_name(f".{path.name}.part")
+    writer = GGUFWriter(tmp, ARCH)
+    try:
+        _metadata(writer, cfg)
+        for name, shape in shapes.items():
+            quantized = len(shape) == 2 and _template(name) not in F32_ONLY
+            nbytes = shape[0] * shape[1] * Q8_BYTES // Q8_BLOCK if quantized else int(np.prod(shape)) * 4
+            raw = GGMLQuantizationType.Q8_0 if quantized else GGMLQuantizationType.F32
+            writer.add_tensor_info(name, shape, np.dtype(np.float32), nbytes, raw_dtype=raw)
+        writer.write_header_to_file()
+        writer.write_kv_data_to_file()
+        writer.write_ti_data_to_file()
+        for name, shape in shapes.items():
+            writer.write_tensor_data(_values(rng, name, shape))
+        writer.close()
+        os.replace(tmp, path)
+    except BaseException:
+        writer.close()
+        tmp.unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _template(name: str) -> str:
+    parts = name.split(".")
+    return ".".join(["blk", "{i}", *parts[2:]]) if parts[0] == "blk" else name
+
+
+def _values(rng: np.random.Generator, name: str, shape: tuple[int, ...]) -> np.ndarray:
+    template = _template(name)
+    if len(shape) == 2 and template not in F32_ONLY:
+        return _q8_rows(rng, *shape)
+    if template.endswith("plt_gate.bias"):
+        return np.full(shape, 2.0, dtype=np.float32)
+    if len(shape) == 1:
+        return np.ones(shape, dtype=np.float32)
+    return rng.normal(0.0, 0.02, size=shape).astype(np.float32)
+
+
+def _metadata(writer: GGUFWriter, cfg: PLTConfig) -> None:
+    writer.add_name("synthetic PLT (random weights, for benchmarks)")
+    writer.add_file_type(7)  # MOSTLY_Q8_0
+    for key, value in config_to_metadata(cfg).items():
+        if key in (Keys.PLT_FORMAT_VERSION,):
+            writer.add_uint32(key, int(value))
+        elif isinstance(value, bool):
+            writer.add_bool(key, value)
+        elif isinstance(value, int):
+            writer.add_uint32(key, value)
+        elif isinstance(value, float):
+            writer.add_float32(key, value)
+        elif isinstance(value, str):
+            writer.add_string(key, value)
+        else:
+            writer.add_array(key, list(value))  # type: ignore[arg-type]
+    writer.add_key_value(Keys.TOKENIZER_HF_JSON, tiny_tokenizer.tokenizer_json(512), GGUFValueType.STRING)
+    writer.add_key_value(Keys.CHAT_TEMPLATE, tiny_tokenizer.CHAT_TEMPLATE, GGUFValueType.STRING)
