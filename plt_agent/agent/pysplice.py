@@ -9,8 +9,9 @@ the original text everywhere the answer does not really change it:
 - a unit whose code is the same as the original's (comparing syntax trees with docstrings
   left out) keeps the original text; a changed unit replaces it, and keeps the original's
   docstring and decorators when the answer dropped them;
-- units only in the answer are appended; units missing from the answer are kept (partial
-  answers are normal); imports only in the answer are added after the original's imports.
+- units only in the answer are appended when a changed unit uses them (tiny models invent
+  unused helpers); units missing from the answer are kept (partial answers are normal);
+  imports only in the answer are added after the original's imports.
 
 Returns None when either text does not parse or the answer has no units: the caller then
 decides what to do with the raw answer. This module knows nothing about models or files.
@@ -24,7 +25,11 @@ import copy
 _DEFS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 
 
-def splice_python(original: str, answer: str) -> str | None:
+def splice_python(original: str, answer: str, only: set[str] | None = None) -> str | None:
+    """`original` with the answer's changes applied (see the module docstring).
+
+    `only` limits the changes to those units (by name); new units come along only when a
+    unit that is applied mentions them."""
     try:
         old_tree, new_tree = ast.parse(original), ast.parse(answer)
     except SyntaxError:
@@ -36,21 +41,43 @@ def splice_python(original: str, answer: str) -> str | None:
     if lines and not lines[-1].endswith("\n"):
         lines[-1] += "\n"
     new_lines = answer.splitlines(keepends=True)
+    changed = [n for n in changed_units(original, answer) or [] if only is None or n in only]
     edits: list[tuple[int, int, list[str]]] = []  # (first line, last line, replacement), 1-based
-    appended: list[list[str]] = []
-    for name, node in new_units.items():
-        old = old_units.get(name)
-        if old is None:
-            appended.append(_segment(new_lines, node))
-        elif not _same(old, node):
-            first = old.lineno if _dropped_decorators(old, node) else _first_line(old)
-            edits.append((first, old.end_lineno or old.lineno, _with_docstring(old, node, lines, new_lines)))
+    for name in changed:
+        old, node = old_units[name], new_units[name]
+        first = old.lineno if _dropped_decorators(old, node) else _first_line(old)
+        edits.append((first, old.end_lineno or old.lineno, _with_docstring(old, node, lines, new_lines)))
     for first, last, replacement in sorted(edits, reverse=True):
         lines[first - 1 : last] = replacement
     _add_imports(lines, old_tree, new_tree, new_lines, shift=_shift(edits, _last_import_line(old_tree)))
-    for segment in appended:
-        lines += ["\n", "\n", *segment]
+    for name in _needed_new_units(new_units, old_units, changed):
+        lines += ["\n", "\n", *_segment(new_lines, new_units[name])]
     return "".join(lines)
+
+
+def changed_units(original: str, answer: str) -> list[str] | None:
+    """Names of the original's units that the answer changes, in file order (None: no parse)."""
+    try:
+        old_units, new_units = _units(ast.parse(original)), _units(ast.parse(answer))
+    except SyntaxError:
+        return None
+    return [name for name, old in old_units.items() if name in new_units and not _same(old, new_units[name])]
+
+
+def _needed_new_units(
+    new_units: dict[str, ast.stmt], old_units: dict[str, ast.stmt], applied: list[str]
+) -> list[str]:
+    """Units only in the answer that an applied unit uses (directly or through each other)."""
+    fresh = [name for name in new_units if name not in old_units]
+    needed: list[str] = []
+    frontier = list(applied)
+    while frontier:
+        used = {n.id for n in ast.walk(new_units[frontier.pop()]) if isinstance(n, ast.Name)}
+        for name in fresh:
+            if name in used and name not in needed:
+                needed.append(name)
+                frontier.append(name)
+    return [name for name in fresh if name in needed]
 
 
 def _units(tree: ast.Module) -> dict[str, ast.stmt]:

@@ -33,7 +33,7 @@ from plt_agent.agent.actions import first_closed_block, first_code_block
 from plt_agent.agent.context import head_tail
 from plt_agent.agent.events import AgentEvents
 from plt_agent.agent.loop import AgentSettings, Outcome, Verdict
-from plt_agent.agent.pysplice import splice_python
+from plt_agent.agent.pysplice import changed_units, splice_python
 from plt_agent.agent.trajectory import Trajectory
 from plt_agent.models.base import ContextOverflow, Model, ModelError
 from tools.workspace import Workspace
@@ -41,6 +41,7 @@ from tools.workspace import Workspace
 SYSTEM = "You are an expert programmer. You fix bugs. You answer with code only."
 TEMPERATURE_STEPS = (0.0, 0.3, 0.6, 0.8)
 MAX_CANDIDATES = 3
+MAX_SINGLE_CHANGES = 4  # per answer, how many one-definition variants are tested
 MAX_FILE_CHARS = 12_000
 SOURCE_SUFFIXES = {".py", ".js", ".ts", ".go", ".rs", ".java", ".c", ".h", ".cpp", ".hpp", ".rb", ".php"}
 _FENCE_LANG = {
@@ -158,15 +159,27 @@ def _size(workspace: Workspace, path: str) -> int:
 # -- applying an answer ------------------------------------------------------------------------
 
 
-def merge_answer(path: str, original: str, answer: str) -> str:
-    """The new file content for `answer` (see step 3 of the module docstring)."""
-    if path.endswith(".py"):
-        spliced = splice_python(original, answer)
-        if spliced is not None:
-            answer = spliced
-    if original.endswith("\n") and not answer.endswith("\n"):
-        answer += "\n"
-    return answer
+def merge_answer(path: str, original: str, answer: str) -> list[str]:
+    """New contents for the file to try, best guess first (see step 3 of the module docstring).
+
+    For Python: the answer applied as the smallest change, then, when it changes several
+    definitions, each change on its own (tiny models often fix one function and break
+    another). Other languages: the answer as it is."""
+    contents = []
+    changed = changed_units(original, answer) if path.endswith(".py") else None
+    spliced = splice_python(original, answer) if changed is not None else None
+    contents.append(spliced if spliced is not None else answer)
+    if changed and len(changed) > 1:
+        contents += [
+            splice_python(original, answer, only={name}) or "" for name in changed[:MAX_SINGLE_CHANGES]
+        ]
+    out = []
+    for text in contents:
+        if original.endswith("\n") and text and not text.endswith("\n"):
+            text += "\n"
+        if text not in out:
+            out.append(text)
+    return out
 
 
 def check_answer(path: str, original: str, new: str) -> str:
@@ -252,20 +265,27 @@ class WholeFileRun:
             if len(original) > MAX_FILE_CHARS:
                 self.events.note(f"{path} is too large for a whole-file answer; skipped")
                 return baseline
-            new = self._ask(path, original, baseline, temperature)
-            if new is None:
-                continue
+            variants = self._ask(path, original, baseline, temperature)
+            baseline = self._try_variants(path, original, variants, baseline)
+        return baseline
+
+    def _try_variants(self, path: str, original: str, variants: list[str], baseline: Verdict) -> Verdict:
+        """Test each variant; stop at a pass, keep the best improvement, else restore the file."""
+        best: tuple[Verdict, str] | None = None
+        for new in variants:
             verdict = self._apply(path, original, new)
             if verdict.passed:
                 raise _Done("fixed", f"the tests pass after rewriting {path}")
-            if _fewer(verdict, baseline):
-                self.events.note(f"kept the change to {path}: fewer failing tests ({verdict.failing})")
-                baseline = verdict
-            else:
-                self.workspace.write_text(path, original)
-        return baseline
+            if _fewer(verdict, best[0] if best else baseline):
+                best = (verdict, new)
+        if best is None:
+            self.workspace.write_text(path, original)
+            return baseline
+        self.workspace.write_text(path, best[1])
+        self.events.note(f"kept a change to {path}: fewer failing tests ({best[0].failing})")
+        return best[0]
 
-    def _ask(self, path: str, original: str, baseline: Verdict, temperature: float) -> str | None:
+    def _ask(self, path: str, original: str, baseline: Verdict, temperature: float) -> list[str]:
         self.outcome.steps += 1
         messages = prompt(path, original, failure_excerpt(baseline.summary))
         room = self._reply_room(messages, original)
@@ -291,14 +311,15 @@ class WholeFileRun:
         block = first_code_block(reply.content)
         if block is None:
             self._reject(path, "the reply has no fenced code block", format_error=True)
-            return None
-        new = merge_answer(path, original, block[1])
-        problem = check_answer(path, original, new)
-        if problem:
-            self._reject(path, problem, format_error=False)
-            return None
+            return []
         self.format_errors = 0
-        return new
+        variants, problems = [], []
+        for new in merge_answer(path, original, block[1]):
+            problem = check_answer(path, original, new)
+            (problems if problem else variants).append(problem or new)
+        if not variants:
+            self._reject(path, problems[0], format_error=False)
+        return variants
 
     def _reply_room(self, messages: list[dict[str, str]], original: str) -> int:
         prompt_tokens = self.model.count_tokens(messages)

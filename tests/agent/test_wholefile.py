@@ -10,7 +10,7 @@ from agent_helpers import BUGGY_LINE, FIXED_LINE
 
 from plt_agent.agent.fix import make_verifier
 from plt_agent.agent.loop import AgentSettings
-from plt_agent.agent.pysplice import splice_python
+from plt_agent.agent.pysplice import changed_units, splice_python
 from plt_agent.agent.trajectory import Trajectory
 from plt_agent.agent.wholefile import WholeFileRun, candidate_files, is_test_file
 from plt_agent.models.scripted import ScriptedModel
@@ -50,13 +50,25 @@ def test_splice_of_a_partial_answer_replaces_only_what_it_contains():
     assert merged == ORIGINAL.replace("    return x\n", "    return -x\n")
 
 
-def test_splice_changes_constants_adds_imports_and_appends_new_functions():
-    answer = "import math\nimport os\nRATE = 3\ndef helper():\n    return os.sep\n"
+def test_splice_changes_constants_adds_imports_and_only_the_new_functions_in_use():
+    answer = (
+        "import math\nimport os\nRATE = 3\ndef area(r):\n    return helper(r)\n"
+        "def helper(r):\n    return math.pi * r * r\ndef unused():\n    return os.sep\n"
+    )
     merged = splice_python(ORIGINAL, answer)
     assert "RATE = 3\n" in merged
     assert merged.index("import os") > merged.index("import math")
-    assert merged.rstrip().endswith("def helper():\n    return os.sep")
+    assert merged.rstrip().endswith("def helper(r):\n    return math.pi * r * r")
+    assert "def unused" not in merged
     assert '"""Area of a circle."""' in merged
+    assert "@staticmethod\ndef keep(x):" in merged
+
+
+def test_changed_units_and_a_single_change():
+    answer = "RATE = 3\ndef area(r):\n    return 0\ndef keep(x):\n    return x\n"
+    assert changed_units(ORIGINAL, answer) == ["RATE", "area"]
+    only_rate = splice_python(ORIGINAL, answer, only={"RATE"})
+    assert only_rate == ORIGINAL.replace("RATE = 2", "RATE = 3")
 
 
 def test_splice_gives_up_on_code_that_does_not_parse():
@@ -101,6 +113,16 @@ def test_a_bad_answer_is_reverted_and_the_next_one_fixes(demo_repo, tmp_path):
     temperatures = [e["temperature"] for e in events if e["type"] == "reply"]
     assert temperatures == sorted(temperatures)
     assert temperatures[0] < temperatures[1]  # a retry is warmer, so a greedy model can answer differently
+
+
+def test_one_good_change_is_kept_from_an_answer_that_also_breaks_something(demo_repo, tmp_path):
+    core = demo_repo / "mathlib" / "core.py"
+    original = core.read_text()
+    mixed = _block("def add(a, b):\n    return a + b\n\ndef multiply(a, b):\n    return a + b\n")
+    outcome, _ = _run(demo_repo, [mixed], tmp_path=tmp_path)
+    assert outcome.status == "fixed"
+    assert outcome.steps == 1
+    assert core.read_text() == original.replace(BUGGY_LINE, FIXED_LINE)
 
 
 def test_progress_is_kept_when_fewer_tests_fail(demo_repo, tmp_path):
