@@ -67,7 +67,7 @@ def run_pytest(
         shutil.copy(Path(__file__).with_name("pytest_plugin.py"), plugin_dir / "_plt_eval_results.py")
         results = plugin_dir / "results.jsonl"
         cmd = _command(python or sys.executable, files, per_test_timeout)
-        env = _environment(plugin_dir, results)
+        env = _environment(plugin_dir, results, repo)
         returncode, output, timed_out = _run(cmd, repo, env, total_timeout)
         outcomes = _read_outcomes(results)
     return TestRun(outcomes, returncode, output, timed_out, list(node_ids))
@@ -83,9 +83,13 @@ def _command(python: str, files: list[str], per_test_timeout: int) -> list[str]:
     return cmd + ["--", *files]
 
 
-def _environment(plugin_dir: Path, results: Path) -> dict[str, str]:
+def _environment(plugin_dir: Path, results: Path, repo: Path) -> dict[str, str]:
+    """The plugin importable; the checkout's code ahead of any installed copy (src layout too)."""
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(plugin_dir), env.get("PYTHONPATH", "")) if p)
+    paths = [str(plugin_dir), str(repo.resolve())]
+    if (repo / "src").is_dir():
+        paths.append(str((repo / "src").resolve()))
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (*paths, env.get("PYTHONPATH", "")) if p)
     env["PLT_EVAL_RESULTS"] = str(results)
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     env.pop("PYTEST_ADDOPTS", None)
