@@ -288,8 +288,8 @@ class WholeFileRun:
     def _ask(self, path: str, original: str, baseline: Verdict, temperature: float) -> list[str]:
         self.outcome.steps += 1
         messages = prompt(path, original, failure_excerpt(baseline.summary))
-        room = self._reply_room(messages, original)
-        self.events.step_started(self.outcome.steps, self.settings.max_steps, self.outcome.prompt_tokens)
+        prompt_tokens, room = self._reply_room(messages)
+        self.events.step_started(self.outcome.steps, self.settings.max_steps, prompt_tokens)
         for message in messages:
             self.trajectory.log("message", index=-1, message=message)
         watch = FirstBlockWatch(self.events.text)
@@ -321,7 +321,8 @@ class WholeFileRun:
             self._reject(path, problems[0], format_error=False)
         return variants
 
-    def _reply_room(self, messages: list[dict[str, str]], original: str) -> int:
+    def _reply_room(self, messages: list[dict[str, str]]) -> tuple[int, int]:
+        """(prompt tokens, reply room): room for about the file again, within the window."""
         prompt_tokens = self.model.count_tokens(messages)
         need = min(self.settings.reply_tokens * 4, max(256, prompt_tokens))
         room = self.model.context_window - prompt_tokens
@@ -330,7 +331,7 @@ class WholeFileRun:
                 f"the whole-file prompt needs {prompt_tokens} tokens plus room for the answer; "
                 f"the context window of {self.model.name} is {self.model.context_window}"
             )
-        return min(need, room)
+        return prompt_tokens, min(need, room)
 
     def _reject(self, path: str, why: str, *, format_error: bool) -> None:
         self.trajectory.log(

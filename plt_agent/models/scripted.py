@@ -3,12 +3,14 @@
 Each non-blank line is a JSON object. A reply line is `{"content": "...", "tool_calls": [...]}`
 (`tool_calls` optional, OpenAI form or `{"name", "arguments"}`). Agent trajectories are
 accepted too: their `{"type": "reply", ...}` lines are the replies and the `start` line says
-which action format the run used, so `--replay` drives the loop exactly as the original did.
+which action format and context window the run used, so `--replay` drives the loop exactly as
+the original did.
 
 Replies go through the same code as a real model's: stop strings cut the content, tool calls
 are parsed by `models.wire`, and the agent parses the text with its own action parser. When
 the script runs out, `complete` raises `ScriptExhausted`. Token counts are the deterministic
-estimate from `models.wire.approx_tokens`; the context window is an option (default 8192).
+estimate from `models.wire.approx_tokens`; the context window is an option (else the
+trajectory's, else 8192).
 """
 
 from __future__ import annotations
@@ -52,8 +54,9 @@ class ScriptedModel:
             lines = path.read_text(encoding="utf-8").splitlines()
         except OSError as exc:
             raise ModelError(f"scripted model: cannot read {path}: {exc.strerror}") from None
-        replies, mode = _read_lines(lines, path)
-        return cls(replies, name=f"scripted:{path}", context_window=context_window or 8192, mode=mode)
+        replies, start = _read_lines(lines, path)
+        window = context_window or start.get("context_window") or 8192
+        return cls(replies, name=f"scripted:{path}", context_window=int(window), mode=start.get("mode"))
 
     def complete(
         self,
@@ -87,9 +90,10 @@ class ScriptedModel:
         return approx_message_tokens(messages, tools)
 
 
-def _read_lines(lines: list[str], path: Path) -> tuple[list[dict[str, Any]], str | None]:
+def _read_lines(lines: list[str], path: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The replies, and the trajectory's start event ({} for a plain script)."""
     replies: list[dict[str, Any]] = []
-    mode = None
+    start: dict[str, Any] = {}
     for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
@@ -101,9 +105,9 @@ def _read_lines(lines: list[str], path: Path) -> tuple[list[dict[str, Any]], str
             raise ModelError(f"{path}:{number}: expected a JSON object, got {type(item).__name__}")
         kind = item.get("type")
         if kind == "start":
-            mode = item.get("mode")
+            start = item
         elif kind == "reply" or (kind is None and ("content" in item or "tool_calls" in item)):
             replies.append({"content": item.get("content") or "", "tool_calls": item.get("tool_calls") or []})
         elif kind is None:
             raise ModelError(f'{path}:{number}: a reply needs "content" or "tool_calls"')
-    return replies, mode
+    return replies, start
