@@ -14,7 +14,7 @@ The scaffold does the navigation, the model only rewrites one file:
    answers that do not parse or change nothing;
 4. write it and run the tests: pass -> done; fewer failures -> keep and go on from there;
    otherwise put the file back and try again, warmer (temperature steps) or with the
-   next candidate.
+   next candidate; a second round over the candidates uses temperatures not tried yet.
 
 Budgets (steps = model calls, tokens, seconds) and the trajectory work as in the loop.
 This module knows nothing about the CLI or git.
@@ -39,7 +39,9 @@ from plt_agent.models.base import ContextOverflow, Model, ModelError
 from tools.workspace import Workspace
 
 SYSTEM = "You are an expert programmer. You fix bugs. You answer with code only."
-TEMPERATURE_STEPS = (0.0, 0.3, 0.6, 0.8)
+# Two rounds over the candidates: a greedy model repeats itself at one temperature, so every
+# retry uses a new one (the second round interleaves the first).
+TEMPERATURE_ROUNDS = ((0.0, 0.3, 0.6, 0.8), (0.45, 0.7, 0.9, 1.0))
 MAX_CANDIDATES = 3
 MAX_SINGLE_CHANGES = 4  # per answer, how many one-definition variants are tested
 MAX_FILE_CHARS = 12_000
@@ -248,8 +250,9 @@ class WholeFileRun:
         )
         self.events.note("whole-file mode; candidate files: " + ", ".join(candidates))
         try:
-            for path in candidates:
-                baseline = self._try_file(path, baseline)
+            for temperatures in _rounds(self.settings.temperature):
+                for path in candidates:
+                    baseline = self._try_file(path, baseline, temperatures)
         except _Done as done:
             return self._finish(done.status, done.message)
         except ContextOverflow as exc:
@@ -258,8 +261,8 @@ class WholeFileRun:
             return self._finish("model_error", str(exc))
         return self._finish("not_fixed", f"no answer for {', '.join(candidates)} made the tests pass")
 
-    def _try_file(self, path: str, baseline: Verdict) -> Verdict:
-        for temperature in _temperatures(self.settings.temperature):
+    def _try_file(self, path: str, baseline: Verdict, temperatures: list[float]) -> Verdict:
+        for temperature in temperatures:
             self._check_budgets()
             original = self.workspace.read_text(path)
             if len(original) > MAX_FILE_CHARS:
@@ -421,8 +424,11 @@ class _Done(Exception):
         self.status, self.message = status, message
 
 
-def _temperatures(first: float) -> list[float]:
-    return [first] + [t for t in TEMPERATURE_STEPS if t > first]
+def _rounds(first: float) -> list[list[float]]:
+    """The temperature rounds, starting at the configured temperature."""
+    rounds = [[first] + [t for t in TEMPERATURE_ROUNDS[0] if t > first]]
+    rounds.append([t for t in TEMPERATURE_ROUNDS[1] if t > first and t not in rounds[0]])
+    return [r for r in rounds if r]
 
 
 def _fewer(verdict: Verdict, baseline: Verdict) -> bool:
