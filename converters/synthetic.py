@@ -53,10 +53,23 @@ def synthetic_config(target_bytes: int, shape: Shape = Shape(), loops: int = 2) 
     fixed = 2 * shape.vocab * d * Q8_BYTES // Q8_BLOCK
     layers = max(1, round((target_bytes - fixed) / per_layer))
     return PLTConfig(
-        vocab_size=shape.vocab, hidden_size=d, intermediate_size=f, num_layers=layers, num_heads=shape.heads,
-        num_kv_heads=shape.kv_heads, head_dim=hd, context_length=4096, rms_eps=1e-5, rope_theta=500000.0,
-        loops=loops, window=64, emb_scale=0.707, hidden_scale=0.053, normalize_per_loop=True,
-        gate_mode="hidden" if loops > 1 else "none", gate_norm_eps=1e-5,
+        vocab_size=shape.vocab,
+        hidden_size=d,
+        intermediate_size=f,
+        num_layers=layers,
+        num_heads=shape.heads,
+        num_kv_heads=shape.kv_heads,
+        head_dim=hd,
+        context_length=4096,
+        rms_eps=1e-5,
+        rope_theta=500000.0,
+        loops=loops,
+        window=64,
+        emb_scale=0.707,
+        hidden_scale=0.053,
+        normalize_per_loop=True,
+        gate_mode="hidden" if loops > 1 else "none",
+        gate_norm_eps=1e-5,
         eos_token_ids=tuple(tiny_tokenizer.eos_ids(512)),
     )
 

@@ -72,8 +72,15 @@ class Model:
         on_text: Callable[[str], None] | None = None,
         should_stop: Callable[[], bool] | None = None,
     ) -> Generation:
-        return self.session().generate(prompt_ids, params or SamplingParams(), self.tokenizer, max_tokens=max_tokens,
-                                       stop=stop, on_text=on_text, should_stop=should_stop)
+        return self.session().generate(
+            prompt_ids,
+            params or SamplingParams(),
+            self.tokenizer,
+            max_tokens=max_tokens,
+            stop=stop,
+            on_text=on_text,
+            should_stop=should_stop,
+        )
 
     def close(self) -> None:
         self.runner.close()
@@ -98,8 +105,16 @@ def load(
     """Open and validate a GGUF model; the context defaults to min(trained, 8192) tokens."""
     file = open_model(path)
     ctx = n_ctx if n_ctx is not None else min(file.config.context_length, DEFAULT_CONTEXT)
-    tokenizer = from_model_file(file.path, file.config.arch, file.metadata, file.config.eos_token_ids,
-                                file.config.bos_token_id)
-    runner = Runner(file, n_ctx=ctx, threads=threads, device=device, kv_type=_kv_type_for(file, kv_type),
-                    decode_mode=decode_mode, loops=loops)
+    tokenizer = from_model_file(
+        file.path, file.config.arch, file.metadata, file.config.eos_token_ids, file.config.bos_token_id
+    )
+    runner = Runner(
+        file,
+        n_ctx=ctx,
+        threads=threads,
+        device=device,
+        kv_type=_kv_type_for(file, kv_type),
+        decode_mode=decode_mode,
+        loops=loops,
+    )
     return Model(file, runner, tokenizer)

@@ -123,13 +123,26 @@ HF_ALIASES: dict[str, str] = {
 
 # Tensors that stay F32 whatever the requested output type (1-D vectors).
 F32_ONLY = frozenset(
-    {Tensors.ATTN_NORM, Tensors.FFN_NORM, Tensors.OUTPUT_NORM, Tensors.PLT_GATE_BIAS, Tensors.PLT_GATE_NORM,
-     Tensors.PLT_GATE}
+    {
+        Tensors.ATTN_NORM,
+        Tensors.FFN_NORM,
+        Tensors.OUTPUT_NORM,
+        Tensors.PLT_GATE_BIAS,
+        Tensors.PLT_GATE_NORM,
+        Tensors.PLT_GATE,
+    }
 )
 
 LAYER_TENSORS = (
-    Tensors.ATTN_NORM, Tensors.ATTN_Q, Tensors.ATTN_K, Tensors.ATTN_V, Tensors.ATTN_OUT,
-    Tensors.FFN_NORM, Tensors.FFN_GATE, Tensors.FFN_UP, Tensors.FFN_DOWN,
+    Tensors.ATTN_NORM,
+    Tensors.ATTN_Q,
+    Tensors.ATTN_K,
+    Tensors.ATTN_V,
+    Tensors.ATTN_OUT,
+    Tensors.FFN_NORM,
+    Tensors.FFN_GATE,
+    Tensors.FFN_UP,
+    Tensors.FFN_DOWN,
 )
 GATE_TENSORS = {
     "hidden": (Tensors.PLT_GATE, Tensors.PLT_GATE_BIAS, Tensors.PLT_GATE_NORM),
@@ -174,7 +187,9 @@ class PLTConfig:
         if self.loops < 1:
             raise ValueError(f"loops must be >= 1, got {self.loops}")
         if self.num_heads % self.num_kv_heads:
-            raise ValueError(f"num_heads {self.num_heads} is not a multiple of num_kv_heads {self.num_kv_heads}")
+            raise ValueError(
+                f"num_heads {self.num_heads} is not a multiple of num_kv_heads {self.num_kv_heads}"
+            )
         if self.loops > 1 and self.gate_mode == "none":
             raise ValueError("a model with more than one loop needs a gate (hidden or query)")
 
@@ -199,10 +214,17 @@ class PLTConfig:
         qd, kvd = self.num_heads * self.head_dim, self.num_kv_heads * self.head_dim
         gate_in = d if self.gate_mode == "hidden" else self.head_dim
         per_layer = {
-            Tensors.ATTN_NORM: (d,), Tensors.ATTN_Q: (qd, d), Tensors.ATTN_K: (kvd, d),
-            Tensors.ATTN_V: (kvd, d), Tensors.ATTN_OUT: (d, qd), Tensors.FFN_NORM: (d,),
-            Tensors.FFN_GATE: (f, d), Tensors.FFN_UP: (f, d), Tensors.FFN_DOWN: (d, f),
-            Tensors.PLT_GATE: (self.num_heads, gate_in), Tensors.PLT_GATE_BIAS: (self.num_heads,),
+            Tensors.ATTN_NORM: (d,),
+            Tensors.ATTN_Q: (qd, d),
+            Tensors.ATTN_K: (kvd, d),
+            Tensors.ATTN_V: (kvd, d),
+            Tensors.ATTN_OUT: (d, qd),
+            Tensors.FFN_NORM: (d,),
+            Tensors.FFN_GATE: (f, d),
+            Tensors.FFN_UP: (f, d),
+            Tensors.FFN_DOWN: (d, f),
+            Tensors.PLT_GATE: (self.num_heads, gate_in),
+            Tensors.PLT_GATE_BIAS: (self.num_heads,),
             Tensors.PLT_GATE_NORM: (d,),
         }
         shapes = {Tensors.TOKEN_EMBD: (v, d), Tensors.OUTPUT_NORM: (d,), Tensors.OUTPUT: (v, d)}

@@ -55,7 +55,9 @@ class Backend:
                     if handle:
                         return handle
             if device == "gpu":
-                raise EngineError("no GPU backend in this llama-cpp-python build (it was compiled for the CPU)")
+                raise EngineError(
+                    "no GPU backend in this llama-cpp-python build (it was compiled for the CPU)"
+                )
         handle = g.ggml_backend_cpu_init()
         if not handle:
             raise EngineError("ggml could not start its CPU backend")
@@ -96,7 +98,10 @@ class Weights:
         base = self.model.data_pointer
         buffer = g.ggml_backend_cpu_buffer_from_ptr(base, len(data))
         for name, info in self.model.tensors.items():
-            if g.ggml_backend_tensor_alloc(buffer, self.tensors[name], base + info.offset) != ggml.STATUS_SUCCESS:
+            if (
+                g.ggml_backend_tensor_alloc(buffer, self.tensors[name], base + info.offset)
+                != ggml.STATUS_SUCCESS
+            ):
                 raise EngineError(f"{self.model.path}: cannot place tensor {name} in memory")
         return buffer
 

@@ -31,8 +31,21 @@ TYPE_Q5_0, TYPE_Q5_1, TYPE_Q8_0 = 6, 7, 8
 TYPE_Q2_K, TYPE_Q3_K, TYPE_Q4_K, TYPE_Q5_K, TYPE_Q6_K = 10, 11, 12, 13, 14
 TYPE_I32, TYPE_BF16 = 26, 30
 WEIGHT_TYPES = frozenset(
-    {TYPE_F32, TYPE_F16, TYPE_BF16, TYPE_Q4_0, TYPE_Q4_1, TYPE_Q5_0, TYPE_Q5_1, TYPE_Q8_0,
-     TYPE_Q2_K, TYPE_Q3_K, TYPE_Q4_K, TYPE_Q5_K, TYPE_Q6_K}
+    {
+        TYPE_F32,
+        TYPE_F16,
+        TYPE_BF16,
+        TYPE_Q4_0,
+        TYPE_Q4_1,
+        TYPE_Q5_0,
+        TYPE_Q5_1,
+        TYPE_Q8_0,
+        TYPE_Q2_K,
+        TYPE_Q3_K,
+        TYPE_Q4_K,
+        TYPE_Q5_K,
+        TYPE_Q6_K,
+    }
 )
 
 ROPE_TYPE_NORMAL = 0

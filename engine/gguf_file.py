@@ -65,14 +65,28 @@ def open_model(path: str | os.PathLike[str]) -> ModelFile:
     data, metadata, infos, data_start = _read(path)
     arch = metadata.get(Keys.GENERAL_ARCH)
     if arch not in SUPPORTED_ARCHS:
-        raise EngineError(f"{path}: architecture {arch!r} is not supported (supported: {', '.join(SUPPORTED_ARCHS)})")
+        raise EngineError(
+            f"{path}: architecture {arch!r} is not supported (supported: {', '.join(SUPPORTED_ARCHS)})"
+        )
     tensors = _tensor_table(path, infos, data_start, len(data))
     config = _config(path, arch, metadata, tensors)
     _validate_tensors(path, config, tensors)
     return ModelFile(path=path, config=config, tensors=tensors, metadata=metadata, data=data)
 
 
-_SCALARS = {0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 6: "<f", 7: "<?", 10: "<Q", 11: "<q", 12: "<d"}
+_SCALARS = {
+    0: "<B",
+    1: "<b",
+    2: "<H",
+    3: "<h",
+    4: "<I",
+    5: "<i",
+    6: "<f",
+    7: "<?",
+    10: "<Q",
+    11: "<q",
+    12: "<d",
+}
 _STRING, _ARRAY = 8, 9
 _MAX_ARRAY_KEEP = 4096  # longer arrays (token lists, merges) are skipped, not decoded
 
@@ -189,14 +203,22 @@ def _get(path: Path, metadata: dict[str, Any], key: str, kind: type, default: An
 
 
 _KINDS = {
-    "rms_eps": float, "rope_theta": float, "emb_scale": float, "hidden_scale": float, "gate_norm_eps": float,
-    "normalize_per_loop": bool, "gate_mode": str, "eos_token_ids": tuple,
+    "rms_eps": float,
+    "rope_theta": float,
+    "emb_scale": float,
+    "hidden_scale": float,
+    "gate_norm_eps": float,
+    "normalize_per_loop": bool,
+    "gate_mode": str,
+    "eos_token_ids": tuple,
 }
 
 
 def _config(path: Path, arch: str, md: dict[str, Any], tensors: dict[str, TensorInfo]) -> PLTConfig:
     if arch == ARCH:
-        values = {name: _get(path, md, Keys.of(key, ARCH), _KINDS.get(name, int)) for name, key in METADATA.items()}
+        values = {
+            name: _get(path, md, Keys.of(key, ARCH), _KINDS.get(name, int)) for name, key in METADATA.items()
+        }
         rope_neox = True
     else:
         values = _llama_values(path, md, tensors)
@@ -223,7 +245,9 @@ def _llama_values(path: Path, md: dict[str, Any], tensors: dict[str, TensorInfo]
     a = ARCH_LLAMA
     values = {name: _get(path, md, Keys.of(METADATA[name], a), int) for name in LLAMA_REQUIRED}
     values["num_kv_heads"] = _get(path, md, Keys.of(Keys.HEAD_COUNT_KV, a), int, values["num_heads"])
-    values["head_dim"] = _get(path, md, Keys.of(Keys.KEY_LENGTH, a), int, values["hidden_size"] // values["num_heads"])
+    values["head_dim"] = _get(
+        path, md, Keys.of(Keys.KEY_LENGTH, a), int, values["hidden_size"] // values["num_heads"]
+    )
     values["rms_eps"] = _get(path, md, Keys.of(Keys.RMS_EPS, a), float)
     values["rope_theta"] = _get(path, md, Keys.of(Keys.ROPE_FREQ_BASE, a), float, 10000.0)
     embd = tensors.get(Tensors.TOKEN_EMBD)
@@ -231,7 +255,10 @@ def _llama_values(path: Path, md: dict[str, Any], tensors: dict[str, TensorInfo]
         raise EngineError(f"{path}: missing tensor {Tensors.TOKEN_EMBD}")
     values["vocab_size"] = _get(path, md, Keys.of(Keys.VOCAB_SIZE, a), int, embd.shape[0])
     scaling = md.get(f"{a}.rope.scaling.type")
-    if scaling not in (None, "none", "linear") or float(md.get(f"{a}.rope.scaling.factor", 1.0) or 1.0) != 1.0:
+    if (
+        scaling not in (None, "none", "linear")
+        or float(md.get(f"{a}.rope.scaling.factor", 1.0) or 1.0) != 1.0
+    ):
         raise EngineError(f"{path}: RoPE scaling {scaling!r} is not supported")
     rot = md.get(f"{a}.rope.dimension_count")
     if rot is not None and int(rot) != values["head_dim"]:

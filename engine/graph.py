@@ -128,8 +128,9 @@ class GraphBuilder:
 
     def _rope(self, x: Tensor, pos: Tensor) -> Tensor:
         c = self.cfg
-        return self._o.rope_ext(x, pos, None, c.head_dim, self.rope_mode, c.context_length,
-                                c.rope_theta, 1.0, 0.0, 1.0, 32.0, 1.0)
+        return self._o.rope_ext(
+            x, pos, None, c.head_dim, self.rope_mode, c.context_length, c.rope_theta, 1.0, 0.0, 1.0, 32.0, 1.0
+        )
 
     def _finish_layer(self, j: int, r: Tensor, attn: Tensor, n: int) -> Tensor:
         """o_proj, residual, MLP, residual. `attn` is [head_dim, H, n]."""
@@ -210,7 +211,9 @@ class GraphBuilder:
             q, k, v = self._qkv(j, r, n, pos)
             self._expand(self._write_rows(st.k[j], k, kv_idx, 0, n))
             self._expand(self._write_rows(st.v[j], v, kv_idx, 0, n))
-            att = self._attend(q, self._cache_view(st.k[j], plan.n_kv), self._cache_view(st.v[j], plan.n_kv), mask_g)
+            att = self._attend(
+                q, self._cache_view(st.k[j], plan.n_kv), self._cache_view(st.v[j], plan.n_kv), mask_g
+            )
             x = self._finish_layer(j, r, att, n)
         h = self._loop_output(x, 0)
         if self.loops > 1:
@@ -244,12 +247,15 @@ class GraphBuilder:
         self._deferred.append(self._o.cpy(self._rows(h, n - 1, 1), self._rows(self.st.carry, index, 1)))
 
     def _prefill_plt_layer(self, j: int, loop: int, r: Tensor, plan: Plan, inputs: Inputs) -> Tensor:
-        o, c, st, n = self._o, self.cfg, self.st, plan.n_tokens
+        c, st, n = self.cfg, self.st, plan.n_tokens
         q, k, v = self._qkv(j, r, n, inputs.pos)
-        glob = self._attend(q, self._cache_view(st.k[j], plan.n_kv), self._cache_view(st.v[j], plan.n_kv),
-                            inputs.mask_global)
+        glob = self._attend(
+            q, self._cache_view(st.k[j], plan.n_kv), self._cache_view(st.v[j], plan.n_kv), inputs.mask_global
+        )
         ring_k, ring_v = st.ring_k[loop - 1][j], st.ring_v[loop - 1][j]
-        loc = self._attend(q, self._ring_plus_chunk(ring_k, k), self._ring_plus_chunk(ring_v, v), inputs.mask_local)
+        loc = self._attend(
+            q, self._ring_plus_chunk(ring_k, k), self._ring_plus_chunk(ring_v, v), inputs.mask_local
+        )
         m = min(n, c.local_keys)
         self._deferred.append(self._write_rows(ring_k, k, inputs.ring_idx, n - m, m))
         self._deferred.append(self._write_rows(ring_v, v, inputs.ring_idx, n - m, m))
@@ -294,16 +300,21 @@ class GraphBuilder:
         for loop in range(1, L):
             self._expand(self._write_rows(st.ring_k[loop - 1][j], k, inputs.ring_idx, loop, 1))
             self._expand(self._write_rows(st.ring_v[loop - 1][j], v, inputs.ring_idx, loop, 1))
-        glob = self._attend(q, self._cache_view(st.k[j], plan.n_kv), self._cache_view(st.v[j], plan.n_kv),
-                            inputs.mask_global)
+        glob = self._attend(
+            q, self._cache_view(st.k[j], plan.n_kv), self._cache_view(st.v[j], plan.n_kv), inputs.mask_global
+        )
         if L == 1:
             return self._finish_layer(j, r, glob, 1)
         rows = [self._slice3(glob, 0, 1)]
         gates = self._gate(j, self._rows(r, 1, L - 1), self._slice3(q, 1, L - 1), L - 1)
         for loop in range(1, L):
             ring_k, ring_v = st.ring_k[loop - 1][j], st.ring_v[loop - 1][j]
-            loc = self._attend(self._slice3(q, loop, 1), self._cache_view(ring_k, c.local_keys),
-                               self._cache_view(ring_v, c.local_keys), inputs.mask_local)
+            loc = self._attend(
+                self._slice3(q, loop, 1),
+                self._cache_view(ring_k, c.local_keys),
+                self._cache_view(ring_v, c.local_keys),
+                inputs.mask_local,
+            )
             rows.append(self._mix(self._slice3(gates, loop - 1, 1), self._slice3(glob, loop, 1), loc))
         att = rows[0]
         for row in rows[1:]:

@@ -51,7 +51,9 @@ def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
 
 
 class Session:
-    def __init__(self, runner: Runner, *, chunk: int = 512, snapshot_every: int = 256, max_snapshots: int = 8):
+    def __init__(
+        self, runner: Runner, *, chunk: int = 512, snapshot_every: int = 256, max_snapshots: int = 8
+    ):
         self.runner = runner
         self.chunk, self.snapshot_every, self.max_snapshots = chunk, snapshot_every, max_snapshots
         self.tokens: list[int] = []  # exactly the tokens whose KV is in the cache
@@ -159,15 +161,23 @@ class Session:
             text += held
             if on_text:
                 on_text(held)
-        return Generation(text, out, finish, len(prompt_ids), reused, time.perf_counter() - start, prompt_seconds)
+        return Generation(
+            text, out, finish, len(prompt_ids), reused, time.perf_counter() - start, prompt_seconds
+        )
 
     # -- persistence --------------------------------------------------------------------------------------
 
     def save(self, path: str | Path) -> None:
         """Write tokens, global KV rows, rings and carries to `path` (an .npz file)."""
         st, n = self.runner.state, self.runner.n_past
-        meta = {"format": SESSION_FORMAT, "model": _fingerprint(self.runner), "n_past": n, "tokens": self.tokens,
-                "kv_type": st.kv_type, "loops": st.loops}
+        meta = {
+            "format": SESSION_FORMAT,
+            "model": _fingerprint(self.runner),
+            "n_past": n,
+            "tokens": self.tokens,
+            "kv_type": st.kv_type,
+            "loops": st.loops,
+        }
         arrays = {"meta": np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)}
         for j in range(self.runner.config.num_layers):
             for which in ("k", "v"):
@@ -186,12 +196,21 @@ class Session:
         except (OSError, ValueError, KeyError) as exc:
             raise EngineError(f"{path}: not a saved session ({exc})") from None
         st = self.runner.state
-        expected = {"format": SESSION_FORMAT, "model": _fingerprint(self.runner), "kv_type": st.kv_type, "loops": st.loops}
+        expected = {
+            "format": SESSION_FORMAT,
+            "model": _fingerprint(self.runner),
+            "kv_type": st.kv_type,
+            "loops": st.loops,
+        }
         for key, value in expected.items():
             if meta.get(key) != value:
-                raise EngineError(f"{path}: saved for a different {key} ({meta.get(key)!r}, expected {value!r})")
+                raise EngineError(
+                    f"{path}: saved for a different {key} ({meta.get(key)!r}, expected {value!r})"
+                )
         if meta["n_past"] > self.runner.n_ctx:
-            raise EngineError(f"{path}: {meta['n_past']} saved tokens exceed the context size {self.runner.n_ctx}")
+            raise EngineError(
+                f"{path}: {meta['n_past']} saved tokens exceed the context size {self.runner.n_ctx}"
+            )
         for j in range(self.runner.config.num_layers):
             for which in ("k", "v"):
                 st.set_global_rows(j, which, data[f"{which}{j}"].tobytes())
@@ -204,7 +223,8 @@ class Session:
 def _fingerprint(runner: Runner) -> str:
     model = runner.model
     size = model.path.stat().st_size
-    return f"{model.config.arch}:{size}:{len(model.tensors)}:{model.config.hidden_size}x{model.config.num_layers}"
+    cfg = model.config
+    return f"{cfg.arch}:{size}:{len(model.tensors)}:{cfg.hidden_size}x{cfg.num_layers}"
 
 
 def _find_stop(text: str, stop: Sequence[str]) -> int | None:

@@ -35,7 +35,9 @@ class Snapshot:
 
 
 class State:
-    def __init__(self, cfg: PLTConfig, backend: Backend, n_ctx: int, kv_type: str = "f16", loops: int | None = None):
+    def __init__(
+        self, cfg: PLTConfig, backend: Backend, n_ctx: int, kv_type: str = "f16", loops: int | None = None
+    ):
         if kv_type not in KV_TYPES:
             raise EngineError(f"kv cache type must be one of {', '.join(KV_TYPES)}, got {kv_type!r}")
         self.g = g = ggml.lib()
@@ -48,14 +50,20 @@ class State:
         self.k = [self._new(kv_dim, n_ctx, f"cache_k{j}") for j in range(cfg.num_layers)]
         self.v = [self._new(kv_dim, n_ctx, f"cache_v{j}") for j in range(cfg.num_layers)]
         # ring_k[l - 1][j]: loop l >= 1, layer j
-        self.ring_k = [[self._new(kv_dim, self.slots, f"ring_k{l}_{j}") for j in range(cfg.num_layers)]
-                       for l in range(1, self.loops)]
-        self.ring_v = [[self._new(kv_dim, self.slots, f"ring_v{l}_{j}") for j in range(cfg.num_layers)]
-                       for l in range(1, self.loops)]
+        self.ring_k = [
+            [self._new(kv_dim, self.slots, f"ring_k{l}_{j}") for j in range(cfg.num_layers)]
+            for l in range(1, self.loops)
+        ]
+        self.ring_v = [
+            [self._new(kv_dim, self.slots, f"ring_v{l}_{j}") for j in range(cfg.num_layers)]
+            for l in range(1, self.loops)
+        ]
         self.carry = g.ggml_new_tensor_2d(self.ctx, ggml.TYPE_F32, cfg.hidden_size, max(self.loops - 1, 1))
         self.buffer = g.ggml_backend_alloc_ctx_tensors(self.ctx, backend.handle)
         if not self.buffer:
-            raise EngineError(f"not enough memory for a KV cache of {n_ctx} tokens ({self.nbytes() >> 20} MiB)")
+            raise EngineError(
+                f"not enough memory for a KV cache of {n_ctx} tokens ({self.nbytes() >> 20} MiB)"
+            )
         g.ggml_backend_buffer_clear(self.buffer, 0)
         self.n_past = 0
 

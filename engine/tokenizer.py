@@ -111,7 +111,12 @@ class Tokenizer:
     """Text <-> ids for one model file, plus its chat template and stop ids."""
 
     def __init__(
-        self, vocab: Vocab, template: str | None, eos_ids: Sequence[int], bos_id: int | None, add_bos: bool = False
+        self,
+        vocab: Vocab,
+        template: str | None,
+        eos_ids: Sequence[int],
+        bos_id: int | None,
+        add_bos: bool = False,
     ):
         self.vocab = vocab
         self.template_source = template or CHATML
@@ -150,15 +155,21 @@ class Tokenizer:
             raise EngineError(f"the model's chat template does not compile: {exc}") from None
 
     def render_chat(
-        self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None,
+        self,
+        messages: list[dict[str, Any]],
+        tools: list[dict[str, Any]] | None = None,
         add_generation_prompt: bool = True,
     ) -> str:
         from jinja2.exceptions import TemplateError
 
-        special = {"bos_token": self._special(self.bos_id), "eos_token": self._special(self.eos_ids[0] if self.eos_ids else None)}
+        special = {
+            "bos_token": self._special(self.bos_id),
+            "eos_token": self._special(self.eos_ids[0] if self.eos_ids else None),
+        }
         try:
-            return self._template.render(messages=messages, tools=tools, add_generation_prompt=add_generation_prompt,
-                                         **special)
+            return self._template.render(
+                messages=messages, tools=tools, add_generation_prompt=add_generation_prompt, **special
+            )
         except TemplateError as exc:
             raise EngineError(f"the model's chat template failed: {exc}") from None
 
@@ -166,12 +177,16 @@ class Tokenizer:
         return "" if token is None else self.vocab.token_text(token)
 
 
-def from_model_file(path: Path, arch: str, metadata: dict[str, Any], eos_ids: Sequence[int], bos_id: int | None) -> Tokenizer:
+def from_model_file(
+    path: Path, arch: str, metadata: dict[str, Any], eos_ids: Sequence[int], bos_id: int | None
+) -> Tokenizer:
     template = metadata.get(Keys.CHAT_TEMPLATE)
     if arch == ARCH:
         tokenizer_json = metadata.get(Keys.TOKENIZER_HF_JSON)
         if not tokenizer_json:
-            raise EngineError(f"{path}: no embedded tokenizer ({Keys.TOKENIZER_HF_JSON}); reconvert the model")
+            raise EngineError(
+                f"{path}: no embedded tokenizer ({Keys.TOKENIZER_HF_JSON}); reconvert the model"
+            )
         vocab: Vocab = _HFVocab(tokenizer_json, path)
     else:
         llama_vocab = _LlamaCppVocab(path)

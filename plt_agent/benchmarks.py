@@ -56,11 +56,14 @@ def _measure(v: Variant, prompt: list[int], steps: int) -> None:
     v.step_s.append(statistics.median(times))
 
 
-def _llama_cpp(path: Path, prompt: list[int], steps: int, threads: int, rounds: int, ctx: int) -> dict[str, float]:
+def _llama_cpp(
+    path: Path, prompt: list[int], steps: int, threads: int, rounds: int, ctx: int
+) -> dict[str, float]:
     import llama_cpp
 
-    ll = llama_cpp.Llama(str(path), n_ctx=ctx, n_batch=512, n_threads=threads, n_threads_batch=threads,
-                         verbose=False)
+    ll = llama_cpp.Llama(
+        str(path), n_ctx=ctx, n_batch=512, n_threads=threads, n_threads_batch=threads, verbose=False
+    )
     prefill, step = [], []
     for _ in range(rounds):
         ll.reset()
@@ -74,12 +77,22 @@ def _llama_cpp(path: Path, prompt: list[int], steps: int, threads: int, rounds: 
             times.append(time.perf_counter() - start)
             token = int(np.argmax(ll.scores[ll.n_tokens - 1]))
         step.append(statistics.median(times))
-    return {"prefill_tok_s": len(prompt) / statistics.median(prefill), "decode_tok_s": 1 / statistics.median(step)}
+    return {
+        "prefill_tok_s": len(prompt) / statistics.median(prefill),
+        "decode_tok_s": 1 / statistics.median(step),
+    }
 
 
 def bench_engine(
-    path: Path, *, threads: int | None = None, prompt_tokens: int = 256, decode_tokens: int = 32,
-    rounds: int = 3, llama_cpp: bool = True, device: str = "auto", progress=None,  # noqa: ANN001
+    path: Path,
+    *,
+    threads: int | None = None,
+    prompt_tokens: int = 256,
+    decode_tokens: int = 32,
+    rounds: int = 3,
+    llama_cpp: bool = True,
+    device: str = "auto",
+    progress=None,  # noqa: ANN001
 ) -> dict[str, Any]:
     model = open_model(path)
     cfg = model.config
@@ -88,15 +101,20 @@ def bench_engine(
     ctx = prompt_tokens + decode_tokens + 8
     variants = [Variant("fused", Runner(model, n_ctx=ctx, backend=backend, weights=weights))]
     if cfg.loops > 1:
-        variants.append(Variant("serial", Runner(model, n_ctx=ctx, backend=backend, weights=weights,
-                                                  decode_mode="serial")))
-        variants.append(Variant("single", Runner(model, n_ctx=ctx, backend=backend, weights=weights, loops=1)))
+        variants.append(
+            Variant(
+                "serial", Runner(model, n_ctx=ctx, backend=backend, weights=weights, decode_mode="serial")
+            )
+        )
+        variants.append(
+            Variant("single", Runner(model, n_ctx=ctx, backend=backend, weights=weights, loops=1))
+        )
     prompt = _ids(prompt_tokens, cfg.vocab_size)
     _measure(variants[0], prompt[:16], 2)  # warm-up: page the weights in, build graphs
     variants[0].prefill_s.clear()
     variants[0].step_s.clear()
     for i in range(rounds):
-        for v in variants[i % len(variants):] + variants[: i % len(variants)]:  # rotate the order
+        for v in variants[i % len(variants) :] + variants[: i % len(variants)]:  # rotate the order
             if progress:
                 progress(f"round {i + 1}/{rounds}: {v.name}")
             _measure(v, prompt, decode_tokens)
@@ -117,12 +135,23 @@ def bench_engine(
     return result
 
 
-def _summary(path: Path, cfg, backend: Backend, variants: list[Variant], prompt_tokens: int) -> dict[str, Any]:  # noqa: ANN001
+def _summary(
+    path: Path, cfg, backend: Backend, variants: list[Variant], prompt_tokens: int
+) -> dict[str, Any]:  # noqa: ANN001
     out: dict[str, Any] = {
-        "model": str(path), "arch": cfg.arch, "loops": cfg.loops, "layers": cfg.num_layers,
-        "hidden": cfg.hidden_size, "weights_mib": round(path.stat().st_size / 2**20, 1),
-        "matrix_type": ggml.lib().ggml_type_name(open_model(path).tensors["blk.0.attn_q.weight"].ggml_type).decode(),
-        "backend": backend.name, "threads": backend.threads, "prompt_tokens": prompt_tokens, "variants": {},
+        "model": str(path),
+        "arch": cfg.arch,
+        "loops": cfg.loops,
+        "layers": cfg.num_layers,
+        "hidden": cfg.hidden_size,
+        "weights_mib": round(path.stat().st_size / 2**20, 1),
+        "matrix_type": ggml.lib()
+        .ggml_type_name(open_model(path).tensors["blk.0.attn_q.weight"].ggml_type)
+        .decode(),
+        "backend": backend.name,
+        "threads": backend.threads,
+        "prompt_tokens": prompt_tokens,
+        "variants": {},
     }
     for v in variants:
         step = statistics.median(v.step_s)

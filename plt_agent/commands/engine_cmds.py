@@ -12,7 +12,9 @@ import typer
 
 from plt_agent.errors import UsageError
 
-MODEL_ARG = typer.Argument(..., help="A GGUF model file (pltcoder from `plt-agent convert`, or a llama.cpp llama GGUF).")
+MODEL_ARG = typer.Argument(
+    ..., help="A GGUF model file (pltcoder from `plt-agent convert`, or a llama.cpp llama GGUF)."
+)
 
 
 def _parse_ids(text: str) -> list[int]:
@@ -40,7 +42,9 @@ def _parse_mode(mode: str) -> tuple[str, int]:
 
 def generate(
     model: Path = MODEL_ARG,
-    prompt: str = typer.Option(..., "-p", "--prompt", help="The prompt text (with --chat: the user message)."),
+    prompt: str = typer.Option(
+        ..., "-p", "--prompt", help="The prompt text (with --chat: the user message)."
+    ),
     chat: bool = typer.Option(False, "--chat", help="Wrap the prompt in the model's chat template."),
     system: str = typer.Option(None, "--system", help="A system message (with --chat)."),
     n: int = typer.Option(256, "-n", "--max-tokens", help="Maximum number of tokens to generate."),
@@ -48,34 +52,48 @@ def generate(
     top_k: int = typer.Option(0, "--top-k", help="Keep the k most likely tokens (0 = off)."),
     top_p: float = typer.Option(1.0, "--top-p", help="Nucleus sampling mass (1 = off)."),
     min_p: float = typer.Option(0.0, "--min-p", help="Drop tokens below min_p x the top probability."),
-    repeat_penalty: float = typer.Option(1.0, "--repeat-penalty", help="Penalty for recently used tokens (1 = off)."),
+    repeat_penalty: float = typer.Option(
+        1.0, "--repeat-penalty", help="Penalty for recently used tokens (1 = off)."
+    ),
     seed: int = typer.Option(None, "--seed", help="Random seed for sampling."),
     stop: list[str] = typer.Option([], "--stop", help="Stop when this string appears (repeatable)."),
     ctx: int = typer.Option(None, "--ctx", help="Context size in tokens (default: min(trained, 8192))."),
     threads: int = typer.Option(None, "--threads", help="CPU threads (default: all cores)."),
-    decode_mode: str = typer.Option("fused", "--decode-mode", help="fused (one pass for all loops) or serial."),
+    decode_mode: str = typer.Option(
+        "fused", "--decode-mode", help="fused (one pass for all loops) or serial."
+    ),
     device: str = typer.Option("auto", "--device", help="auto, cpu or gpu."),
 ) -> None:
     """Generate text from a GGUF model, streaming it to stdout (statistics go to stderr)."""
     from engine import api
 
-    params = api.SamplingParams(temperature=temperature, top_k=top_k, top_p=top_p, min_p=min_p,
-                                repeat_penalty=repeat_penalty, seed=seed)
+    params = api.SamplingParams(
+        temperature=temperature,
+        top_k=top_k,
+        top_p=top_p,
+        min_p=min_p,
+        repeat_penalty=repeat_penalty,
+        seed=seed,
+    )
     with api.load(model, n_ctx=ctx, threads=threads, decode_mode=decode_mode, device=device) as m:
         tok = m.tokenizer
         if chat:
-            messages = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": prompt}]
+            messages = ([{"role": "system", "content": system}] if system else []) + [
+                {"role": "user", "content": prompt}
+            ]
             text = tok.render_chat(messages)
         else:
             text = prompt
         ids = tok.encode_prompt(text)
-        result = m.generate(ids, params, max_tokens=n, stop=stop,
-                            on_text=lambda s: (sys.stdout.write(s), sys.stdout.flush()))
+        result = m.generate(
+            ids, params, max_tokens=n, stop=stop, on_text=lambda s: (sys.stdout.write(s), sys.stdout.flush())
+        )
         sys.stdout.write("\n")
         decode_s = max(result.seconds - result.prompt_seconds, 1e-9)
         typer.echo(
-            f"[{len(ids)} prompt tokens in {result.prompt_seconds:.2f}s, {len(result.token_ids)} generated in "
-            f"{decode_s:.2f}s ({len(result.token_ids) / decode_s:.1f} tok/s), finish: {result.finish_reason}]",
+            f"[{len(ids)} prompt tokens in {result.prompt_seconds:.2f}s, {len(result.token_ids)} generated "
+            f"in {decode_s:.2f}s ({len(result.token_ids) / decode_s:.1f} tok/s), "
+            f"finish: {result.finish_reason}]",
             err=True,
         )
 
@@ -97,8 +115,14 @@ def logits(
 
     token_ids = _parse_ids(ids)
     how, size = _parse_mode(mode)
-    with api.load(model, n_ctx=max(len(token_ids), 1), threads=threads, kv_type=kv_type, decode_mode=decode_mode,
-                  device=device) as m:
+    with api.load(
+        model,
+        n_ctx=max(len(token_ids), 1),
+        threads=threads,
+        kv_type=kv_type,
+        decode_mode=decode_mode,
+        device=device,
+    ) as m:
         runner = m.runner
         if how == "full":
             result = runner.prefill(token_ids, chunk=len(token_ids), all_logits=True)
@@ -122,21 +146,33 @@ def _synthetic_model(size: str) -> Path:
     path = store_root() / "bench" / f"synthetic-plt-{cfg.num_layers}x{cfg.hidden_size}-q8_0.gguf"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        typer.echo(f"writing a synthetic {size} PLT model ({cfg.num_layers} layers x {cfg.hidden_size}) to {path}",
-                   err=True)
+        typer.echo(
+            f"writing a synthetic {size} PLT model ({cfg.num_layers} layers x {cfg.hidden_size}) to {path}",
+            err=True,
+        )
         write_synthetic(path, cfg)
     return path
 
 
 def bench_engine(
     model: Path = typer.Argument(None, help="A GGUF model file (or use --synthetic)."),
-    synthetic: str = typer.Option(None, "--synthetic", help="Benchmark a random-weight PLT of this size, e.g. 1.5G."),
+    synthetic: str = typer.Option(
+        None, "--synthetic", help="Benchmark a random-weight PLT of this size, e.g. 1.5G."
+    ),
     json_out: bool = typer.Option(False, "--json", help="Print the figures as JSON (stdout)."),
-    threads: int = typer.Option(None, "--threads", help="CPU threads for ours and llama.cpp (default: all cores)."),
-    prompt_tokens: int = typer.Option(256, "--prompt-tokens", help="Prompt length for prefill and before decoding."),
-    decode_tokens: int = typer.Option(32, "--decode-tokens", help="Decode steps per round (median is reported)."),
+    threads: int = typer.Option(
+        None, "--threads", help="CPU threads for ours and llama.cpp (default: all cores)."
+    ),
+    prompt_tokens: int = typer.Option(
+        256, "--prompt-tokens", help="Prompt length for prefill and before decoding."
+    ),
+    decode_tokens: int = typer.Option(
+        32, "--decode-tokens", help="Decode steps per round (median is reported)."
+    ),
     rounds: int = typer.Option(3, "--rounds", help="Rounds; variants run interleaved, medians are reported."),
-    llama_cpp: bool = typer.Option(True, "--llama-cpp/--no-llama-cpp", help="Also time llama-cpp-python (llama files)."),
+    llama_cpp: bool = typer.Option(
+        True, "--llama-cpp/--no-llama-cpp", help="Also time llama-cpp-python (llama files)."
+    ),
     device: str = typer.Option("auto", "--device", help="auto, cpu or gpu."),
 ) -> None:
     """Decode and prefill speed: fused vs serial vs single-loop on the same weights, and vs llama.cpp."""
@@ -148,8 +184,16 @@ def bench_engine(
         raise UsageError("give a MODEL.gguf or --synthetic SIZE (not both)")
     path = _synthetic_model(synthetic) if synthetic else model
     say = (lambda msg: typer.echo(f"  {msg}", err=True)) if not json_out else None
-    result = run(path, threads=threads, prompt_tokens=prompt_tokens, decode_tokens=decode_tokens, rounds=rounds,
-                 llama_cpp=llama_cpp, device=device, progress=say)
+    result = run(
+        path,
+        threads=threads,
+        prompt_tokens=prompt_tokens,
+        decode_tokens=decode_tokens,
+        rounds=rounds,
+        llama_cpp=llama_cpp,
+        device=device,
+        progress=say,
+    )
     if json_out:
         typer.echo(json.dumps(result, indent=2))
     else:
@@ -160,17 +204,41 @@ def _print_bench(result: dict) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"{result['model']} ({result['matrix_type']}, {result['layers']} layers, "
-                        f"{result['weights_mib']} MiB, {result['backend']} x{result['threads']})")
-    for col in ("variant", "loops", "decode ms/step", "decode tok/s", "prefill tok/s", "KV bytes/token", "ring+carry"):
+    table = Table(
+        title=f"{result['model']} ({result['matrix_type']}, {result['layers']} layers, "
+        f"{result['weights_mib']} MiB, {result['backend']} x{result['threads']})"
+    )
+    for col in (
+        "variant",
+        "loops",
+        "decode ms/step",
+        "decode tok/s",
+        "prefill tok/s",
+        "KV bytes/token",
+        "ring+carry",
+    ):
         table.add_column(col, justify="right")
     for name, v in result["variants"].items():
-        table.add_row(name, str(v["loops"]), f"{v['decode_step_ms']:.2f}", f"{v['decode_tok_s']:.1f}",
-                      f"{v['prefill_tok_s']:.1f}", str(v["kv_bytes_per_token"]), str(v["constant_state_bytes"]))
+        table.add_row(
+            name,
+            str(v["loops"]),
+            f"{v['decode_step_ms']:.2f}",
+            f"{v['decode_tok_s']:.1f}",
+            f"{v['prefill_tok_s']:.1f}",
+            str(v["kv_bytes_per_token"]),
+            str(v["constant_state_bytes"]),
+        )
     if "llama_cpp" in result:
         ll = result["llama_cpp"]
-        table.add_row("llama-cpp-python", "1", f"{1e3 / ll['decode_tok_s']:.2f}", f"{ll['decode_tok_s']:.1f}",
-                      f"{ll['prefill_tok_s']:.1f}", "", "")
+        table.add_row(
+            "llama-cpp-python",
+            "1",
+            f"{1e3 / ll['decode_tok_s']:.2f}",
+            f"{ll['decode_tok_s']:.1f}",
+            f"{ll['prefill_tok_s']:.1f}",
+            "",
+            "",
+        )
     console = Console()
     console.print(table)
     for key in ("fused_over_single", "serial_over_fused", "ours_over_llamacpp", "ours_over_llamacpp_prefill"):
@@ -182,6 +250,8 @@ def _print_bench(result: dict) -> None:
 def register(app: typer.Typer) -> None:
     app.command(rich_help_panel="Engine")(generate)
     app.command(rich_help_panel="Engine")(logits)
-    bench = typer.Typer(help="Benchmarks (figures printed side by side, measured in one run).", no_args_is_help=True)
+    bench = typer.Typer(
+        help="Benchmarks (figures printed side by side, measured in one run).", no_args_is_help=True
+    )
     bench.command("engine")(bench_engine)
     app.add_typer(bench, name="bench", rich_help_panel="Engine")

@@ -42,7 +42,9 @@ def _tokenizer_json(reader: GGUFReader) -> str:
     tok = Tokenizer(models.BPE(vocab={t: i for i, t in enumerate(tokens)}, merges=merges))
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
-    tok.add_special_tokens([AddedToken(t, special=True) for t, kind in zip(tokens, types, strict=True) if kind == 3])
+    tok.add_special_tokens(
+        [AddedToken(t, special=True) for t, kind in zip(tokens, types, strict=True) if kind == 3]
+    )
     return tok.to_str()
 
 
@@ -62,20 +64,35 @@ def write_checkpoint(gguf_path: Path, out: Path, *, plt: bool, seed: int = 0) ->
     hidden = int(_field(reader, "llama.embedding_length"))
     layers = int(_field(reader, "llama.block_count"))
     config = {
-        "architectures": ["LlamaForCausalLM"], "model_type": "llama",
-        "vocab_size": tensors["model.embed_tokens.weight"].shape[0], "hidden_size": hidden,
-        "intermediate_size": int(_field(reader, "llama.feed_forward_length")), "num_hidden_layers": layers,
-        "num_attention_heads": heads, "num_key_value_heads": kv_heads, "head_dim": hidden // heads,
+        "architectures": ["LlamaForCausalLM"],
+        "model_type": "llama",
+        "vocab_size": tensors["model.embed_tokens.weight"].shape[0],
+        "hidden_size": hidden,
+        "intermediate_size": int(_field(reader, "llama.feed_forward_length")),
+        "num_hidden_layers": layers,
+        "num_attention_heads": heads,
+        "num_key_value_heads": kv_heads,
+        "head_dim": hidden // heads,
         "max_position_embeddings": int(_field(reader, "llama.context_length")),
         "rms_norm_eps": float(_field(reader, "llama.attention.layer_norm_rms_epsilon")),
-        "rope_theta": float(_field(reader, "llama.rope.freq_base")), "hidden_act": "silu",
-        "tie_word_embeddings": "lm_head.weight" not in tensors, "bos_token_id": 1, "eos_token_id": [2],
+        "rope_theta": float(_field(reader, "llama.rope.freq_base")),
+        "hidden_act": "silu",
+        "tie_word_embeddings": "lm_head.weight" not in tensors,
+        "bos_token_id": 1,
+        "eos_token_id": [2],
         "rope_scaling": None,
     }
     if plt:
-        config.update(architectures=["IQuestPLTCoderForCausalLM"], model_type="iquestpltcoder", plt_num_loops=2,
-                      plt_window_size=[PLT_WINDOW, 0], plt_normalize_per_loop=True, plt_emb_scale=0.707,
-                      plt_hidden_scale=0.053, plt_gate_use_hidden_states=True)
+        config.update(
+            architectures=["IQuestPLTCoderForCausalLM"],
+            model_type="iquestpltcoder",
+            plt_num_loops=2,
+            plt_window_size=[PLT_WINDOW, 0],
+            plt_normalize_per_loop=True,
+            plt_emb_scale=0.707,
+            plt_hidden_scale=0.053,
+            plt_gate_use_hidden_states=True,
+        )
         rng = np.random.default_rng(seed)
         for j in range(layers):
             p = f"model.layers.{j}.self_attn.plt_gate"
@@ -87,6 +104,7 @@ def write_checkpoint(gguf_path: Path, out: Path, *, plt: bool, seed: int = 0) ->
     (out / "config.json").write_text(json.dumps(config, indent=1))
     (out / "tokenizer.json").write_text(_tokenizer_json(reader))
     template = _field(reader, "tokenizer.chat_template")
-    (out / "tokenizer_config.json").write_text(json.dumps({"chat_template": template, "bos_token": "<|im_start|>",
-                                                          "eos_token": "<|im_end|>"}))
+    (out / "tokenizer_config.json").write_text(
+        json.dumps({"chat_template": template, "bos_token": "<|im_start|>", "eos_token": "<|im_end|>"})
+    )
     return out

@@ -15,8 +15,9 @@ from engine import api, ggml
 from engine.errors import EngineError
 
 
-def _rewrite(src: Path, dst: Path, *, arch: str | None = None, drop: str | None = None,
-             reshape: str | None = None) -> Path:
+def _rewrite(
+    src: Path, dst: Path, *, arch: str | None = None, drop: str | None = None, reshape: str | None = None
+) -> Path:
     """Copy a GGUF through gguf-py, optionally changing the architecture or damaging one tensor."""
     reader = GGUFReader(src)
     arch_in = reader.fields["general.architecture"].contents()
@@ -101,7 +102,12 @@ def test_wrong_shape(good, tmp_path):
 
 @pytest.mark.parametrize(
     ("ids", "message"),
-    [([], "empty"), ([0, 384], "out of range"), ([-1], "out of range"), (list(range(40)), "exceed the context")],
+    [
+        ([], "empty"),
+        ([0, 384], "out of range"),
+        ([-1], "out of range"),
+        (list(range(40)), "exceed the context"),
+    ],
 )
 def test_bad_token_ids(good, ids, message):
     with _load(good) as m:
@@ -114,8 +120,11 @@ def test_bad_token_ids(good, ids, message):
 def test_cli_prints_one_line_without_traceback(good):
     good.write_bytes(good.read_bytes()[:-500])
     exe = Path(sys.executable).parent / "plt-agent"
-    proc = subprocess.run([str(exe), "logits", str(good), "--ids", "1,2", "-o", str(good.parent / "o.npy")],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [str(exe), "logits", str(good), "--ids", "1,2", "-o", str(good.parent / "o.npy")],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 1
     assert "Traceback" not in proc.stderr
     assert proc.stderr.strip().count("\n") == 0

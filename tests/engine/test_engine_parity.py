@@ -39,7 +39,9 @@ VARIANTS = [
     pytest.param({"loops": 3}, id="L3"),
     pytest.param({"gate": "query"}, id="query-gate"),
     pytest.param({"normalize_per_loop": False}, id="no-norm-between-loops"),
-    pytest.param({"window": 6, "kv_heads": 1, "emb_scale": None, "hidden_scale": 0.9, "seed": 3}, id="W6-MQA"),
+    pytest.param(
+        {"window": 6, "kv_heads": 1, "emb_scale": None, "hidden_scale": 0.9, "seed": 3}, id="W6-MQA"
+    ),
     pytest.param({"llama": True}, id="llama-1-loop"),
     pytest.param({"llama": True, "tied": True}, id="llama-tied"),
 ]

@@ -23,7 +23,8 @@ pytestmark = pytest.mark.slow
 TEXT = (
     "<|im_start|>user\nWrite a Python function that returns the n-th Fibonacci number, "
     "and explain how it works.<|im_end|>\n<|im_start|>assistant\nHere is a simple iterative version:\n\n"
-    "```python\ndef fib(n):\n    a, b = 0, 1\n    for _ in range(n):\n        a, b = b, a + b\n    return a\n```\n\n"
+    "```python\ndef fib(n):\n    a, b = 0, 1\n    for _ in range(n):\n"
+    "        a, b = b, a + b\n    return a\n```\n\n"
     "The loop keeps the last two numbers of the sequence and moves them forward one step at a time, "
     "so after n steps `a` holds the n-th number."
 )

@@ -35,13 +35,15 @@ def test_top_k_keeps_the_k_most_likely():
 def test_top_p_keeps_the_smallest_prefix_reaching_p():
     # 0.5 < 0.7, 0.5 + 0.3 >= 0.7: tokens 0 and 1 only
     freq = _counts(SamplingParams(temperature=1.0, top_p=0.7, seed=2))
-    assert freq[2] == freq[3] == 0 and freq[1] > 0.3
+    assert freq[2] == freq[3] == 0
+    assert freq[1] > 0.3
 
 
 def test_min_p_drops_tokens_below_a_fraction_of_the_top():
     # 0.2 * 0.5 = 0.1: tokens 0, 1, 2 stay, 3 goes
     freq = _counts(SamplingParams(temperature=1.0, min_p=0.2, seed=3))
-    assert freq[3] == 0 and freq[2] > 0.1
+    assert freq[3] == 0
+    assert freq[2] > 0.1
 
 
 def test_repeat_penalty_divides_positive_and_multiplies_negative_logits():
@@ -58,8 +60,9 @@ def test_seed_makes_sampling_reproducible():
     assert np.array_equal(a, b)
 
 
-@pytest.mark.parametrize("bad", [dict(temperature=-1), dict(top_p=0), dict(min_p=1.0), dict(top_k=-1),
-                                 dict(repeat_penalty=0)])
+@pytest.mark.parametrize(
+    "bad", [dict(temperature=-1), dict(top_p=0), dict(min_p=1.0), dict(top_k=-1), dict(repeat_penalty=0)]
+)
 def test_invalid_parameters_are_rejected(bad):
     with pytest.raises(EngineError):
         SamplingParams(**bad)

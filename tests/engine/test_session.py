@@ -111,9 +111,11 @@ def test_loading_a_session_of_another_model_is_refused(model, tiny_gguf, tmp_pat
     s = model.new_session()
     s.feed(_ids(10, 14))
     s.save(tmp_path / "s.npz")
-    with api.load(tiny_gguf("f32", loops=3), n_ctx=128, threads=1) as other:
-        with pytest.raises(EngineError, match="different"):
-            other.new_session().load(tmp_path / "s.npz")
+    with (
+        api.load(tiny_gguf("f32", loops=3), n_ctx=128, threads=1) as other,
+        pytest.raises(EngineError, match="different"),
+    ):
+        other.new_session().load(tmp_path / "s.npz")
 
 
 def test_generation_stops_on_a_stop_string_and_streams_the_same_text(model):
@@ -125,8 +127,9 @@ def test_generation_stops_on_a_stop_string_and_streams_the_same_text(model):
         pytest.skip("greedy text too short to cut")  # pragma: no cover - depends on the random model
     stop = full.text[3:6]
     s2 = model.new_session()
-    cut = s2.generate(_ids(10, 15), api.SamplingParams(), model.tokenizer, max_tokens=40, stop=[stop],
-                      on_text=pieces.append)
+    cut = s2.generate(
+        _ids(10, 15), api.SamplingParams(), model.tokenizer, max_tokens=40, stop=[stop], on_text=pieces.append
+    )
     assert cut.finish_reason == "stop"
     assert cut.text == full.text[: full.text.find(stop)]
     assert "".join(pieces) == cut.text
@@ -140,6 +143,8 @@ def test_seeded_sampling_is_reproducible(model):
 
 
 def test_context_overflow_is_an_error_not_a_truncation(tiny_gguf):
-    with api.load(tiny_gguf("f32"), n_ctx=16, threads=1) as m:
-        with pytest.raises(EngineError, match="exceed the context size of 16"):
-            m.new_session().feed(_ids(17, 17))
+    with (
+        api.load(tiny_gguf("f32"), n_ctx=16, threads=1) as m,
+        pytest.raises(EngineError, match="exceed the context size of 16"),
+    ):
+        m.new_session().feed(_ids(17, 17))
