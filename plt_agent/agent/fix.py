@@ -60,7 +60,8 @@ class FixResult:
 
     @property
     def fixed(self) -> bool:
-        return self.outcome.status in ("fixed", "nothing_to_fix")
+        """Success: verified by the tests, nothing to do, or (no tests at all) submitted by the model."""
+        return self.outcome.status in ("fixed", "nothing_to_fix", "submitted")
 
 
 def git_root(path: Path) -> Path | None:

@@ -4,12 +4,13 @@ cancelling, token budgets, and an interrupted fix that puts every file back."""
 from __future__ import annotations
 
 import pytest
-from agent_helpers import BUGGY_LINE, tree_bytes, xml_call
+from agent_helpers import BUGGY_LINE, git, tree_bytes, xml_call
 
 from plt_agent.agent.events import AgentEvents
 from plt_agent.agent.fix import FixRequest, fix_repository, fix_tools, make_verifier
 from plt_agent.agent.loop import Agent, AgentSettings
 from plt_agent.config import Config
+from plt_agent.errors import UsageError
 from plt_agent.models.scripted import ScriptedModel
 from tools.workspace import Workspace
 
@@ -115,3 +116,27 @@ def test_a_message_task_succeeds_when_the_model_submits_and_the_tests_pass(demo_
     assert result.outcome.status == "fixed"
     assert model.n_calls == 2  # with -m, edits are not auto-verified: the model decides when to submit
     assert "+    return a + b" in result.diff
+
+
+def test_a_message_task_without_tests_keeps_the_submitted_change(hermetic, tmp_path):
+    repo = tmp_path / "notes"
+    repo.mkdir()
+    (repo / "todo.txt").write_text("buy milk\n")
+    git(repo, "init", "-q")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "init")
+    edit = xml_call("edit", path="todo.txt", old="buy milk", new="buy oat milk")
+    model = ScriptedModel([{"content": edit}, {"content": xml_call("submit")}])
+    result = fix_repository(FixRequest(repo, message="oat milk, please"), Config(), lambda: model)
+    assert result.outcome.status == "submitted"
+    assert result.fixed
+    assert (repo / "todo.txt").read_text() == "buy oat milk\n"
+
+
+def test_no_task_and_no_tests_is_a_usage_error(hermetic, tmp_path):
+    repo = tmp_path / "empty"
+    repo.mkdir()
+    (repo / "a.txt").write_text("x\n")
+    git(repo, "init", "-q")
+    with pytest.raises(UsageError, match="--test-cmd"):
+        fix_repository(FixRequest(repo), Config(), lambda: ScriptedModel([]))
