@@ -3,6 +3,8 @@ cancelling, token budgets, and an interrupted fix that puts every file back."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from agent_helpers import BUGGY_LINE, git, tree_bytes, xml_call
 
@@ -140,3 +142,33 @@ def test_no_task_and_no_tests_is_a_usage_error(hermetic, tmp_path):
     git(repo, "init", "-q")
     with pytest.raises(UsageError, match="--test-cmd"):
         fix_repository(FixRequest(repo), Config(), lambda: ScriptedModel([]))
+
+
+class _Recording(ScriptedModel):
+    """A scripted model that also keeps every prompt it was given."""
+
+    def __init__(self, replies):
+        super().__init__([{"content": r} for r in replies])
+        self.prompts: list[str] = []
+
+    def complete(self, messages, **kwargs):
+        self.prompts.append(json.dumps(messages))
+        return super().complete(messages, **kwargs)
+
+
+def test_the_prompt_only_grows_at_the_end_so_the_kv_cache_is_reused(demo_repo):
+    workspace = Workspace(demo_repo)
+    model = _Recording([VIEW, xml_call("view", path="README.md"), xml_call("search", pattern="def add")])
+    agent = Agent(model, workspace, fix_tools(), settings=AgentSettings(max_steps=3))
+    agent.run("look around")
+    assert len(model.prompts) == 3
+    for earlier, later in zip(model.prompts, model.prompts[1:], strict=False):
+        assert later[: len(earlier) - 1] == earlier[:-1]  # same JSON list, more items at the end
+
+
+def test_the_time_budget_ends_the_run(demo_repo):
+    wrong = xml_call("edit", path="mathlib/core.py", old=BUGGY_LINE, new="    return 0")
+    agent, model = _agent(demo_repo, [wrong, VIEW, VIEW], max_seconds=0.05)
+    outcome = agent.run("fix it")  # the test run after the edit takes longer than 50 ms
+    assert outcome.status == "max_seconds"
+    assert model.n_calls == 1

@@ -102,3 +102,24 @@ def test_tool_call_arguments_in_a_code_fence_are_accepted():
     call = parse_tool_call({"name": "view", "arguments": '```json\n{"path": "a"}\n```'})
     assert call.arguments == {"path": "a"}
     assert call.error == ""
+
+
+@pytest.mark.parametrize(
+    ("props", "listing", "expected"),
+    [
+        ({"default_generation_settings": {"n_ctx": 8192}}, None, 8192),  # llama-server /props
+        ({"n_ctx": 4096}, {"data": [{"id": "m", "meta": {"n_ctx_train": 131072}}]}, 4096),  # props win
+        (
+            {},
+            {"data": [{"id": "other", "max_model_len": 1}, {"id": "m", "max_model_len": 32768}]},
+            32768,
+        ),  # vLLM
+        ({}, {"data": [{"id": "m", "context_length": 16384}]}, 16384),
+        ({}, {"data": [{"id": "m", "meta": {"n_ctx_train": 2048}}]}, 2048),
+        ({}, {"data": [{"id": "m", "owned_by": "me"}]}, None),  # llama_cpp.server reports nothing
+    ],
+)
+def test_the_reported_context_size_is_read_from_the_usual_places(props, listing, expected):
+    from plt_agent.models.openai import _reported_context
+
+    assert _reported_context(props, listing, "m") == expected
