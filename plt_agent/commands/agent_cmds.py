@@ -52,9 +52,8 @@ def fix(
 ) -> None:
     """Fix a repository: run its tests, let the model edit until they pass, print the diff.
 
-    The changes stay in the working tree (committed only with --commit); a run that fails
-    leaves every file as it found it. Exit code 0 fixed, 1 not fixed, 2 bad usage.
-    """
+    The changes stay in the working tree (committed only with --commit); a run that fails leaves every file as it found it, your own uncommitted edits included. Exit code 0 fixed, 1 not fixed, 2 bad usage or configuration.
+    """  # noqa: E501
     from plt_agent.config import load_config
 
     flags: dict[str, Any] = {"model": model, "max_steps": max_steps, "test_cmd": test_cmd, "mode": mode}
@@ -178,9 +177,8 @@ def demo(
 ) -> None:
     """Copy a small example repository with a failing test and let the agent fix it.
 
-    Uses the default model unless --model is given (the small demonstration model is
-    downloaded on first use). Exit code 0 when the model fixed the bug, 1 when it did not.
-    """
+    Uses the default model unless --model is given (the small demonstration model is downloaded on first use). Exit code 0 when the model fixed the bug, 1 when it did not.
+    """  # noqa: E501
     from plt_agent.agent.demo import run_demo
 
     raise typer.Exit(run_demo(model, keep=keep, console=err))
