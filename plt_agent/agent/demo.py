@@ -60,7 +60,7 @@ def run_demo(model: str | None, *, keep: bool = False, console: Console) -> int:
         f"[bold]plt-agent demo[/]: a copy of a small library with a failing test is in {repo}",
         highlight=False,
     )
-    code = run_fix(repo, config, yes=True, trajectory=parent / "trajectory.jsonl", console=console)
+    code = run_fix(repo, config, yes=True, console=console)  # the trajectory goes to the store's folder
     if code == 0:
         console.print("[bold green]Demo result: the model fixed the bug; the tests pass.[/]")
     else:

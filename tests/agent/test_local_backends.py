@@ -4,7 +4,6 @@ and `plt-agent demo` with the default model, end to end."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
@@ -72,14 +71,16 @@ def test_both_backends_render_and_count_the_same_prompt(smollm2_gguf):
 
 
 def test_demo_with_the_default_model(smollm2_gguf, hermetic, cli, monkeypatch):
-    # the default model comes from the store the session fixture filled
-    monkeypatch.setenv("PLT_AGENT_HOME", str(smollm2_gguf.parents[2]))
+    # a fresh store that already holds the model the session fixture pulled
+    store = hermetic / "demo-store"
+    (store / "models").mkdir(parents=True)
+    (store / "models" / "smollm2-135m").symlink_to(smollm2_gguf.parent)
+    monkeypatch.setenv("PLT_AGENT_HOME", str(store))
     result = cli("demo", "--keep")
     assert "small demonstration model" in result.stderr
     assert result.exit_code == 0, result.output
     assert "the model fixed the bug" in result.stderr
     assert "+    return a + b" in result.stdout
-    kept = next(line for line in result.stderr.splitlines() if "demo repository is kept at" in line)
-    repo = kept.split("kept at", 1)[1].strip()
-    start = json.loads((Path(repo).parent / "trajectory.jsonl").read_text().splitlines()[0])
+    (trajectory,) = (store / "trajectories").glob("*-mathlib.jsonl")
+    start = json.loads(trajectory.read_text().splitlines()[0])
     assert start["mode"] == "whole-file"
