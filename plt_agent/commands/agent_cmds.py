@@ -54,10 +54,12 @@ def fix(
 
     The changes stay in the working tree (committed only with --commit); a run that fails leaves every file as it found it, your own uncommitted edits included. Exit code 0 fixed, 1 not fixed, 2 bad usage or configuration.
     """  # noqa: E501
+    from plt_agent.agent.fix import git_root
     from plt_agent.config import load_config
 
     flags: dict[str, Any] = {"model": model, "max_steps": max_steps, "test_cmd": test_cmd, "mode": mode}
-    config = load_config(path if path.is_dir() else None, flags)
+    repo = (git_root(path) or path) if path.is_dir() else None  # [tool.plt-agent] of the repository
+    config = load_config(repo, flags)
     if replay is not None:
         config = _replay_config(config, replay)
     code = run_fix(
