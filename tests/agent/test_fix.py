@@ -245,3 +245,14 @@ def test_unknown_model_spec_is_a_usage_error(demo_repo, cli):
     assert result.exit_code == 2
     assert "llama:PATH.gguf" in result.stderr
     assert "openai:URL#MODEL" in result.stderr
+
+
+def test_the_repository_config_applies_and_flags_override_it(demo_repo, tmp_path, cli):
+    with (demo_repo / "pyproject.toml").open("a") as fh:
+        fh.write('\n[tool.plt-agent]\nmax_steps = 1\nmode = "text"\n')
+    script = write_script(tmp_path / "r.jsonl", _fixing_replies())
+    limited = cli("fix", str(demo_repo), "--model", f"scripted:{script}")
+    assert limited.exit_code == 1
+    assert "used all 1 steps" in limited.stderr
+    allowed = cli("fix", str(demo_repo), "--model", f"scripted:{script}", "--max-steps", "2")
+    assert allowed.exit_code == 0, allowed.output
