@@ -189,3 +189,45 @@ def test_pagerank_matches_the_linear_solution():
     system = np.eye(4) - d * (transition.T + np.outer(p, dangling))
     expected = np.linalg.solve(system, (1 - d) * p)
     assert np.allclose(got, expected, atol=1e-8)
+
+
+def hub_repo_files() -> dict[str, str]:
+    """app/core.py is used by every module; app/feature3.py calls app/mathutil.py, which fails."""
+    files = {
+        "app/core.py": (
+            "class Context:\n    pass\n\n\nclass Settings:\n    pass\n\n\n"
+            "def log_event(ctx, name):\n    return name\n"
+        ),
+        "app/mathutil.py": (
+            "def normalise_weights(ws):\n    total = sum(ws)\n    return [w / total for w in ws]\n"
+        ),
+    }
+    for n in range(6):
+        files[f"app/widget{n}.py"] = (
+            "from app.core import Context, Settings, log_event\n\n\n"
+            f"def render_widget{n}(ctx: Context, settings: Settings):\n"
+            f"    log_event(ctx, 'widget{n}')\n    return Settings()\n"
+        )
+    for n in range(8):
+        widgets = [f"render_widget{(n + k) % 6}" for k in range(3)]
+        extra = "from app.mathutil import normalise_weights\n" if n == 3 else ""
+        call = "    return normalise_weights([0, 0])\n" if n == 3 else "    return Context()\n"
+        files[f"app/feature{n}.py"] = (
+            "from app.core import Context, Settings, log_event\n"
+            + "".join(f"from app.widget{(n + k) % 6} import {w}\n" for k, w in enumerate(widgets))
+            + extra
+            + f"\n\ndef run_feature{n}(ctx: Context):\n    log_event(ctx, 'feature{n}')\n"
+            + "".join(f"    {w}(ctx, Settings())\n" for w in widgets)
+            + call
+        )
+    return files
+
+
+def test_a_hub_everyone_uses_does_not_outrank_what_the_query_names(tmp_path):
+    root = make_repo(tmp_path / "hub", hub_repo_files())
+    query = (  # names the caller's file and the called function, not the callee's file
+        'Traceback (most recent call last):\n  File "app/feature3.py", line 11, in run_feature3\n'
+        "    return normalise_weights([0, 0])\nZeroDivisionError: division by zero\n"
+    )
+    ranked = [rel for rel, _ in rank_files(root, query)]
+    assert ranked[:2] == ["app/feature3.py", "app/mathutil.py"]
