@@ -16,6 +16,7 @@ from tools.text import clip_line
 from tools.workspace import Workspace
 
 MAX_FILES = 100
+MAX_FILES_WITH_LINES = 20  # above this, only files and counts are listed
 MAX_HITS = 50
 MAX_FOUND = 200
 
@@ -114,6 +115,11 @@ def _report(pattern: str, counts: dict[str, int], hits: list[str]) -> Observatio
         )
     lines = [f"{data['total']} matches in {len(counts)} files:"]
     lines += [f"  {rel} ({n})" for rel, n in counts.items()]
+    if len(counts) > MAX_FILES_WITH_LINES:
+        lines.append(
+            f"[lines not shown for more than {MAX_FILES_WITH_LINES} files; narrow with `path` to see them]"
+        )
+        return Observation("\n".join(lines), data=data)
     lines.append("")
     lines += hits[:MAX_HITS]
     if len(hits) > MAX_HITS or data["total"] > len(hits):

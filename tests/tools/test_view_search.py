@@ -92,6 +92,16 @@ def test_search_within_a_path_and_with_regex(tree):
     assert literal.data["total"] == 0
 
 
+def test_search_over_many_files_lists_counts_only(tmp_path):
+    files = {f"m{n:02}.py": "shared = 1\nshared += 1\n" for n in range(30)}
+    ws = Workspace(make_repo(tmp_path / "many", files))
+    obs = run_tool("search", {"pattern": "shared"}, ws)
+    assert obs.ok
+    assert "60 matches in 30 files:" in obs.text
+    assert "  m29.py (2)" in obs.text
+    assert "m00.py:1:" not in obs.text
+
+
 def test_search_bad_regex_says_so(tree):
     obs = run_tool("search", {"pattern": "foo(", "regex": True}, tree)
     assert not obs.ok
