@@ -122,15 +122,8 @@ class RepoMap:
         personal = self._personalisation(nodes, tags, q)
         scores = pagerank(len(nodes), edges, personal)
         baseline = pagerank(len(nodes), edges, [1.0] * len(nodes))
-        floor = 1.0 / len(nodes)
-        relevance = [
-            s / max(b, floor) * (TEST_FILE_WEIGHT if is_test_file(rel) else 1.0)
-            for rel, s, b in zip(nodes, scores, baseline, strict=True)
-        ]
-        total = sum(relevance) or 1.0
         files = sorted(
-            ((rel, r / total) for rel, r in zip(nodes, relevance, strict=True)),
-            key=lambda fs: (-fs[1], fs[0]),
+            zip(nodes, _relevance(nodes, scores, baseline), strict=True), key=lambda fs: (-fs[1], fs[0])
         )
         return files, self._definition_scores(nodes, tags, edges, scores, q)
 
@@ -170,8 +163,16 @@ class RepoMap:
             weights[rel] += W_NAME_PARTS * score
         return [weights.get(rel, 0.0) for rel in nodes]
 
-    def _definition_scores(self, nodes, tags, edges, scores, q) -> dict[tuple[str, str], float]:  # type: ignore[no-untyped-def]
-        out_weight = Counter()
+    def _definition_scores(
+        self,
+        nodes: list[str],
+        tags: dict[str, FileTags],
+        edges: list[tuple[int, int, float, str]],
+        scores: list[float],
+        q: Query,
+    ) -> dict[tuple[str, str], float]:
+        """Each file's rank shared over its uses, credited to the (definer, identifier) used."""
+        out_weight: Counter[int] = Counter()
         for src, _, w, _ in edges:
             out_weight[src] += w
         ranked: dict[tuple[str, str], float] = Counter()
@@ -237,6 +238,17 @@ class RepoMap:
 
 
 _HEADER = "Repository map: source files, most relevant first, with line numbers of key definitions.\n"
+
+
+def _relevance(nodes: list[str], scores: list[float], baseline: list[float]) -> list[float]:
+    """Personalised rank over uniform rank (floored at 1/N), test files halved, normalised to sum 1."""
+    floor = 1.0 / len(nodes)
+    relevance = [
+        s / max(b, floor) * (TEST_FILE_WEIGHT if is_test_file(rel) else 1.0)
+        for rel, s, b in zip(nodes, scores, baseline, strict=True)
+    ]
+    total = sum(relevance) or 1.0
+    return [r / total for r in relevance]
 
 
 def _mentioned(token: str, suffixes: dict[str, list[str]]) -> list[tuple[str, float]]:
