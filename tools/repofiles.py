@@ -93,7 +93,11 @@ def state_dir(root: Path, *, use_git: bool = True) -> Path:
     if use_git:
         gd = git_dir(root)
         if gd is not None:
-            return gd / "plt-agent"
+            prefix = (git_output(root, "rev-parse", "--show-prefix") or "").strip()
+            if not prefix:
+                return gd / "plt-agent"
+            # a workspace rooted in a subfolder keeps its own journal (its paths are relative to it)
+            return gd / "plt-agent" / ("sub-" + hashlib.sha256(prefix.encode()).hexdigest()[:12])
     base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
     key = hashlib.sha256(str(root.resolve()).encode()).hexdigest()[:16]
     return base / "plt-agent" / "workspaces" / key

@@ -112,3 +112,18 @@ def test_without_git(tmp_path):
     assert (root / "src" / "m.py").read_text() == "M = 1\n"
     assert sorted(p.name for p in (root / "src").iterdir()) == ["m.py"]
     assert not (root / ".git").exists()
+
+
+def test_a_workspace_in_a_subfolder_keeps_its_own_journal(tmp_path):
+    repo = make_repo(tmp_path / "r", {"top.py": "T = 1\n", "sub/inner.py": "I = 1\n"})
+    whole, sub = Workspace(repo), Workspace(repo / "sub")
+    whole.snapshot()
+    sub.snapshot()
+    assert sub.files() == ["inner.py"]
+    assert run_tool("edit", {"path": "top.py", "old": "T = 1", "new": "T = 2"}, whole).ok
+    assert run_tool("edit", {"path": "inner.py", "old": "I = 1", "new": "I = 2"}, sub).ok
+    assert Workspace(repo).changed_files() == ["top.py"]
+    assert Workspace(repo / "sub").changed_files() == ["inner.py"]
+    Workspace(repo / "sub").restore_all()
+    assert (repo / "sub" / "inner.py").read_text() == "I = 1\n"
+    assert (repo / "top.py").read_text() == "T = 2\n"
