@@ -216,3 +216,10 @@ def test_report_of_scripted_run_names_the_trajectory(tmp_path):
     assert events[0] == "start"
     assert events[-1] == "end"
     assert r["model_patch"] == ""
+
+
+def test_every_bundled_task_validates():
+    """The whole suite on this interpreter: F2P fail at base and pass with gold, P2P pass both."""
+    result = _eval("validate", str(BENCH), "--workers", "2")
+    assert result.exit_code == 0, result.output
+    assert _last_line(result.output).endswith(" valid, 0 broken")
