@@ -5,6 +5,8 @@ How it ranks (after Aider's repo map, agent-prior-art §4a, re-implemented):
 2. A file graph: for every identifier defined in one file and used in another, an edge
    user -> definer weighted `sqrt(uses) x multiplier` (x10 when the query names it, x10 for
    long structured names, x0.1 for `_private` names, x0.1 when defined in more than 5 files).
+   Data files (JSON, INI, YAML, CSV, ...) join the graph when code names them
+   (`with_name("currencies.json")`): an edge code -> data file, weighted x10.
 3. Personalised PageRank (power iteration, numpy) toward what the query points at: files it
    names by path or dotted module (strongest), files defining identifiers it names, and files
    whose definitions share rare name parts with its words (a test named
@@ -32,12 +34,12 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from tools.base import Observation
 from tools.repofiles import list_files, state_dir
-from tools.tags import FileTags, TagIndex
+from tools.tags import DATA_SUFFIXES, FILE_REF, FileTags, TagIndex
 from tools.text import clip_line
 from tools.workspace import Workspace
 
@@ -78,6 +80,7 @@ class RepoMap:
     def __init__(self, root: str | Path, *, use_git: bool = True, cache_dir: Path | None = None):
         self.root = Path(root).resolve()
         self.files = list_files(self.root, use_git=use_git)
+        self.data_files = [f for f in self.files if PurePosixPath(f).suffix.lower() in DATA_SUFFIXES]
         folder = cache_dir or state_dir(self.root, use_git=use_git)
         self.index = TagIndex(self.root, folder / "repomap-tags.json")
         self._tags: dict[str, FileTags] | None = None
@@ -90,9 +93,19 @@ class RepoMap:
 
     # ---- query ---------------------------------------------------------------------------
 
+    def graph(self, query: Query | None = None) -> dict[str, FileTags]:
+        """The graph's files: source files with their tags, and data files the code or query names."""
+        tags = self.tags()
+        named = {ref[len(FILE_REF) :] for ft in tags.values() for ref in ft.refs if ref.startswith(FILE_REF)}
+        mentioned = set(query.files) if query else set()
+        data = {
+            rel: FileTags() for rel in self.data_files if rel.rsplit("/", 1)[-1] in named or rel in mentioned
+        }
+        return {**tags, **data}
+
     def parse_query(self, text: str) -> Query:
         suffixes: dict[str, list[str]] = defaultdict(list)
-        for rel in self.tags():
+        for rel in [*self.tags(), *self.data_files]:
             parts = rel.split("/")
             for k in range(1, len(parts) + 1):
                 suffixes["/".join(parts[-k:])].append(rel)
@@ -113,11 +126,11 @@ class RepoMap:
         return self._ranked[query]
 
     def _rank(self, query: str) -> tuple[list[tuple[str, float]], dict[tuple[str, str], float]]:
-        tags = self.tags()
+        q = self.parse_query(query)
+        tags = self.graph(q)
         nodes = sorted(tags)
         if not nodes:
             return [], {}
-        q = self.parse_query(query)
         edges = self._edges(tags, q)
         personal = self._personalisation(nodes, tags, q)
         scores = pagerank(len(nodes), edges, personal)
@@ -132,6 +145,8 @@ class RepoMap:
         for rel, ft in tags.items():
             for d in ft.defs:
                 definers[d.name].add(rel)
+        for rel in tags.keys() & set(self.data_files):
+            definers[FILE_REF + rel.rsplit("/", 1)[-1]].add(rel)
         return definers
 
     def _edges(self, tags: dict[str, FileTags], q: Query) -> list[tuple[int, int, float, str]]:
@@ -194,7 +209,10 @@ class RepoMap:
     ) -> str:
         count = count_tokens or (lambda s: len(s) // 4)
         ranked, def_scores = self.rank(query)
-        files = [fs for fs in ranked if self.tags()[fs[0]].defs]  # files without definitions say nothing
+        tags = self.tags()
+        files = [
+            fs for fs in ranked if fs[0] not in tags or tags[fs[0]].defs
+        ]  # empty source files say nothing
         blocks: list[str] = []
         lines_cache: dict[str, list[str]] = {}
 
@@ -216,6 +234,8 @@ class RepoMap:
         return text(lo)
 
     def _file_block(self, rel: str, def_scores: dict, lines_cache: dict[str, list[str]]) -> str:
+        if rel not in self.tags():
+            return f"{rel} (data file)\n"
         defs = self.tags()[rel].defs
         best = sorted(defs, key=lambda d: -def_scores.get((rel, d.name), 0.0))[:MAX_DEFS_PER_FILE]
         shown = set(best)
@@ -305,6 +325,8 @@ def _lexical_scores(tags: dict[str, FileTags], q: Query) -> dict[str, float]:
 
 
 def identifier_weight(ident: str, n_definers: int, mentioned: bool) -> float:
+    if ident.startswith(FILE_REF):
+        return 10.0 if n_definers <= 5 else 1.0  # code naming a data file is a specific link
     weight = 10.0 if mentioned else 1.0
     structured = "_" in ident.strip("_") or bool(re.search(r"[a-z][A-Z]", ident))
     if structured and len(ident) >= 8:

@@ -2,9 +2,12 @@
 
 A file's tags are its definitions (name, kind, first and last line, from the grammar's tags
 query) and a count of the identifiers it uses that are not its own definition names (the
-references). `TagIndex.load(files)` returns them for a list of files, re-parsing only files
-whose size or mtime changed since the JSON cache was written; a progress bar goes to stderr
-when many files need parsing and stderr is a terminal.
+references). Names of data files the source mentions (`"currencies.json"`, `rates.ini`)
+count as references too, keyed `file:<name>`, so code can point at the data it loads.
+
+`TagIndex.load(files)` returns the tags of a list of files, re-parsing only files whose size
+or mtime changed since the JSON cache was written; a progress bar goes to stderr when many
+files need parsing and stderr is a terminal.
 
 Knows nothing about ranking or rendering.
 """
@@ -12,6 +15,7 @@ Knows nothing about ranking or rendering.
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections import Counter
 from dataclasses import dataclass, field
@@ -20,7 +24,25 @@ from pathlib import Path
 from tools.journal import atomic_write_bytes
 from tools.languages import for_path, language_name
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2
+FILE_REF = "file:"  # prefix of references to data files by name
+_DATA_EXTENSIONS = (
+    "json",
+    "ini",
+    "toml",
+    "yaml",
+    "yml",
+    "csv",
+    "tsv",
+    "txt",
+    "cfg",
+    "conf",
+    "xml",
+    "sql",
+    "html",
+)
+DATA_SUFFIXES = frozenset("." + ext for ext in _DATA_EXTENSIONS)
+_DATA_NAME = re.compile(rb"[\w.-]+\.(?:" + "|".join(_DATA_EXTENSIONS).encode() + rb")\b")
 MAX_SOURCE_BYTES = 1_000_000  # bigger files (generated, minified) are not parsed
 PROGRESS_MIN_FILES = 200
 
@@ -61,6 +83,8 @@ def extract(path: str, source: bytes) -> FileTags:
     for node in QueryCursor(support.identifiers).captures(root).get("ref", []):
         if node.start_byte not in def_positions and node.end_byte - node.start_byte <= 80:
             refs[node.text.decode("utf-8", "replace")] += 1
+    for name in _DATA_NAME.findall(source):
+        refs[FILE_REF + name.decode("utf-8", "replace")] += 1
     unique = {(d.name, d.line): d for d in defs}  # some queries match one definition twice
     return FileTags(sorted(unique.values(), key=lambda d: (d.line, d.name)), refs)
 

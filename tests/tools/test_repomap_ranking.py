@@ -231,3 +231,31 @@ def test_a_hub_everyone_uses_does_not_outrank_what_the_query_names(tmp_path):
     )
     ranked = [rel for rel, _ in rank_files(root, query)]
     assert ranked[:2] == ["app/feature3.py", "app/mathutil.py"]
+
+
+def test_a_data_file_the_code_loads_joins_the_ranking(tmp_path):
+    files = {
+        "money/__init__.py": "",
+        "money/currencies.json": '{"USD": {"decimals": 2}, "JPY": {"decimals": 2}}\n',
+        "money/registry.py": (
+            "import json\nfrom pathlib import Path\n\n\n"
+            "def currency_decimals(code):\n"
+            "    table = json.loads(Path(__file__).with_name('currencies.json').read_text())\n"
+            "    return table[code]['decimals']\n"
+        ),
+        "money/fmt.py": (
+            "from money.registry import currency_decimals\n\n\n"
+            "def format_money(amount, code):\n"
+            "    return f'{amount:,.{currency_decimals(code)}f} {code}'\n"
+        ),
+        "money/notes.txt": "Unrelated notes.\n",
+        "tests/test_fmt.py": (
+            "from money.fmt import format_money\n\n\n"
+            "def test_yen_has_no_decimals():\n    assert format_money(1200, 'JPY') == '1,200 JPY'\n"
+        ),
+    }
+    root = make_repo(tmp_path / "money", files)
+    ranked = [rel for rel, _ in rank_files(root, pytest_output(root))]
+    assert "money/notes.txt" not in ranked  # no code names it
+    assert ranked.index("money/currencies.json") + 1 <= 3
+    assert "money/currencies.json (data file)" in render_map(root, pytest_output(root), 2000)
