@@ -11,8 +11,10 @@ Small local models rarely produce perfect tool calls, so `parse_action` accepts,
 
 Only the FIRST action counts. Argument values are converted to the types the tool's JSON
 schema asks for. Anything else raises `FormatError` whose message tells the model exactly
-what was wrong and what a correct reply looks like. `first_code_block` serves the
-whole-file strategy. This module knows nothing about running tools or models.
+what was wrong and what a correct reply looks like. `action_complete` says when a streamed
+reply already holds a whole first action (so generation can stop there) and `ACTION_OPENER`
+finds where one starts. `first_code_block` serves the whole-file strategy. This module knows
+nothing about running tools or models.
 """
 
 from __future__ import annotations
@@ -22,7 +24,11 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-STOP_SEQUENCES = ["</function>"]
+# Generation ends right after the first complete action of either tag form (the closing tag
+# itself is cut off; `_xml_action` does not need it). Fenced and JSON actions are ended by the
+# caller's `action_complete` check instead: their closing text also opens the next block.
+STOP_SEQUENCES = ["</function>", "</tool_call>"]
+ACTION_OPENER = re.compile(r"<function|<tool_call|\{|^[ \t]*(?:```|~~~)", re.MULTILINE)
 
 
 class FormatError(Exception):
@@ -200,6 +206,29 @@ def _shell_action(text: str, by_name: dict[str, dict[str, Any]]) -> Action | Non
     return None
 
 
+def action_complete(text: str) -> bool:
+    """Whether `text` already holds one whole action (the rest of a reply would be ignored)."""
+    match = _FUNCTION.search(text)
+    if match is not None:
+        return _FUNCTION_END.search(text, match.end()) is not None
+    if re.search(r"<tool_call>.*?</tool_call>", text, re.DOTALL):
+        return True
+    for fence in _FENCE.finditer(text):
+        if fence.group(2).lower() in _SHELL_LANGS and fence.group(3).strip():
+            return True
+    start = text.find("{")
+    if start < 0:
+        return False
+    candidate = _balanced(text, start)
+    if not candidate.endswith("}"):
+        return False
+    try:
+        value = json.loads(candidate)
+    except json.JSONDecodeError:
+        return False
+    return isinstance(value, dict) and any(k in value for k in ("name", "tool", "function"))
+
+
 def first_closed_block(text: str) -> tuple[str, str] | None:
     """(language, code) of the first fenced block that is closed, else None."""
     match = _FENCE.search(text)
@@ -222,12 +251,25 @@ def _usage(tool: dict[str, Any]) -> str:
     return f"Use it like this:\n<function={tool['name']}>\n{params}</function>"
 
 
+def _example(tool: dict[str, Any]) -> str:
+    """A minimal call of `tool`: its required parameters, with placeholder values."""
+    schema = tool.get("parameters") or {}
+    props = schema.get("properties") or {}
+    keys = [k for k in schema.get("required") or [] if k in props] or list(props)[:1]
+    params = "".join(f"<parameter={k}>{_placeholder(k, props[k])}</parameter>\n" for k in keys)
+    return f"<function={tool['name']}>\n{params}</function>"
+
+
+def _placeholder(key: str, prop: dict[str, Any]) -> str:
+    if key == "path":
+        return "src/app.py"
+    return {"integer": "1", "number": "1", "boolean": "true"}.get(str(prop.get("type")), key.upper())
+
+
 def _no_action_message(text: str, by_name: dict[str, dict[str, Any]]) -> str:
-    seen = text.strip().replace("\n", " ")
-    seen = (seen[:120] + "...") if len(seen) > 120 else seen
+    """Short on purpose: small models copy long messages back instead of acting."""
+    size = len(text.strip())
+    what = f"Your reply ({size} characters) has no action." if size else "Your reply was empty."
     first = next(iter(by_name.values()), None)
-    example = _usage(first) if first else ""
-    what = f"Your reply was: {seen!r}." if seen else "Your reply was empty."
-    return (
-        f"{what} It has no action. Reply with exactly one action in this form and nothing after it. {example}"
-    )
+    example = f" For example:\n{_example(first)}" if first else ""
+    return f"{what} Reply with one action and nothing else.{example}"

@@ -3,11 +3,14 @@
 1. check the directory (a git work tree unless `no_git`), snapshot it (`Workspace`);
 2. run the tests: without a message, their failures are the task (passing tests: nothing
    to do); with a message, the message is the task and the tests judge the end;
-3. pick the action format for the model (native tools, text protocol or whole-file);
+3. pick the action format for the model (native tools, text protocol or whole-file: a model
+   under TINY_MODEL_PARAMS rewrites whole files, for failing tests and for a message while
+   the visible tests pass) and, for the text protocol, how long a reply may be;
 4. run the agent within its budgets, logging a trajectory;
 5. on success keep the changes in the work tree (commit them only when asked, and only the
    files the agent changed); on failure or interruption put every file back as it was,
-   the user's own uncommitted edits included.
+   the user's own uncommitted edits included, unless the request says `keep_changes`
+   (the eval harness: like SWE-bench, it grades whatever diff the agent left).
 
 The user's index, stash and history are never touched (except the one `--commit`).
 This module knows nothing about the terminal: `events` and `confirm` come from the caller.
@@ -34,6 +37,12 @@ from tools.base import Tool
 from tools.workspace import Workspace
 
 TINY_MODEL_PARAMS = 1_000_000_000  # below this, the whole-file strategy is the default
+# Text protocol: one action per reply, so a reply gets at most an eighth of the window, and a
+# tiny model (which rambles rather than acts) at most TINY_REPLY_TOKENS and PROSE_CHARS_TINY
+# characters before its action starts.
+TINY_REPLY_TOKENS = 512
+PROSE_CHARS = 2000
+PROSE_CHARS_TINY = 600
 FIX_TOOLS = ("view", "search", "find", "edit", "write", "insert", "run_tests", "bash")
 
 
@@ -44,6 +53,7 @@ class FixRequest:
     no_git: bool = False
     commit: bool = False
     trajectory: Path | None = None
+    keep_changes: bool = False  # leave the agent's edits in the tree even when the run fails
 
 
 @dataclass
@@ -101,7 +111,13 @@ def make_verifier(workspace: Workspace, run_tool: Callable | None = None) -> Cal
     return verify
 
 
-def choose_mode(config: Config, model: Model, *, has_failure: bool) -> str:
+def is_tiny(model: Model) -> bool:
+    n_params = getattr(model, "n_params", None)
+    return n_params is not None and n_params < TINY_MODEL_PARAMS
+
+
+def choose_mode(config: Config, model: Model, *, has_failure: bool, issue: bool = False) -> str:
+    """The action format. `issue`: the task is a message and the visible tests pass."""
     if config.mode != "auto":
         return config.mode
     replay_mode = getattr(model, "mode", None)
@@ -109,21 +125,29 @@ def choose_mode(config: Config, model: Model, *, has_failure: bool) -> str:
         return replay_mode
     if model.supports_tools:
         return "tools"
-    n_params = getattr(model, "n_params", None)
-    if has_failure and n_params is not None and n_params < TINY_MODEL_PARAMS:
+    if (has_failure or issue) and is_tiny(model):
         return "whole-file"
     return "text"
 
 
-def settings_from(config: Config, mode: str, *, verify_after_edits: bool) -> AgentSettings:
+def settings_from(
+    config: Config, mode: str, *, verify_after_edits: bool, model: Model | None = None
+) -> AgentSettings:
+    reply_tokens, prose_chars = config.reply_tokens, None
+    if mode == "text" and model is not None:
+        tiny = is_tiny(model)
+        cap = model.context_window // 8
+        reply_tokens = max(128, min(reply_tokens, min(cap, TINY_REPLY_TOKENS) if tiny else cap))
+        prose_chars = PROSE_CHARS_TINY if tiny else PROSE_CHARS
     return AgentSettings(
         mode="tools" if mode == "tools" else "text",
         max_steps=config.max_steps,
         max_tokens=config.max_tokens,
         max_seconds=config.max_seconds,
-        reply_tokens=config.reply_tokens,
+        reply_tokens=reply_tokens,
         temperature=config.temperature,
         verify_after_edits=verify_after_edits,
+        prose_chars=prose_chars,
     )
 
 
@@ -153,7 +177,9 @@ def fix_repository(
     if request.message is None and first is not None and first.passed:
         return FixResult(Outcome("nothing_to_fix", message="the tests already pass"), "none", "(not loaded)")
     model = model_loader()
-    mode = choose_mode(config, model, has_failure=first is not None and not first.passed)
+    failing = first is not None and not first.passed
+    issue = request.message is not None and first is not None and first.passed
+    mode = choose_mode(config, model, has_failure=failing, issue=issue)
     trajectory = Trajectory(request.trajectory)
     trajectory.log(
         "start",
@@ -173,12 +199,16 @@ def fix_repository(
         workspace.restore_all()
         raise
     result = FixResult(outcome, mode, model.name, trajectory=request.trajectory)
-    if outcome.status == "submitted" and first is not None:
+    if outcome.status == "submitted" and failing:
         outcome.status = "fixed" if verify().passed else "not_fixed"
     if result.fixed:
         result.diff = workspace.diff()
         if request.commit and not request.no_git:
             result.commit = _commit(workspace, dirty_before, outcome, result.notes)
+    elif request.keep_changes:
+        result.diff = workspace.diff()
+        if result.diff:
+            result.notes.append("the run did not succeed; its changes are kept as asked (keep_changes)")
     else:
         report = workspace.restore_all()
         result.restored = report.restored + report.removed
@@ -202,12 +232,21 @@ def _run(
     trajectory: Trajectory,
 ) -> Outcome:
     if mode == "whole-file":
-        if first is None or first.passed:
-            raise UsageError("the whole-file mode needs failing tests to start from")
+        if first is None or (first.passed and not request.message):
+            raise UsageError(
+                "the whole-file mode needs the repository's tests: failing, or passing with a -m task"
+            )
         settings = settings_from(config, mode, verify_after_edits=True)
-        return WholeFileRun(
-            model, workspace, verify, settings=settings, events=events, trajectory=trajectory
-        ).run(first)
+        run = WholeFileRun(
+            model,
+            workspace,
+            verify,
+            settings=settings,
+            events=events,
+            trajectory=trajectory,
+            should_stop=should_stop,
+        )
+        return run.run_issue(request.message, first) if first.passed else run.run(first)
     from plt_agent.agent import prompts
 
     failing_output = first.summary if first is not None and not first.passed else None
@@ -217,7 +256,7 @@ def _run(
         test_output=failing_output,
         repo_map=_repo_map(workspace, (request.message or "") + (failing_output or "")),
     )
-    settings = settings_from(config, mode, verify_after_edits=request.message is None)
+    settings = settings_from(config, mode, verify_after_edits=request.message is None, model=model)
     agent = Agent(
         model,
         workspace,

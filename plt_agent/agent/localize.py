@@ -1,19 +1,29 @@
-"""Finding the file behind a test failure, without a model: the navigation the whole-file
-strategy does for tiny models.
+"""Finding the file behind a test failure or an issue text, without a model: the navigation
+the whole-file strategy does for tiny models.
 
 `candidate_files(workspace, failure)` ranks the repository's source files by: files the
 traceback points into (deepest frame first), files that define the identifiers on the
 failing lines (assertions weigh double), modules the failing test imports, and the
-repository map's ranking for the same text (`repo_map_ranking`). Test files are never
-candidates. This module knows nothing about models.
+repository map's ranking for the same text (`repo_map_ranking`).
+
+`issue_candidates(workspace, statement)` does the same for a problem statement (no failing
+test to follow): files the text names (by path, file name or dotted module), files defining
+the identifiers it names (code-like mentions weigh double), and the repository map's ranking
+for the text. Data files the code loads (.json, .ini, .toml, ...) are candidates too.
+`usage_snippet` finds where other code uses a candidate (a caller's function, or the code
+that opens a data file), to show a model how the file connects to the symptom.
+
+Test files are never candidates. This module knows nothing about models.
 """
 
 from __future__ import annotations
 
+import ast
 import re
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING
 
+from tools.tags import DATA_SUFFIXES
 from tools.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -119,9 +129,161 @@ def _size(workspace: Workspace, path: str) -> int:
         return 1 << 30
 
 
-def repo_map_ranking(workspace: Workspace, failure: Verdict) -> list[str]:
-    """The repository map's file ranking for the failure text ([] when the map is unavailable)."""
+def repo_map_ranking(workspace: Workspace, query: Verdict | str) -> list[str]:
+    """The repository map's file ranking for a failure or a text ([] when the map is unavailable)."""
     from tools.registry import run_tool
 
-    obs = run_tool("repo_map", {"query": failure.summary[:4000], "budget_tokens": 64}, workspace)
-    return list(obs.data.get("ranked") or []) if obs.ok else []
+    text = query if isinstance(query, str) else query.summary
+    obs = run_tool("repo_map", {"query": text[:4000], "budget_tokens": 64}, workspace)
+    return list(obs.data.get("ranked") or []) if obs.ok and obs.data else []
+
+
+# -- issue texts -------------------------------------------------------------------------------
+
+_CODE_SPAN = re.compile(r"```.*?```|`[^`\n]+`", re.DOTALL)
+_CALLED = re.compile(r"([A-Za-z_]\w*)\s*\(")
+_DOTTED = re.compile(r"\b([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+)\b")
+MAX_SNIPPET_LINES = 30
+
+
+def issue_candidates(
+    workspace: Workspace, statement: str, limit: int = MAX_CANDIDATES, ranked: list[str] | None = None
+) -> list[str]:
+    """Files most likely to need the change an issue text asks for (best first), tests excluded.
+
+    `ranked` is the repository map's order for the same text (`repo_map_ranking`)."""
+    pool = [
+        f
+        for f in workspace.files()
+        if PurePosixPath(f).suffix.lower() in SOURCE_SUFFIXES | DATA_SUFFIXES and not is_test_file(f)
+    ]
+    scores = dict.fromkeys(pool, 0.0)
+    for path in _named_files(statement, pool):
+        scores[path] += 3.0
+    words, code_words = _statement_identifiers(statement)
+    for path in pool:
+        for name in set(_definitions(workspace, path)) & words:
+            scores[path] += 2.0 if name in code_words else 1.0
+    in_map = [p for p in ranked or [] if p in scores]
+    for rank, path in enumerate(in_map):
+        scores[path] += 4.0 / (1 + rank)
+    for path in pool:  # a module that only re-exports (a package's __init__) holds no logic
+        if path.endswith(".py") and not _definitions(workspace, path):
+            scores[path] *= 0.3
+    order = sorted(pool, key=lambda p: (-scores[p], _size(workspace, p), p))
+    chosen = [p for p in order if scores[p] > 0][:limit]
+    return chosen or [p for p in order if PurePosixPath(p).suffix in SOURCE_SUFFIXES][:1]
+
+
+def _statement_identifiers(statement: str) -> tuple[set[str], set[str]]:
+    """(every identifier in the text, those written as code: in backticks, blocks or calls)."""
+    code = " ".join(m.group(0) for m in _CODE_SPAN.finditer(statement))
+    code_words = set(_IDENT.findall(code)) | set(_CALLED.findall(statement))
+    return set(_IDENT.findall(statement)), code_words
+
+
+def _named_files(statement: str, pool: list[str]) -> list[str]:
+    """Files the text names by relative path, by file name, or as a dotted module."""
+    out = []
+    modules = {m.replace(".", "/") for m in _DOTTED.findall(statement)}
+    for path in pool:
+        p = PurePosixPath(path)
+        module = path[: -len(p.suffix)] if p.suffix else path
+        stem = module[: -len("/__init__")] if module.endswith("/__init__") else module
+        named = path in statement or (p.suffix and re.search(rf"(?<![\w/.]){re.escape(p.name)}\b", statement))
+        if named or (p.suffix == ".py" and stem in modules):
+            out.append(path)
+    return out
+
+
+def names_definitions_of(workspace: Workspace, path: str, statement: str) -> bool:
+    """Whether the statement names a function, class or constant defined in `path`."""
+    words, _ = _statement_identifiers(statement)
+    defined = set(_definitions(workspace, path))
+    if path.endswith(".py"):
+        defined |= _constants(workspace, path)
+    return bool(defined & words)
+
+
+def usage_snippet(workspace: Workspace, path: str, statement: str) -> tuple[str, str] | None:
+    """(file, code) where another non-test file uses `path`: the function that calls most of
+    its definitions (preferring one the statement names), or the lines that load a data file."""
+    others = [f for f in workspace.files() if f.endswith(".py") and f != path and not is_test_file(f)]
+    if path.endswith(".py"):
+        wanted = set(_definitions(workspace, path)) | _constants(workspace, path)
+        match = _name_user
+    else:
+        wanted = {PurePosixPath(path).name}
+        match = _file_user
+    words, _ = _statement_identifiers(statement)
+    best: tuple[float, str, str] | None = None
+    for other in others:
+        for score, code in match(workspace, other, wanted, words):
+            if best is None or score > best[0]:
+                best = (score, other, code)
+    return (best[1], best[2]) if best else None
+
+
+def _constants(workspace: Workspace, path: str) -> set[str]:
+    tree = _parse(workspace, path)
+    names = set()
+    for node in tree.body if tree else []:
+        if isinstance(node, ast.Assign):
+            names |= {t.id for t in node.targets if isinstance(t, ast.Name)}
+    return names
+
+
+def _parse(workspace: Workspace, path: str) -> ast.Module | None:
+    try:
+        return ast.parse(workspace.read_text(path))
+    except Exception:  # unreadable, binary or not Python
+        return None
+
+
+def _functions(tree: ast.Module) -> list[ast.FunctionDef | ast.AsyncFunctionDef]:
+    return [n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+
+
+def _name_user(
+    workspace: Workspace, other: str, wanted: set[str], words: set[str]
+) -> list[tuple[float, str]]:
+    tree = _parse(workspace, other)
+    if tree is None or not wanted:
+        return []
+    lines = workspace.read_text(other).splitlines()
+    out = []
+    for fn in _functions(tree):
+        used = {n.id for n in ast.walk(fn) if isinstance(n, ast.Name)}
+        used |= {n.attr for n in ast.walk(fn) if isinstance(n, ast.Attribute)}
+        hits = len(used & wanted)
+        if hits:
+            score = hits + (2.0 if fn.name in words else 0.0)
+            out.append((score, _clip_lines(lines[fn.lineno - 1 : fn.end_lineno])))
+    return out
+
+
+def _file_user(
+    workspace: Workspace, other: str, wanted: set[str], words: set[str]
+) -> list[tuple[float, str]]:
+    try:
+        text = workspace.read_text(other)
+    except Exception:  # unreadable or binary
+        return []
+    name = next(iter(wanted))
+    if name not in text:
+        return []
+    lines = text.splitlines()
+    at = next(i for i, line in enumerate(lines) if name in line)
+    tree = _parse(workspace, other)
+    functions = _functions(tree) if tree else []
+    users = [fn for fn in functions if fn.lineno - 1 <= at < (fn.end_lineno or fn.lineno)]
+    if users:
+        return [(1.0, _clip_lines(lines[users[-1].lineno - 1 : users[-1].end_lineno]))]
+    # a module-level reference (a path constant): show it and the functions that use it
+    return [(1.0, _clip_lines(lines[max(0, at - 3) : at + 12]))]
+
+
+def _clip_lines(lines: list[str]) -> str:
+    if len(lines) > MAX_SNIPPET_LINES:
+        lines = lines[:MAX_SNIPPET_LINES] + ["    ..."]
+    return "\n".join(lines)

@@ -8,6 +8,8 @@ The history is append-only (the system prompt and tool list are byte-stable), so
 keep their KV cache across turns; old tool outputs are elided in one batch only when the
 window would overflow (`context.ContextBudget`). Actions come as native tool calls when the
 model takes them (`mode="tools"`) and through the text protocol otherwise (`actions`).
+A `ReplyWatch` ends each streamed reply as soon as it holds one whole action, or when it
+rambles (`prose_chars` without starting an action) or loops; such a cut is not a cancel.
 
 Stops, each an `Outcome.status`: "fixed" (verification passed), "submitted" (no verifier),
 "answered" (chat reply), "max_steps", "max_tokens", "max_seconds", "format_errors" (3 bad
@@ -24,9 +26,18 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from plt_agent.agent import prompts
-from plt_agent.agent.actions import STOP_SEQUENCES, Action, FormatError, check_action, parse_action
+from plt_agent.agent.actions import (
+    ACTION_OPENER,
+    STOP_SEQUENCES,
+    Action,
+    FormatError,
+    action_complete,
+    check_action,
+    parse_action,
+)
 from plt_agent.agent.context import ContextBudget
 from plt_agent.agent.events import AgentEvents
+from plt_agent.agent.replywatch import ReplyWatch
 from plt_agent.agent.trajectory import Trajectory
 from plt_agent.models.base import ContextOverflow, Model, ModelError, Reply
 from plt_agent.models.wire import tool_call_to_wire
@@ -51,6 +62,7 @@ class AgentSettings:
     max_format_errors: int = 3
     max_repeats: int = 3
     verify_after_edits: bool = True  # run the verifier whenever an action changed files
+    prose_chars: int | None = None  # text protocol, fix runs: cut a reply this long without an action
 
 
 @dataclass
@@ -182,14 +194,15 @@ class Agent:
                 f"elided {fit.elided} old tool outputs to fit the {self.budget.window}-token window"
             )
         self.events.step_started(state.steps, self.settings.max_steps, fit.prompt_tokens)
+        watch = self._watch(state)
         reply = self.model.complete(
             self.messages,
             tools=self.schemas if self.native else None,
             max_tokens=fit.reply_tokens,
             temperature=self.settings.temperature,
             stop=None if self.native else STOP_SEQUENCES,
-            on_text=self.events.text,
-            should_stop=self.should_stop,
+            on_text=watch.feed,
+            should_stop=watch.done,
         )
         self._account(reply, state)
         self.trajectory.log(
@@ -200,11 +213,25 @@ class Agent:
             finish_reason=reply.finish_reason,
             usage=asdict(reply.usage),
             prompt_tokens_counted=fit.prompt_tokens,
+            cut=watch.reason,
         )
         self.events.reply(reply)
-        if reply.finish_reason == "cancelled":
+        if reply.finish_reason == "cancelled" and watch.reason in ("", "cancelled"):
             raise _Stop("cancelled", "stopped by the user")
+        if watch.describe():
+            self.events.note(watch.describe())
         return reply
+
+    def _watch(self, state: _RunState) -> ReplyWatch:
+        """Ends a reply at its first whole action, or early when it rambles or loops."""
+        text_fix = not self.native and state.purpose == "fix"
+        return ReplyWatch(
+            self.events.text,
+            complete=None if self.native else action_complete,
+            opener=ACTION_OPENER,
+            prose_chars=self.settings.prose_chars if text_fix else None,
+            user_stop=self.should_stop,
+        )
 
     def _account(self, reply: Reply, state: _RunState) -> None:
         for holder in (self.totals, state):

@@ -70,7 +70,10 @@ class OracleSolver:
 
 
 class AgentSolver:
-    """`plt-agent fix REPO -m PROBLEM_STATEMENT --model SPEC` run in this process."""
+    """`plt-agent fix REPO -m PROBLEM_STATEMENT --model SPEC` run in this process.
+
+    Like SWE-bench harnesses, it keeps whatever the agent changed (`keep_changes`): a run that
+    edits and then runs out of budget is still graded on its diff."""
 
     def __init__(self, spec: str | None, *, max_steps: int | None = None, overrides: dict | None = None):
         self.spec = spec
@@ -94,7 +97,9 @@ class AgentSolver:
         flags = {"model": self.spec_for(task), "max_steps": self.max_steps, **self.overrides}
         try:
             config = load_config(repo, flags)
-            request = FixRequest(repo, message=task.problem_statement, trajectory=trajectory)
+            request = FixRequest(
+                repo, message=task.problem_statement, trajectory=trajectory, keep_changes=True
+            )
             result = fix_repository(request, config, lambda: self._model(config))
         except Exception as exc:  # a crash is one task's failure, not the whole run's
             return SolveResult(

@@ -91,7 +91,7 @@ def test_only_the_first_of_several_actions_counts():
 
 FAILS = [
     ("", "Your reply was empty"),
-    ("I think the bug is in add().", "It has no action"),
+    ("I think the bug is in add().", "has no action"),
     ("<function=open>\n<parameter=path>a.py</parameter>", "There is no tool named 'open'"),
     ("<function=view>\n<parameter=file>a.py</parameter>", "has no parameter 'file'"),
     (

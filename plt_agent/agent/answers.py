@@ -1,0 +1,147 @@
+"""Turning a small model's "corrected whole file" into the file contents worth testing.
+
+`merge_answer(path, original, answer)` gives the candidates, best guess first:
+
+- Python: the answer applied as the smallest change (`pysplice`: unchanged definitions keep
+  their original text, docstrings and comments; a partial answer replaces only what it
+  contains), then, when it changes several definitions, each change on its own (tiny models
+  often fix one function and break another);
+- other text files (data files such as .json/.ini/.toml, other languages): the answer merged
+  line by line (`splice_lines`: lines the answer changes or adds are taken, lines it leaves
+  out are kept, so a partial or truncated answer does not delete the rest of the file),
+  then the answer as it is.
+
+`check_answer` says why a candidate is unusable: it changes nothing, it is empty, it does not
+parse (Python, JSON, TOML, INI), or it is a test file instead of the source.
+This module knows nothing about models, workspaces or tests.
+"""
+
+from __future__ import annotations
+
+import ast
+import configparser
+import difflib
+import json
+import sys
+from pathlib import PurePosixPath
+
+from plt_agent.agent.localize import is_test_file
+from plt_agent.agent.pysplice import changed_units, splice_python
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+MAX_SINGLE_CHANGES = 4  # per answer, how many one-definition variants are tested
+FENCE_LANG = {
+    ".py": "python",
+    ".js": "javascript",
+    ".ts": "typescript",
+    ".go": "go",
+    ".rs": "rust",
+    ".java": "java",
+    ".c": "c",
+    ".h": "c",
+    ".cpp": "cpp",
+    ".hpp": "cpp",
+    ".rb": "ruby",
+    ".php": "php",
+    ".json": "json",
+    ".toml": "toml",
+    ".ini": "ini",
+    ".cfg": "ini",
+    ".yaml": "yaml",
+    ".yml": "yaml",
+    ".csv": "csv",
+    ".xml": "xml",
+    ".html": "html",
+    ".sql": "sql",
+}
+
+
+def fence_lang(path: str) -> str:
+    """The language tag of a fenced block holding `path` ('' when unknown)."""
+    return FENCE_LANG.get(PurePosixPath(path).suffix.lower(), "")
+
+
+def merge_answer(path: str, original: str, answer: str) -> list[str]:
+    """New contents for the file to try, best guess first (see the module docstring)."""
+    if path.endswith(".py"):
+        contents = _python_variants(original, answer)
+    else:
+        contents = [splice_lines(original, answer), answer]
+    out = []
+    for text in contents:
+        if original.endswith("\n") and text and not text.endswith("\n"):
+            text += "\n"
+        if text not in out:
+            out.append(text)
+    return out
+
+
+def _python_variants(original: str, answer: str) -> list[str]:
+    changed = changed_units(original, answer)
+    spliced = splice_python(original, answer) if changed is not None else None
+    contents = [spliced if spliced is not None else answer]
+    if changed and len(changed) > 1:
+        contents += [
+            splice_python(original, answer, only={name}) or "" for name in changed[:MAX_SINGLE_CHANGES]
+        ]
+    return contents
+
+
+def splice_lines(original: str, answer: str) -> str:
+    """`original` with the lines the answer replaces or adds; lines it leaves out are kept."""
+    old = original.splitlines(keepends=True)
+    new = answer.splitlines(keepends=True)
+    if new and not new[-1].endswith("\n"):
+        new[-1] += "\n"
+    out: list[str] = []
+    matcher = difflib.SequenceMatcher(None, old, new, autojunk=False)
+    for op, i1, i2, j1, j2 in matcher.get_opcodes():
+        if op == "delete" or op == "equal":
+            out += old[i1:i2]
+        else:  # replace, insert
+            out += new[j1:j2]
+    text = "".join(out)
+    if not original.endswith("\n") and text.endswith("\n"):
+        text = text[:-1]
+    return text
+
+
+def check_answer(path: str, original: str, new: str) -> str:
+    """Why `new` is unusable ('' when it is fine)."""
+    if new.strip() == original.strip():
+        return "the answer changes nothing"
+    if not new.strip():
+        return "the answer is empty"
+    if path.endswith(".py"):
+        return _python_problem(path, new)
+    return _data_problem(path, new)
+
+
+def _python_problem(path: str, new: str) -> str:
+    try:
+        tree = ast.parse(new)
+    except SyntaxError as exc:
+        return f"the answer does not parse (line {exc.lineno}: {exc.msg})"
+    names = {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
+    if names and all(n.startswith("test") for n in names) and not is_test_file(path):
+        return "the answer is a test file, not the corrected source"
+    return ""
+
+
+def _data_problem(path: str, new: str) -> str:
+    suffix = PurePosixPath(path).suffix.lower()
+    try:
+        if suffix == ".json":
+            json.loads(new)
+        elif suffix == ".toml":
+            tomllib.loads(new)
+        elif suffix in (".ini", ".cfg"):
+            configparser.ConfigParser(interpolation=None).read_string(new)
+    except (ValueError, configparser.Error) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        return f"the answer is not valid {suffix[1:].upper()} ({first[:120]})"
+    return ""
