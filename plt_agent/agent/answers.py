@@ -7,9 +7,9 @@
   contains), then, when it changes several definitions, each change on its own (tiny models
   often fix one function and break another);
 - other text files (data files such as .json/.ini/.toml, other languages): the answer merged
-  line by line (`splice_lines`: lines the answer changes or adds are taken, lines it leaves
-  out are kept, so a partial or truncated answer does not delete the rest of the file),
-  then the answer as it is.
+  line by line (`splice_lines`: lines the answer changes or adds are taken, each changed
+  line in place of the original line it most resembles; lines it leaves out are kept, so a
+  partial or truncated answer does not delete the rest of the file), then the answer as it is.
 
 `check_answer` says why a candidate is unusable: it changes nothing, it is empty, it does not
 parse (Python, JSON, TOML, INI), or it is a test file instead of the source.
@@ -34,6 +34,7 @@ else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 MAX_SINGLE_CHANGES = 4  # per answer, how many one-definition variants are tested
+SIMILAR_LINE = 0.5  # difflib ratio from which an answer line is taken as an edit of an original line
 FENCE_LANG = {
     ".py": "python",
     ".js": "javascript",
@@ -100,14 +101,32 @@ def splice_lines(original: str, answer: str) -> str:
     out: list[str] = []
     matcher = difflib.SequenceMatcher(None, old, new, autojunk=False)
     for op, i1, i2, j1, j2 in matcher.get_opcodes():
-        if op == "delete" or op == "equal":
+        if op in ("delete", "equal"):
             out += old[i1:i2]
-        else:  # replace, insert
+        elif op == "insert":
             out += new[j1:j2]
+        else:
+            out += _merge_block(old[i1:i2], new[j1:j2])
     text = "".join(out)
     if not original.endswith("\n") and text.endswith("\n"):
         text = text[:-1]
     return text
+
+
+def _merge_block(old: list[str], new: list[str]) -> list[str]:
+    """A replaced block: each answer line takes the place of the most similar original line
+    (in order); original lines no answer line resembles are kept."""
+    out: list[str] = []
+    at = 0
+    for line in new:
+        scores = [(difflib.SequenceMatcher(None, old[k], line).ratio(), k) for k in range(at, len(old))]
+        score, best = max(scores, default=(0.0, -1), key=lambda sk: (sk[0], -sk[1]))
+        if score >= SIMILAR_LINE:
+            out += old[at:best] + [line]
+            at = best + 1
+        else:
+            out.append(line)
+    return out + old[at:]
 
 
 def check_answer(path: str, original: str, new: str) -> str:

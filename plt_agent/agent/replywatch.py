@@ -91,8 +91,14 @@ def repeats_at_end(text: str) -> bool:
         if len(lines) < period * REPEATS:
             break
         block = lines[-period:]
-        if sum(len(ln) for ln in block) < MIN_LOOP_CHARS:
-            continue
+        if sum(len(ln) for ln in block) < MIN_LOOP_CHARS or _periodic(block):
+            continue  # too short to call a loop, or a shorter period already judged it
         if all(lines[-period * (k + 1) : len(lines) - period * k] == block for k in range(1, REPEATS)):
             return True
     return False
+
+
+def _periodic(block: list[str]) -> bool:
+    """Whether `block` is itself copies of a shorter block."""
+    n = len(block)
+    return any(n % q == 0 and block == block[:q] * (n // q) for q in range(1, n))

@@ -172,3 +172,32 @@ def test_the_time_budget_ends_the_run(demo_repo):
     outcome = agent.run("fix it")  # the test run after the edit takes longer than 50 ms
     assert outcome.status == "max_seconds"
     assert model.n_calls == 1
+
+
+def _wrong_edit_then_budget(demo_repo, **request):  # type: ignore[no-untyped-def]
+    wrong = xml_call("edit", path="mathlib/core.py", old=BUGGY_LINE, new="    return a * b")
+    model = ScriptedModel([{"content": wrong}, {"content": VIEW}])
+    return fix_repository(FixRequest(demo_repo, **request), Config(mode="text", max_steps=1), lambda: model)
+
+
+def test_a_failed_fix_leaves_the_tree_as_it_found_it_by_default(demo_repo):
+    before = tree_bytes(demo_repo)
+    result = _wrong_edit_then_budget(demo_repo)
+    assert result.outcome.status == "max_steps"
+    assert not result.fixed
+    assert tree_bytes(demo_repo) == before
+    assert result.restored == ["mathlib/core.py"]
+    assert result.diff == ""
+
+
+def test_keep_changes_leaves_the_edits_of_a_failed_run_for_grading(demo_repo):
+    before = tree_bytes(demo_repo)
+    result = _wrong_edit_then_budget(demo_repo, keep_changes=True)
+    assert result.outcome.status == "max_steps"
+    assert not result.fixed
+    after = tree_bytes(demo_repo)
+    assert set(after) == set(before)
+    assert [k for k in after if after[k] != before[k]] == ["mathlib/core.py"]
+    assert after["mathlib/core.py"] == before["mathlib/core.py"].replace(b"return a - b", b"return a * b")
+    assert "-    return a - b\n+    return a * b\n" in result.diff
+    assert result.restored == []

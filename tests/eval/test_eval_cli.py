@@ -126,6 +126,28 @@ def test_scripted_partial_fix_is_partial(tmp_path):
     assert r["failing_tests"] == ["tests/test_truncate.py::test_custom_placeholder"]
 
 
+def test_an_agent_that_edits_and_runs_out_of_budget_is_graded_on_its_diff(tmp_path):
+    # Like SWE-bench harnesses: the edit stays (keep_changes) though the run never submits.
+    edit = _call(
+        "edit",
+        path="textkit/truncate.py",
+        old="    return text[:width] + placeholder",
+        new="    return text[: width - 3] + placeholder",
+    )
+    scripts = _script(tmp_path, [edit, _call("submit")])
+    out = tmp_path / "report.json"
+    result = _eval(
+        str(BENCH),
+        *("--model", f"scripted:{scripts}", "--task", TEXTKIT, "--max-steps", "1"),
+        *("-o", str(out), "--no-localize"),
+    )
+    assert _last_line(result.output) == "0 passed, 1 failed"
+    r = json.loads(out.read_text())["results"][0]
+    assert r["solver_status"] == "max_steps"
+    assert "+    return text[: width - 3] + placeholder" in r["model_patch"]
+    assert (r["status"], r["f2p_passed"]) == ("PARTIAL", 2)  # graded on the diff it left
+
+
 def test_scripted_gold_edit_through_the_whole_agent_loop(tmp_path):
     from plt_agent.eval.oracle import write_script
 
