@@ -11,7 +11,9 @@ the original text everywhere the answer does not really change it:
   docstring and decorators when the answer dropped them;
 - units only in the answer are appended when a changed unit uses them (tiny models invent
   unused helpers); units missing from the answer are kept (partial answers are normal);
-  imports only in the answer are added after the original's imports.
+  imports only in the answer are added after the original's imports when an applied unit
+  uses what they import, or when they import a name the original imports too (a corrected
+  import: the later binding wins); other new imports are junk and are left out.
 
 Returns None when either text does not parse or the answer has no units: the caller then
 decides what to do with the raw answer. This module knows nothing about models or files.
@@ -49,8 +51,11 @@ def splice_python(original: str, answer: str, only: set[str] | None = None) -> s
         edits.append((first, old.end_lineno or old.lineno, _with_docstring(old, node, lines, new_lines)))
     for first, last, replacement in sorted(edits, reverse=True):
         lines[first - 1 : last] = replacement
-    _add_imports(lines, old_tree, new_tree, new_lines, shift=_shift(edits, _last_import_line(old_tree)))
-    for name in _needed_new_units(new_units, old_units, changed):
+    needed = _needed_new_units(new_units, old_units, changed)
+    wanted = _used_names([new_units[n] for n in changed + needed]) | _imported_names(old_tree)
+    shift = _shift(edits, _last_import_line(old_tree))
+    _add_imports(lines, old_tree, new_tree, new_lines, shift=shift, wanted=wanted)
+    for name in needed:
         lines += ["\n", "\n", *_segment(new_lines, new_units[name])]
     return "".join(lines)
 
@@ -170,12 +175,43 @@ def _shift(edits: list[tuple[int, int, list[str]]], line: int) -> int:
     return sum(len(rep) - (last - first + 1) for first, last, rep in edits if last <= line)
 
 
+def _bindings(node: ast.Import | ast.ImportFrom) -> set[tuple[str, str]]:
+    """(bound name, where it comes from) for each name an import binds."""
+    source = f"{'.' * node.level}{node.module or ''}:" if isinstance(node, ast.ImportFrom) else ""
+    return {(alias.asname or alias.name.split(".")[0], source + alias.name) for alias in node.names}
+
+
+def _all_bindings(tree: ast.Module) -> set[tuple[str, str]]:
+    nodes = [n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))]
+    return set().union(*(_bindings(n) for n in nodes))
+
+
+def _imported_names(tree: ast.Module) -> set[str]:
+    return {name for name, _source in _all_bindings(tree)}
+
+
+def _used_names(units: list[ast.stmt]) -> set[str]:
+    return {n.id for unit in units for n in ast.walk(unit) if isinstance(n, ast.Name)}
+
+
 def _add_imports(
-    lines: list[str], old_tree: ast.Module, new_tree: ast.Module, new_lines: list[str], shift: int
+    lines: list[str],
+    old_tree: ast.Module,
+    new_tree: ast.Module,
+    new_lines: list[str],
+    shift: int,
+    wanted: set[str],
 ) -> None:
+    """Add the answer's new imports that bind a name in `wanted` (used by an applied unit, or
+    imported by the original from elsewhere: a corrected import); tiny models add junk ones."""
     known = _import_dumps(old_tree)
+    old_bindings = _all_bindings(old_tree)
     extra = [
-        n for n in new_tree.body if isinstance(n, (ast.Import, ast.ImportFrom)) and ast.dump(n) not in known
+        n
+        for n in new_tree.body
+        if isinstance(n, (ast.Import, ast.ImportFrom))
+        and ast.dump(n) not in known
+        and any(name in wanted for name, _ in _bindings(n) - old_bindings)
     ]
     if not extra:
         return

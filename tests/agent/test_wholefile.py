@@ -53,16 +53,30 @@ def test_splice_of_a_partial_answer_replaces_only_what_it_contains():
 
 def test_splice_changes_constants_adds_imports_and_only_the_new_functions_in_use():
     answer = (
-        "import math\nimport os\nRATE = 3\ndef area(r):\n    return helper(r)\n"
-        "def helper(r):\n    return math.pi * r * r\ndef unused():\n    return os.sep\n"
+        "import math\nimport os\nimport sys\nRATE = 3\ndef area(r):\n    return helper(r)\n"
+        "def helper(r):\n    return math.pi * r * r + len(os.sep) * 0\ndef unused():\n    return sys.argv\n"
     )
     merged = splice_python(ORIGINAL, answer)
     assert "RATE = 3\n" in merged
-    assert merged.index("import os") > merged.index("import math")
-    assert merged.rstrip().endswith("def helper(r):\n    return math.pi * r * r")
+    assert merged.index("import os") > merged.index("import math")  # used by the new helper
+    assert "import sys" not in merged  # only the unused function needed it
+    assert merged.rstrip().endswith("def helper(r):\n    return math.pi * r * r + len(os.sep) * 0")
     assert "def unused" not in merged
     assert '"""Area of a circle."""' in merged
     assert "@staticmethod\ndef keep(x):" in merged
+
+
+def test_junk_imports_are_left_out_and_a_corrected_import_is_kept():
+    body = "\n\ndef size(text):\n    return parse_size(text)\n"
+    original = "from .units import BINARY, parse_size\n" + body
+    junk = "import csv\nfrom .units import BINARY, parse_size\n" + body
+    assert splice_python(original, junk) == original  # nothing uses csv: the answer changes nothing
+    corrected = "from .parsing import parse_size\nfrom .units import BINARY\n" + body
+    merged = splice_python(original, corrected)
+    # the corrected import comes after the original one, so it is the binding size() sees
+    lines = merged.splitlines()
+    assert lines[:2] == ["from .units import BINARY, parse_size", "from .parsing import parse_size"]
+    assert "from .units import BINARY\n" not in merged  # an import adding nothing new is not repeated
 
 
 def test_changed_units_and_a_single_change():
