@@ -64,18 +64,23 @@ def _llama_cpp(
     ll = llama_cpp.Llama(
         str(path), n_ctx=ctx, n_batch=512, n_threads=threads, n_threads_batch=threads, verbose=False
     )
+    n_vocab = ll.n_vocab()
+
+    def last_token() -> int:  # the last row of logits, read as ours are (without logits_all)
+        return int(np.argmax(np.ctypeslib.as_array(ll._ctx.get_logits(), shape=(n_vocab,))))
+
     prefill, step = [], []
     for _ in range(rounds):
         ll.reset()
         start = time.perf_counter()
         ll.eval(prompt)
         prefill.append(time.perf_counter() - start)
-        token, times = int(np.argmax(ll.scores[ll.n_tokens - 1])), []
+        token, times = last_token(), []
         for _ in range(steps):
             start = time.perf_counter()
             ll.eval([token])
+            token = last_token()
             times.append(time.perf_counter() - start)
-            token = int(np.argmax(ll.scores[ll.n_tokens - 1]))
         step.append(statistics.median(times))
     return {
         "prefill_tok_s": len(prompt) / statistics.median(prefill),
