@@ -99,3 +99,14 @@ def test_f32_plt_from_a_real_model_matches_the_reference(smollm2_checkpoints, tm
         got = m.runner.prefill(ids, chunk=48, all_logits=True)
     ref = reference_logits(checkpoint, ids)
     assert float(np.abs(got - ref).max() / np.abs(ref).max()) <= 1e-4
+
+
+def test_bench_compares_with_llama_cpp_on_a_llama_file(smollm2_gguf):
+    from plt_agent.benchmarks import bench_engine
+
+    result = bench_engine(smollm2_gguf, threads=1, prompt_tokens=16, decode_tokens=2, rounds=1)
+    assert set(result["variants"]) == {"fused"}  # one loop: nothing to fuse
+    ours, theirs = result["variants"]["fused"], result["llama_cpp"]
+    assert result["ours_over_llamacpp"] == pytest.approx(ours["decode_tok_s"] / theirs["decode_tok_s"])
+    assert theirs["decode_tok_s"] > 0
+    assert theirs["prefill_tok_s"] > 0
