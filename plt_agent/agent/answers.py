@@ -11,8 +11,9 @@
   line in place of the original line it most resembles; lines it leaves out are kept, so a
   partial or truncated answer does not delete the rest of the file), then the answer as it is.
 
-`check_answer` says why a candidate is unusable: it changes nothing, it is empty, it does not
-parse (Python, JSON, TOML, INI), or it is a test file instead of the source.
+`check_answer` says why a candidate is unusable: it changes nothing (for Python: nothing but
+comments or layout), it is empty, it does not parse (Python, JSON, TOML, INI), or it is a
+test file instead of the source.
 This module knows nothing about models, workspaces or tests.
 """
 
@@ -136,15 +137,21 @@ def check_answer(path: str, original: str, new: str) -> str:
     if not new.strip():
         return "the answer is empty"
     if path.endswith(".py"):
-        return _python_problem(path, new)
+        return _python_problem(path, original, new)
     return _data_problem(path, new)
 
 
-def _python_problem(path: str, new: str) -> str:
+def _python_problem(path: str, original: str, new: str) -> str:
     try:
         tree = ast.parse(new)
     except SyntaxError as exc:
         return f"the answer does not parse (line {exc.lineno}: {exc.msg})"
+    try:
+        same_code = ast.dump(ast.parse(original)) == ast.dump(tree)
+    except SyntaxError:
+        same_code = False
+    if same_code:
+        return "the answer changes only comments or layout"
     names = {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
     if names and all(n.startswith("test") for n in names) and not is_test_file(path):
         return "the answer is a test file, not the corrected source"

@@ -15,8 +15,10 @@ the original text everywhere the answer does not really change it:
   uses what they import, or when they import a name the original imports too (a corrected
   import: the later binding wins); other new imports are junk and are left out.
 
-Returns None when either text does not parse or the answer has no units: the caller then
-decides what to do with the raw answer. This module knows nothing about models or files.
+An answer without units for an original with units changes no definition (only a
+corrected import can come through): tiny models answer "the whole file" with a few stray
+statements. Returns None when either text does not parse or neither has units: the caller
+then decides what to do with the raw answer. This module knows nothing about models or files.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ def splice_python(original: str, answer: str, only: set[str] | None = None) -> s
     except SyntaxError:
         return None
     old_units, new_units = _units(old_tree), _units(new_tree)
-    if not new_units:
+    if not new_units and not old_units:
         return None
     lines = original.splitlines(keepends=True)
     if lines and not lines[-1].endswith("\n"):

@@ -239,3 +239,13 @@ def test_a_json_answer_fixes_a_data_file(shop):
     assert result.outcome.status == "submitted"
     assert (shop / "shop/data/rates.json").read_text() == fixed_rates
     assert json.loads((shop / "shop/data/rates.json").read_text())["reduced"] == 0.05
+
+
+def test_python_answers_that_drop_every_definition_or_only_add_comments_are_not_used():
+    stray = "from shop.pricing import discount\nprint(discount(1, 2))\n"
+    variants = merge_answer("shop/cart.py", CART, stray)
+    assert all(check_answer("shop/cart.py", CART, v) for v in variants)  # CART is kept whole
+    commented = PRICING + "\n# Original file\n"
+    assert check_answer("shop/pricing.py", PRICING, commented) == "the answer changes only comments or layout"
+    reworded = PRICING.replace('"""Prices and discounts."""', '"""Prices, discounts."""')
+    assert check_answer("shop/pricing.py", PRICING, reworded) == ""  # a docstring is code-visible text

@@ -88,7 +88,8 @@ def test_changed_units_and_a_single_change():
 
 def test_splice_gives_up_on_code_that_does_not_parse():
     assert splice_python(ORIGINAL, "def area(r) return 1") is None
-    assert splice_python(ORIGINAL, "print('no definitions')") is None
+    assert splice_python(ORIGINAL, "print('no definitions')") == ORIGINAL  # drops nothing, changes nothing
+    assert splice_python("import os\n", "import os\nprint(os.sep)\n") is None  # no units on either side
 
 
 def test_candidates_come_from_the_failure_and_never_include_tests(demo_repo):
