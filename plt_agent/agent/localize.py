@@ -9,7 +9,8 @@ repository map's ranking for the same text (`repo_map_ranking`).
 `issue_candidates(workspace, statement)` does the same for a problem statement (no failing
 test to follow): files the text names (by path, file name or dotted module), files defining
 the identifiers it names (code-like mentions weigh double), and the repository map's ranking
-for the text. Data files the code loads (.json, .ini, .toml, ...) are candidates too.
+for the text. Data files the code loads (.json, .ini, .toml, ...) are candidates too; Python
+modules without a function or class (a package's re-exporting __init__) only when named.
 `usage_snippet` finds where other code uses a candidate (a caller's function, or the code
 that opens a data file), to show a model how the file connects to the symptom.
 
@@ -167,9 +168,10 @@ def issue_candidates(
     in_map = [p for p in ranked or [] if p in scores]
     for rank, path in enumerate(in_map):
         scores[path] += 4.0 / (1 + rank)
+    named = set(_named_files(statement, pool))
     for path in pool:  # a module that only re-exports (a package's __init__) holds no logic
-        if path.endswith(".py") and not _definitions(workspace, path):
-            scores[path] *= 0.3
+        if path.endswith(".py") and not _definitions(workspace, path) and path not in named:
+            scores[path] = 0.0
     order = sorted(pool, key=lambda p: (-scores[p], _size(workspace, p), p))
     chosen = [p for p in order if scores[p] > 0][:limit]
     return chosen or [p for p in order if PurePosixPath(p).suffix in SOURCE_SUFFIXES][:1]

@@ -12,8 +12,9 @@ the original text everywhere the answer does not really change it:
 - units only in the answer are appended when a changed unit uses them (tiny models invent
   unused helpers); units missing from the answer are kept (partial answers are normal);
   imports only in the answer are added after the original's imports when an applied unit
-  uses what they import, or when they import a name the original imports too (a corrected
-  import: the later binding wins); other new imports are junk and are left out.
+  uses a name they bring in, or when they import a name the original imports from
+  elsewhere and the answer no longer does (a corrected import: the later binding wins);
+  other new imports are junk and are left out.
 
 An answer without units for an original with units changes no definition (only a
 corrected import can come through): tiny models answer "the whole file" with a few stray
@@ -54,9 +55,9 @@ def splice_python(original: str, answer: str, only: set[str] | None = None) -> s
     for first, last, replacement in sorted(edits, reverse=True):
         lines[first - 1 : last] = replacement
     needed = _needed_new_units(new_units, old_units, changed)
-    wanted = _used_names([new_units[n] for n in changed + needed]) | _imported_names(old_tree)
+    used = _used_names([new_units[n] for n in changed + needed])
     shift = _shift(edits, _last_import_line(old_tree))
-    _add_imports(lines, old_tree, new_tree, new_lines, shift=shift, wanted=wanted)
+    _add_imports(lines, old_tree, new_tree, new_lines, shift=shift, used=used)
     for name in needed:
         lines += ["\n", "\n", *_segment(new_lines, new_units[name])]
     return "".join(lines)
@@ -188,8 +189,11 @@ def _all_bindings(tree: ast.Module) -> set[tuple[str, str]]:
     return set().union(*(_bindings(n) for n in nodes))
 
 
-def _imported_names(tree: ast.Module) -> set[str]:
-    return {name for name, _source in _all_bindings(tree)}
+def _corrected_names(old_tree: ast.Module, new_tree: ast.Module) -> set[str]:
+    """Names the original imports that the answer imports only from somewhere else."""
+    old, new = _all_bindings(old_tree), _all_bindings(new_tree)
+    new_names = {name for name, _ in new}
+    return {name for name, source in old if name in new_names and (name, source) not in new}
 
 
 def _used_names(units: list[ast.stmt]) -> set[str]:
@@ -202,18 +206,25 @@ def _add_imports(
     new_tree: ast.Module,
     new_lines: list[str],
     shift: int,
-    wanted: set[str],
+    used: set[str],
 ) -> None:
-    """Add the answer's new imports that bind a name in `wanted` (used by an applied unit, or
-    imported by the original from elsewhere: a corrected import); tiny models add junk ones."""
-    known = _import_dumps(old_tree)
+    """Add the answer's new imports of a name an applied unit uses and the original does not
+    import, or of a name the answer imports from elsewhere instead (a corrected import).
+    Tiny models add junk imports: unused ones, or second bindings of names already imported."""
     old_bindings = _all_bindings(old_tree)
+    old_names = {name for name, _ in old_bindings}
+    corrected = _corrected_names(old_tree, new_tree)
+    known = _import_dumps(old_tree)
+
+    def wanted(name: str) -> bool:
+        return name in corrected or (name in used and name not in old_names)
+
     extra = [
         n
         for n in new_tree.body
         if isinstance(n, (ast.Import, ast.ImportFrom))
         and ast.dump(n) not in known
-        and any(name in wanted for name, _ in _bindings(n) - old_bindings)
+        and any(wanted(name) for name, _ in _bindings(n) - old_bindings)
     ]
     if not extra:
         return

@@ -131,6 +131,13 @@ def test_a_data_file_the_code_loads_is_a_candidate(shop):
     assert "shop/data/rates.json" in ranked
 
 
+def test_a_module_without_definitions_is_a_candidate_only_when_named(shop):
+    (shop / "shop/__init__.py").write_text("from shop.cart import checkout\n\n__all__ = ['checkout']\n")
+    ws = Workspace(shop)
+    assert "shop/__init__.py" not in issue_candidates(ws, STATEMENT, limit=10)
+    assert issue_candidates(ws, "shop/__init__.py exports the wrong names")[0] == "shop/__init__.py"
+
+
 def test_a_file_named_in_the_statement_comes_first(shop):
     ws = Workspace(shop)
     assert issue_candidates(ws, "The values in rates.json look wrong.")[0] == "shop/data/rates.json"

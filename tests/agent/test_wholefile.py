@@ -77,6 +77,9 @@ def test_junk_imports_are_left_out_and_a_corrected_import_is_kept():
     lines = merged.splitlines()
     assert lines[:2] == ["from .units import BINARY, parse_size", "from .parsing import parse_size"]
     assert "from .units import BINARY\n" not in merged  # an import adding nothing new is not repeated
+    # a second binding of a name the answer still imports as before is junk
+    rebinding = "from .units import BINARY, parse_size\nfrom bytesize import parse_size\n" + body
+    assert splice_python(original, rebinding) == original
 
 
 def test_changed_units_and_a_single_change():
