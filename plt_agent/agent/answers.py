@@ -12,8 +12,9 @@
   partial or truncated answer does not delete the rest of the file), then the answer as it is.
 
 `check_answer` says why a candidate is unusable: it changes nothing (for Python: nothing but
-comments or layout), it is empty, it does not parse (Python, JSON, TOML, INI), or it is a
-test file instead of the source.
+comments or layout), it is empty, it does not parse (Python, JSON, TOML, INI), it adds data
+keys in a style the file never uses (code pasted into an INI file parses as `key = value`),
+or it is a test file instead of the source.
 This module knows nothing about models, workspaces or tests.
 """
 
@@ -138,7 +139,7 @@ def check_answer(path: str, original: str, new: str) -> str:
         return "the answer is empty"
     if path.endswith(".py"):
         return _python_problem(path, original, new)
-    return _data_problem(path, new)
+    return _data_problem(path, original, new)
 
 
 def _python_problem(path: str, original: str, new: str) -> str:
@@ -158,16 +159,42 @@ def _python_problem(path: str, original: str, new: str) -> str:
     return ""
 
 
-def _data_problem(path: str, new: str) -> str:
+def _data_problem(path: str, original: str, new: str) -> str:
     suffix = PurePosixPath(path).suffix.lower()
     try:
-        if suffix == ".json":
-            json.loads(new)
-        elif suffix == ".toml":
-            tomllib.loads(new)
-        elif suffix in (".ini", ".cfg"):
-            configparser.ConfigParser(interpolation=None).read_string(new)
+        keys = _data_keys(suffix, new)
     except (ValueError, configparser.Error) as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         return f"the answer is not valid {suffix[1:].upper()} ({first[:120]})"
+    try:
+        known = _data_keys(suffix, original)
+    except (ValueError, configparser.Error):
+        return ""
+    style = set().union(*map(set, known)) if known else set()
+    odd = sorted(
+        k for k in keys - known if any(not c.isalnum() and c not in style | {"_", "-", "."} for c in k)
+    )
+    if known and odd:
+        return f"the answer adds keys unlike the file's own ({odd[0][:40]!r})"
     return ""
+
+
+def _data_keys(suffix: str, text: str) -> set[str]:
+    """Every key (section and option names for INI) of a data file; raises on a parse error."""
+    if suffix == ".json":
+        return _nested_keys(json.loads(text))
+    if suffix == ".toml":
+        return _nested_keys(tomllib.loads(text))
+    if suffix in (".ini", ".cfg"):
+        parser = configparser.ConfigParser(interpolation=None)
+        parser.read_string(text)
+        return set(parser.sections()) | {k for s in parser.sections() for k in parser[s]}
+    return set()
+
+
+def _nested_keys(value: object) -> set[str]:
+    if isinstance(value, dict):
+        return {str(k) for k in value} | set().union(*(_nested_keys(v) for v in value.values()))
+    if isinstance(value, list):
+        return set().union(*(_nested_keys(v) for v in value))
+    return set()

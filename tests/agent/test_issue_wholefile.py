@@ -183,6 +183,20 @@ def test_a_data_answer_must_still_parse():
     assert check_answer("x.json", RATES, RATES.replace("0.2\n", "0.05\n")) == ""
 
 
+def test_code_pasted_into_a_data_file_is_not_used_though_it_parses():
+    ini = "[zones]\neurope = DE FR\ninternational = NL JP\n\n[europe]\nbase = 12.50\n"
+    pasted = ini.replace("[europe]", "def load_rates(path=RATES_FILE):\n    return parser\n[europe]")
+    problem = check_answer("rates.ini", ini, pasted)
+    assert problem.startswith("the answer adds keys unlike the file's own")
+    assert "def load_rates(path" in problem
+    moved = ini.replace("europe = DE FR", "europe = DE FR NL").replace(
+        "international = NL JP", "international = JP"
+    )
+    assert check_answer("rates.ini", ini, moved) == ""
+    added = ini + "max_kg = 5\n"  # a new key in the file's own style is fine
+    assert check_answer("rates.ini", ini, added) == ""
+
+
 def test_a_partial_json_answer_changes_only_its_line():
     answer = '  "reduced": 0.05\n'
     variants = merge_answer("shop/data/rates.json", RATES, answer)
