@@ -2,9 +2,10 @@
 
 A benchmark of decode speed needs a model large enough to be bound by memory bandwidth, as
 the real 7B is: `write_synthetic(path, target_bytes)` picks a LoopCoder-like shape (head_dim
-128, GQA 5:1 or 4:1, SwiGLU ~2.7x, 2 loops, window 64) with enough layers to reach the target
-size in Q8_0, and fills the matrices with random Q8_0 blocks (int8 values, small f16 scales),
-so no quantization work is needed and 1.5 GB is written in seconds. The numbers are noise; the
+128, GQA 5:1, SwiGLU ~2.7x, 2 loops, window 64) with enough layers to reach the target size
+in the chosen block type (Q8_0 by default; Q4_0, Q4_K, Q6_K), and fills the matrices with
+random blocks whose scales are small and finite, so no quantization work is needed and 1.5 GB
+is written in seconds. The numbers are noise; the
 shapes, types and byte counts are the real thing. Carries a small real tokenizer so the file
 loads everywhere a converted model does.
 """
@@ -22,7 +23,24 @@ from converters import tiny_tokenizer
 from converters.errors import ConvertError
 from engine.arch import ARCH, F32_ONLY, Keys, PLTConfig, config_to_metadata
 
-Q8_BLOCK, Q8_BYTES = 32, 34  # values and bytes per Q8_0 block (f16 scale + 32 int8)
+
+@dataclass(frozen=True)
+class BlockFormat:
+    """A ggml block type: values and bytes per block, and where its f16 scales sit."""
+
+    qtype: GGMLQuantizationType
+    values: int
+    nbytes: int
+    scales: tuple[int, ...]  # byte offsets of f16 scale fields inside a block
+    file_type: int  # general.file_type (llama.cpp's LLAMA_FTYPE_MOSTLY_*)
+
+
+FORMATS = {
+    "q8_0": BlockFormat(GGMLQuantizationType.Q8_0, 32, 34, (0,), 7),
+    "q4_0": BlockFormat(GGMLQuantizationType.Q4_0, 32, 18, (0,), 2),
+    "q4_k": BlockFormat(GGMLQuantizationType.Q4_K, 256, 144, (0, 2), 15),
+    "q6_k": BlockFormat(GGMLQuantizationType.Q6_K, 256, 210, (208,), 18),
+}
 
 
 @dataclass(frozen=True)
@@ -47,10 +65,13 @@ def parse_size(text: str) -> int:
     return int(value * scale)
 
 
-def synthetic_config(target_bytes: int, shape: Shape = Shape(), loops: int = 2) -> PLTConfig:
+def synthetic_config(
+    target_bytes: int, shape: Shape = Shape(), loops: int = 2, qtype: str = "q8_0"
+) -> PLTConfig:
+    fmt = _format(qtype)
     d, f, hd = shape.hidden, shape.intermediate, shape.hidden // shape.heads
-    per_layer = (d * d * 2 + 2 * d * shape.kv_heads * hd + 3 * d * f) * Q8_BYTES // Q8_BLOCK
-    fixed = 2 * shape.vocab * d * Q8_BYTES // Q8_BLOCK
+    per_layer = (d * d * 2 + 2 * d * shape.kv_heads * hd + 3 * d * f) * fmt.nbytes // fmt.values
+    fixed = 2 * shape.vocab * d * fmt.nbytes // fmt.values
     layers = max(1, round((target_bytes - fixed) / per_layer))
     return PLTConfig(
         vocab_size=shape.vocab,
@@ -74,31 +95,40 @@ def synthetic_config(target_bytes: int, shape: Shape = Shape(), loops: int = 2) 
     )
 
 
-def _q8_rows(rng: np.random.Generator, rows: int, cols: int) -> np.ndarray:
-    blocks = rng.integers(-127, 128, size=(rows * cols // Q8_BLOCK, Q8_BYTES), dtype=np.int8).view(np.uint8)
-    scale = np.float16(0.02 / 127).tobytes()  # values of about +-0.02, like a trained matrix
-    blocks[:, 0], blocks[:, 1] = scale[0], scale[1]
-    return blocks.reshape(rows, cols // Q8_BLOCK * Q8_BYTES)
+def _format(qtype: str) -> BlockFormat:
+    if qtype not in FORMATS:
+        raise ConvertError(f"synthetic models come in {', '.join(FORMATS)}, not {qtype!r}")
+    return FORMATS[qtype]
 
 
-def write_synthetic(path: Path, cfg: PLTConfig, seed: int = 0) -> Path:
-    """Write a random-weight `pltcoder` GGUF of config `cfg` (matrices Q8_0, vectors F32)."""
+def _random_rows(rng: np.random.Generator, fmt: BlockFormat, rows: int, cols: int) -> np.ndarray:
+    """Random blocks whose f16 scales are small and finite (values of about +-0.02)."""
+    blocks = rng.integers(0, 256, size=(rows * cols // fmt.values, fmt.nbytes), dtype=np.uint8)
+    scale = np.frombuffer(np.float16(0.02 / 127).tobytes(), dtype=np.uint8)
+    for offset in fmt.scales:
+        blocks[:, offset : offset + 2] = scale
+    return blocks.reshape(rows, cols // fmt.values * fmt.nbytes)
+
+
+def write_synthetic(path: Path, cfg: PLTConfig, seed: int = 0, qtype: str = "q8_0") -> Path:
+    """Write a random-weight `pltcoder` GGUF of config `cfg` (matrices `qtype`, vectors F32)."""
+    fmt = _format(qtype)
     rng = np.random.default_rng(seed)
     shapes = cfg.tensor_shapes()
     tmp = path.with_name(f".{path.name}.part")
     writer = GGUFWriter(tmp, ARCH)
     try:
-        _metadata(writer, cfg)
+        _metadata(writer, cfg, fmt)
         for name, shape in shapes.items():
             quantized = len(shape) == 2 and _template(name) not in F32_ONLY
-            nbytes = shape[0] * shape[1] * Q8_BYTES // Q8_BLOCK if quantized else int(np.prod(shape)) * 4
-            raw = GGMLQuantizationType.Q8_0 if quantized else GGMLQuantizationType.F32
+            nbytes = shape[0] * shape[1] * fmt.nbytes // fmt.values if quantized else int(np.prod(shape)) * 4
+            raw = fmt.qtype if quantized else GGMLQuantizationType.F32
             writer.add_tensor_info(name, shape, np.dtype(np.float32), nbytes, raw_dtype=raw)
         writer.write_header_to_file()
         writer.write_kv_data_to_file()
         writer.write_ti_data_to_file()
         for name, shape in shapes.items():
-            writer.write_tensor_data(_values(rng, name, shape))
+            writer.write_tensor_data(_values(rng, fmt, name, shape))
         writer.close()
         os.replace(tmp, path)
     except BaseException:
@@ -113,10 +143,10 @@ def _template(name: str) -> str:
     return ".".join(["blk", "{i}", *parts[2:]]) if parts[0] == "blk" else name
 
 
-def _values(rng: np.random.Generator, name: str, shape: tuple[int, ...]) -> np.ndarray:
+def _values(rng: np.random.Generator, fmt: BlockFormat, name: str, shape: tuple[int, ...]) -> np.ndarray:
     template = _template(name)
     if len(shape) == 2 and template not in F32_ONLY:
-        return _q8_rows(rng, *shape)
+        return _random_rows(rng, fmt, *shape)
     if template.endswith("plt_gate.bias"):
         return np.full(shape, 2.0, dtype=np.float32)
     if len(shape) == 1:
@@ -124,9 +154,9 @@ def _values(rng: np.random.Generator, name: str, shape: tuple[int, ...]) -> np.n
     return rng.normal(0.0, 0.02, size=shape).astype(np.float32)
 
 
-def _metadata(writer: GGUFWriter, cfg: PLTConfig) -> None:
+def _metadata(writer: GGUFWriter, cfg: PLTConfig, fmt: BlockFormat) -> None:
     writer.add_name("synthetic PLT (random weights, for benchmarks)")
-    writer.add_file_type(7)  # MOSTLY_Q8_0
+    writer.add_file_type(fmt.file_type)
     for key, value in config_to_metadata(cfg).items():
         if key in (Keys.PLT_FORMAT_VERSION,):
             writer.add_uint32(key, int(value))

@@ -9,6 +9,11 @@ Figures (JSON keys):
 - `fused_over_single`: decode step time, fused L-loop / one loop (PLT's promise: ~1.1-1.3x);
 - `serial_over_fused`: decode step time, serial L-loop / fused (what fusion saves, ~L x);
 - `ours_over_llamacpp`: decode tokens/s, our single loop / llama-cpp-python (llama files only);
+- `rows_over_single`: L tokens pushed through the single loop in one pass / one token: the
+  cost of L rows through these weights on this machine, which a fused step cannot beat;
+- `yardstick`: one of the model's own FFN matrices multiplied by L columns vs one column, on
+  the same backend: the least a fused step can cost relative to a single-loop one on this
+  hardware and this ggml (a compute-bound kernel pays ~L x, a bandwidth-bound one much less);
 - KV bytes per token for each variant (equal: the rings are a constant), peak RSS.
 """
 
@@ -35,6 +40,8 @@ class Variant:
     runner: Runner
     prefill_s: list[float] = field(default_factory=list)
     step_s: list[float] = field(default_factory=list)
+    rows: int = 0  # also time pushing this many tokens at once through the weights (one pass)
+    rows_s: list[float] = field(default_factory=list)
 
 
 def _ids(n: int, vocab: int, seed: int = 0) -> list[int]:
@@ -54,6 +61,13 @@ def _measure(v: Variant, prompt: list[int], steps: int) -> None:
         token = int(np.argmax(r.decode(token)))
         times.append(time.perf_counter() - start)
     v.step_s.append(statistics.median(times))
+    if v.rows:
+        times = []
+        for _ in range(steps):
+            start = time.perf_counter()
+            r.prefill([token] * v.rows)
+            times.append(time.perf_counter() - start)
+        v.rows_s.append(statistics.median(times))
 
 
 def _llama_cpp(
@@ -88,6 +102,56 @@ def _llama_cpp(
     }
 
 
+def _matvec_ms(backend: Backend, w, cols: int, repeats: int) -> list[float]:  # noqa: ANN001 - ggml tensor
+    g = ggml.lib()
+    ctx = g.ggml_init(
+        ggml.ggml_init_params(
+            8 * g.ggml_tensor_overhead() + g.ggml_graph_overhead_custom(8, False), None, True
+        )
+    )
+    x = g.ggml_new_tensor_2d(ctx, ggml.TYPE_F32, w.contents.ne[0], cols)
+    g.ggml_set_input(x)
+    graph = g.ggml_new_graph_custom(ctx, 8, False)
+    g.ggml_build_forward_expand(graph, g.ggml_mul_mat(ctx, w, x))
+    alloc = g.ggml_gallocr_new(g.ggml_backend_get_default_buffer_type(backend.handle))
+    try:
+        g.ggml_gallocr_alloc_graph(alloc, graph)
+        values = np.full(w.contents.ne[0] * cols, 0.01, dtype=np.float32)
+        g.ggml_backend_tensor_set(x, values.ctypes.data, 0, values.nbytes)
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            backend.compute(graph)
+            times.append(time.perf_counter() - start)
+        return times
+    finally:
+        g.ggml_gallocr_free(alloc)
+        g.ggml_free(ctx)
+
+
+def _yardstick(backend: Backend, weights: Weights, cols: int, rounds: int = 5) -> dict[str, Any]:
+    """One FFN matrix times `cols` columns vs one column, interleaved; medians in ms."""
+    name = "blk.0.ffn_up.weight"
+    w = weights.get(name)
+    one: list[float] = []
+    many: list[float] = []
+    for _ in range(rounds):
+        one += _matvec_ms(backend, w, 1, 10)
+        many += _matvec_ms(backend, w, cols, 10)
+    t1, tn = statistics.median(one) * 1e3, statistics.median(many) * 1e3
+    kind = ggml.lib().ggml_type_name(w.contents.type).decode()
+    shape = [int(w.contents.ne[1]), int(w.contents.ne[0])]
+    return {
+        "matrix": name,
+        "type": kind,
+        "shape": shape,
+        "columns": cols,
+        "one_col_ms": round(t1, 4),
+        "cols_ms": round(tn, 4),
+        "ratio": tn / t1,
+    }
+
+
 def bench_engine(
     path: Path,
     *,
@@ -103,7 +167,7 @@ def bench_engine(
     cfg = model.config
     backend = Backend(device, threads)
     weights = Weights(model, backend)
-    ctx = prompt_tokens + decode_tokens + 8
+    ctx = prompt_tokens + decode_tokens * (1 + cfg.loops) + 8
     variants = [Variant("fused", Runner(model, n_ctx=ctx, backend=backend, weights=weights))]
     if cfg.loops > 1:
         variants.append(
@@ -112,7 +176,9 @@ def bench_engine(
             )
         )
         variants.append(
-            Variant("single", Runner(model, n_ctx=ctx, backend=backend, weights=weights, loops=1))
+            Variant(
+                "single", Runner(model, n_ctx=ctx, backend=backend, weights=weights, loops=1), rows=cfg.loops
+            )
         )
     prompt = _ids(prompt_tokens, cfg.vocab_size)
     _measure(variants[0], prompt[:16], 2)  # warm-up: page the weights in, build graphs
@@ -124,6 +190,8 @@ def bench_engine(
                 progress(f"round {i + 1}/{rounds}: {v.name}")
             _measure(v, prompt, decode_tokens)
     result = _summary(path, cfg, backend, variants, prompt_tokens)
+    if cfg.loops > 1:
+        result["yardstick"] = _yardstick(backend, weights, cfg.loops)
     if llama_cpp and cfg.arch == "llama":
         if progress:
             progress("llama-cpp-python on the same file")
@@ -171,5 +239,8 @@ def _summary(
     vs = out["variants"]
     if "single" in vs:
         out["fused_over_single"] = vs["fused"]["decode_step_ms"] / vs["single"]["decode_step_ms"]
+        single = next(v for v in variants if v.name == "single")
+        # the same weights, one loop, L tokens in one pass: what L rows cost here, PLT or not
+        out["rows_over_single"] = statistics.median(single.rows_s) * 1e3 / vs["single"]["decode_step_ms"]
         out["serial_over_fused"] = vs["serial"]["decode_step_ms"] / vs["fused"]["decode_step_ms"]
     return out

@@ -136,21 +136,20 @@ def logits(
     typer.echo(f"wrote {out} {list(result.shape)} ({how}{':' + str(size) if size else ''})", err=True)
 
 
-def _synthetic_model(size: str) -> Path:
-    """A cached random-weight PLT GGUF of about `size` bytes at Q8_0 (made on first use)."""
+def _synthetic_model(size: str, qtype: str) -> Path:
+    """A cached random-weight PLT GGUF of about `size` bytes in `qtype` (made on first use)."""
     from converters.synthetic import parse_size, synthetic_config, write_synthetic
     from plt_agent.store import store_root
 
-    target = parse_size(size)
-    cfg = synthetic_config(target)
-    path = store_root() / "bench" / f"synthetic-plt-{cfg.num_layers}x{cfg.hidden_size}-q8_0.gguf"
+    cfg = synthetic_config(parse_size(size), qtype=qtype)
+    path = store_root() / "bench" / f"synthetic-plt-{cfg.num_layers}x{cfg.hidden_size}-{qtype}.gguf"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         typer.echo(
-            f"writing a synthetic {size} PLT model ({cfg.num_layers} layers x {cfg.hidden_size}) to {path}",
+            f"writing a synthetic {size} {qtype} PLT ({cfg.num_layers} layers x {cfg.hidden_size}) to {path}",
             err=True,
         )
-        write_synthetic(path, cfg)
+        write_synthetic(path, cfg, qtype=qtype)
     return path
 
 
@@ -158,6 +157,9 @@ def bench_engine(
     model: Path = typer.Argument(None, help="A GGUF model file (or use --synthetic)."),
     synthetic: str = typer.Option(
         None, "--synthetic", help="Benchmark a random-weight PLT of this size, e.g. 1.5G."
+    ),
+    qtype: str = typer.Option(
+        "q8_0", "--type", help="Matrix type of the synthetic model: q8_0, q4_0, q4_k, q6_k."
     ),
     json_out: bool = typer.Option(False, "--json", help="Print the figures as JSON (stdout)."),
     threads: int = typer.Option(
@@ -182,7 +184,7 @@ def bench_engine(
 
     if (model is None) == (synthetic is None):
         raise UsageError("give a MODEL.gguf or --synthetic SIZE (not both)")
-    path = _synthetic_model(synthetic) if synthetic else model
+    path = _synthetic_model(synthetic, qtype) if synthetic else model
     say = (lambda msg: typer.echo(f"  {msg}", err=True)) if not json_out else None
     result = run(
         path,
@@ -241,9 +243,22 @@ def _print_bench(result: dict) -> None:
         )
     console = Console()
     console.print(table)
-    for key in ("fused_over_single", "serial_over_fused", "ours_over_llamacpp", "ours_over_llamacpp_prefill"):
+    keys = (
+        "fused_over_single",
+        "rows_over_single",
+        "serial_over_fused",
+        "ours_over_llamacpp",
+        "ours_over_llamacpp_prefill",
+    )
+    for key in keys:
         if key in result:
             console.print(f"{key} = {result[key]:.3f}")
+    if "yardstick" in result:
+        y = result["yardstick"]
+        console.print(
+            f"yardstick: {y['matrix']} ({y['type']} {y['shape'][0]}x{y['shape'][1]}) times {y['columns']} "
+            f"columns costs {y['ratio']:.2f}x one column ({y['cols_ms']:.3f} vs {y['one_col_ms']:.3f} ms)"
+        )
     console.print(f"peak RSS = {result['peak_rss_mib']:.0f} MiB")
 
 

@@ -93,6 +93,8 @@ def test_bench_engine_json_reports_the_ratios(tiny_gguf):
     assert data["fused_over_single"] == pytest.approx(
         variants["fused"]["decode_step_ms"] / variants["single"]["decode_step_ms"]
     )
+    assert data["rows_over_single"] > 0
+    assert data["yardstick"]["columns"] == 2
     # the global KV grows the same per token with one loop or two: later loops only add a constant ring
     assert variants["fused"]["kv_bytes_per_token"] == variants["single"]["kv_bytes_per_token"]
     assert variants["fused"]["constant_state_bytes"] > variants["single"]["constant_state_bytes"]
