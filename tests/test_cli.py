@@ -21,5 +21,16 @@ def test_console_script_help_lists_every_entry_point():
     proc = subprocess.run([str(exe), "--help"], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert "Usage: plt-agent" in proc.stdout
-    for command in ("fix", "chat", "hook", "convert", "generate", "logits", "bench", "tool", "eval", "models"):
+    for command in (
+        "fix",
+        "chat",
+        "hook",
+        "convert",
+        "generate",
+        "logits",
+        "bench",
+        "tool",
+        "eval",
+        "models",
+    ):
         assert f" {command} " in proc.stdout, command

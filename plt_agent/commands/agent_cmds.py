@@ -143,14 +143,21 @@ def _report(result: Any, console: Console) -> None:
         console.print("[green]The tests already pass: nothing to fix.[/]")
         return
     figures = (
-        f"{o.steps} steps, {o.tokens} tokens ({o.prompt_tokens} prompt, {o.completion_tokens} completion, "
-        f"{o.cached_tokens} reused), {o.seconds:.1f} s, mode {result.mode}, model {result.model}"
+        f"{o.steps} step{'s' if o.steps != 1 else ''}, {o.tokens} tokens ({o.prompt_tokens} prompt, "
+        f"{o.completion_tokens} completion, {o.cached_tokens} reused), {o.seconds:.1f} s, "
+        f"mode {result.mode}, model {result.model}"
     )
     if result.fixed:
         if result.diff:
             sys.stdout.write(result.diff)
             sys.stdout.flush()
-        console.print(f"[bold green]Fixed[/] ({o.message}). {figures}", highlight=False)
+        if o.status == "submitted":  # nothing verified the change against the task itself
+            console.print(
+                f"[bold yellow]Submitted, not verified against the task[/] ({o.message}). {figures}",
+                highlight=False,
+            )
+        else:
+            console.print(f"[bold green]Fixed[/] ({o.message}). {figures}", highlight=False)
         console.print(
             "The changes are in your working tree"
             + (f", committed as {result.commit}." if result.commit else "; review them with `git diff`.")
