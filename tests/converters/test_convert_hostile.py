@@ -4,8 +4,8 @@ OUT.gguf (nor temporary file) left behind. Every case runs through the real CLI.
 from __future__ import annotations
 
 import json
-import os
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -162,16 +162,13 @@ def test_output_directory_missing_or_not_a_directory(ckpt, tmp_path):
     assert blocker.read_text() == "x"
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root ignores directory permissions")
-def test_unwritable_output_directory(ckpt, tmp_path):
-    locked = tmp_path / "locked"
-    locked.mkdir()
-    locked.chmod(0o500)
-    try:
-        result = run_convert(ckpt, locked / "o.gguf")
-        assert_fails_cleanly(result, locked / "o.gguf", str(locked), "cannot write")
-    finally:
-        locked.chmod(0o700)
+def test_unwritable_output_directory(ckpt):
+    """/proc accepts no new files, even from root (CI runs as root, so chmod would not do)."""
+    out = Path("/proc/o.gguf")
+    result = run_convert(ckpt, out)
+    assert result.exit_code != 0
+    assert "cannot write to directory /proc" in result.output
+    assert not out.exists()
 
 
 def test_failure_while_writing_removes_the_temp_file_and_keeps_an_old_output(ckpt, tmp_path):
