@@ -38,7 +38,7 @@ from plt_agent.agent.actions import (
 from plt_agent.agent.context import ContextBudget
 from plt_agent.agent.events import AgentEvents
 from plt_agent.agent.replywatch import ReplyWatch
-from plt_agent.agent.trajectory import Trajectory
+from plt_agent.agent.trajectory import Trajectory, log_end
 from plt_agent.models.base import ContextOverflow, Model, ModelError, Reply
 from plt_agent.models.wire import tool_call_to_wire
 from tools.base import Observation, Tool
@@ -395,17 +395,7 @@ class Agent:
             message,
             state.answer,
         )
-        self.trajectory.log(
-            "end",
-            status=status,
-            steps=state.steps,
-            tokens=outcome.tokens,
-            prompt_tokens=outcome.prompt_tokens,
-            completion_tokens=outcome.completion_tokens,
-            cached_tokens=outcome.cached_tokens,
-            seconds=round(outcome.seconds, 3),
-            message=message,
-        )
+        log_end(self.trajectory, outcome)
         self.events.finished(outcome)
         return outcome
 

@@ -49,7 +49,7 @@ from plt_agent.agent.localize import (
 )
 from plt_agent.agent.loop import AgentSettings, Outcome, Verdict
 from plt_agent.agent.replywatch import ReplyWatch
-from plt_agent.agent.trajectory import Trajectory
+from plt_agent.agent.trajectory import Trajectory, log_end
 from plt_agent.models.base import ContextOverflow, Model, ModelError
 from tools.workspace import Workspace
 
@@ -314,17 +314,7 @@ class WholeFileRun:
     def _finish(self, status: str, message: str) -> Outcome:
         o = self.outcome
         o.status, o.message, o.seconds = status, message, time.perf_counter() - self.started
-        self.trajectory.log(
-            "end",
-            status=status,
-            steps=o.steps,
-            tokens=o.tokens,
-            prompt_tokens=o.prompt_tokens,
-            completion_tokens=o.completion_tokens,
-            cached_tokens=o.cached_tokens,
-            seconds=round(o.seconds, 3),
-            message=message,
-        )
+        log_end(self.trajectory, o)
         self.events.finished(o)
         return o
 
