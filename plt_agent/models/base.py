@@ -25,6 +25,16 @@ class ContextOverflow(ModelError):
     """The prompt does not fit the model's context window (never truncated silently)."""
 
 
+def room_for_reply(name: str, prompt_tokens: int, window: int, minimum: int = 16) -> int:
+    """Tokens left for the reply; ContextOverflow when fewer than `minimum` remain."""
+    room = window - prompt_tokens
+    if room < minimum:
+        raise ContextOverflow(
+            f"{name}: the prompt has {prompt_tokens} tokens; the context window is {window}"
+        )
+    return room
+
+
 @dataclass
 class ToolCall:
     """One requested tool invocation: a name and its parsed JSON arguments."""

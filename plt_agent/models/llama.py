@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from plt_agent.models.base import ContextOverflow, ModelError, Reply, Usage
+from plt_agent.models.base import ModelError, Reply, Usage, room_for_reply
 
 DEFAULT_MAX_CONTEXT = 8192  # cap on the window when the model's training context is larger
 _CHATML = (
@@ -160,12 +160,7 @@ class LlamaModel:
     ) -> Reply:
         started = time.perf_counter()
         ids = self.tokenize(self.render(messages, tools))
-        room = self.context_window - len(ids)
-        if room < 16:
-            window = self.context_window
-            raise ContextOverflow(
-                f"{self.path.name}: the prompt has {len(ids)} tokens; the context window is {window}"
-            )
+        room = room_for_reply(self.path.name, len(ids), self.context_window)
         cached = min(self._cached_prefix(ids), len(ids) - 1)
         pieces: list[str] = []
         finish = "length"

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from plt_agent.models.base import ContextOverflow, ModelError, Reply, Usage
+from plt_agent.models.base import ModelError, Reply, Usage, room_for_reply
 from plt_agent.models.llama import cpu_threads
 
 _FINISH = {"eos": "stop", "stop": "stop", "length": "length", "cancelled": "cancelled"}
@@ -77,12 +77,7 @@ class PltModel:
 
         started = time.perf_counter()
         ids = self.tokenize(self.render(messages, tools))
-        room = self.context_window - len(ids)
-        if room < 16:
-            window = self.context_window
-            raise ContextOverflow(
-                f"{self.path.name}: the prompt has {len(ids)} tokens; the context window is {window}"
-            )
+        room = room_for_reply(self.path.name, len(ids), self.context_window)
         params = self._api.SamplingParams(
             temperature=temperature,
             top_k=40 if temperature > 0 else 0,
