@@ -180,7 +180,7 @@ def bench_engine(
     """Decode and prefill speed: fused vs serial vs single-loop on the same weights, and vs llama.cpp."""
     import json
 
-    from plt_agent.benchmarks import bench_engine as run
+    from engine.bench import bench_engine as run
 
     if (model is None) == (synthetic is None):
         raise UsageError("give a MODEL.gguf or --synthetic SIZE (not both)")
