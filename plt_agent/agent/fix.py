@@ -29,7 +29,7 @@ from plt_agent.agent.actions import Action
 from plt_agent.agent.events import AgentEvents
 from plt_agent.agent.loop import Agent, AgentSettings, Outcome, Verdict
 from plt_agent.agent.trajectory import Trajectory
-from plt_agent.agent.wholefile import WholeFileRun
+from plt_agent.agent.wholefile.strategy import WholeFileRun
 from plt_agent.config import Config
 from plt_agent.errors import PltAgentError, UsageError
 from plt_agent.models.base import Model

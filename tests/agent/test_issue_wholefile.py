@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 from agent_helpers import git, tree_bytes
 
-from plt_agent.agent.answers import check_answer, merge_answer, splice_lines
 from plt_agent.agent.fix import FixRequest, choose_mode, fix_repository
-from plt_agent.agent.localize import issue_candidates, repo_map_ranking, usage_snippet
-from plt_agent.agent.wholefile import issue_prompt
+from plt_agent.agent.wholefile.answers import check_answer, merge_answer, splice_lines
+from plt_agent.agent.wholefile.strategy import issue_prompt
 from plt_agent.config import Config
 from plt_agent.models.scripted import ScriptedModel
+from tools.localize import issue_candidates, repo_map_ranking, usage_snippet
 from tools.workspace import Workspace
 
 PRICING = textwrap.dedent('''\

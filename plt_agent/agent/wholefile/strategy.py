@@ -37,20 +37,20 @@ from collections.abc import Callable
 from dataclasses import asdict
 
 from plt_agent.agent.actions import first_closed_block, first_code_block
-from plt_agent.agent.answers import check_answer, fence_lang, merge_answer
 from plt_agent.agent.context import head_tail
 from plt_agent.agent.events import AgentEvents
-from plt_agent.agent.localize import (
+from plt_agent.agent.loop import AgentSettings, Outcome, Verdict
+from plt_agent.agent.replywatch import ReplyWatch
+from plt_agent.agent.trajectory import Trajectory, log_end
+from plt_agent.agent.wholefile.answers import check_answer, fence_lang, merge_answer
+from plt_agent.models.base import ContextOverflow, Model, ModelError
+from tools.localize import (
     candidate_files,
     issue_candidates,
     names_definitions_of,
     repo_map_ranking,
     usage_snippet,
 )
-from plt_agent.agent.loop import AgentSettings, Outcome, Verdict
-from plt_agent.agent.replywatch import ReplyWatch
-from plt_agent.agent.trajectory import Trajectory, log_end
-from plt_agent.models.base import ContextOverflow, Model, ModelError
 from tools.workspace import Workspace
 
 SYSTEM = "You are an expert programmer. You fix bugs. You answer with code only."

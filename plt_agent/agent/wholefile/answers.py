@@ -27,8 +27,8 @@ import json
 import sys
 from pathlib import PurePosixPath
 
-from plt_agent.agent.localize import is_test_file
-from plt_agent.agent.pysplice import changed_units, splice_python
+from plt_agent.agent.wholefile.pysplice import changed_units, splice_python
+from tools.localize import is_test_file
 
 if sys.version_info >= (3, 11):
     import tomllib
