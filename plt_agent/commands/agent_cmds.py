@@ -1,7 +1,7 @@
-"""`plt-agent fix`, `plt-agent demo` and `plt-agent models list|pull|rm|path`.
+"""`plt-agent fix` and `plt-agent demo`.
 
 Thin wrappers: flags are merged with the config (`plt_agent.config`); the work is done by
-`plt_agent.agent.fix`, `plt_agent.agent.demo` and `plt_agent.store`, imported inside the
+`plt_agent.agent.fix` and `plt_agent.agent.demo`, imported inside the
 commands so `plt-agent --help` stays fast. Progress goes to stderr, the diff to stdout.
 Exit codes: 0 fixed, 1 not fixed, 2 bad usage or configuration.
 """
@@ -18,19 +18,11 @@ from rich.console import Console
 err = Console(stderr=True)
 out = Console()
 
-models_app = typer.Typer(
-    name="models",
-    help="The local model store: list, pull, remove and locate models.",
-    no_args_is_help=True,
-    rich_markup_mode="rich",
-)
-
 
 def register(app: typer.Typer) -> None:
-    """Add `fix`, `demo` and the `models` group to the root app."""
+    """Add `fix` and `demo` to the root app."""
     app.command("fix")(fix)
     app.command("demo")(demo)
-    app.add_typer(models_app, name="models")
 
 
 def fix(
@@ -191,56 +183,3 @@ def demo(
     from plt_agent.agent.demo import run_demo
 
     raise typer.Exit(run_demo(model, keep=keep, console=err))
-
-
-@models_app.command("list")
-def models_list() -> None:
-    """List the models the store knows and which are downloaded."""
-    from rich.table import Table
-
-    from plt_agent.store import CATALOG, ModelStore
-
-    store = ModelStore()
-    stored = {m.name: m for m in store.list()}
-    table = Table("name", "backend", "status", "size", "description", title=f"models in {store.models_dir}")
-    for name in sorted(set(CATALOG) | set(stored)):
-        entry, have = CATALOG.get(name), stored.get(name)
-        status = "[green]downloaded[/]" if have else "not downloaded"
-        size = f"{have.size_bytes / 1e6:,.0f} MB" if have else (entry.size if entry else "")
-        backend = have.backend if have else (entry.backend if entry else "")
-        table.add_row(name, backend, status, size, entry.description if entry else have.source)
-    out.print(table)
-
-
-@models_app.command("pull")
-def models_pull(
-    name: str = typer.Argument(..., help="Model name: smollm2-135m or loopcoder-v2."),
-    quant: str = typer.Option(
-        None, "--quant", help="loopcoder-v2: GGUF type (q4_k default, q8_0, f16, ...)."
-    ),
-    from_dir: Path = typer.Option(
-        None, "--from", help="loopcoder-v2: convert this local checkpoint directory."
-    ),
-) -> None:
-    """Download (and convert, if needed) a model into the store."""
-    from plt_agent.store import ModelStore
-
-    stored = ModelStore().pull(name, quant=quant, from_dir=from_dir, announce=lambda line: err.print(line))
-    typer.echo(str(stored.path))
-
-
-@models_app.command("rm")
-def models_rm(name: str = typer.Argument(..., help="Model name to remove from the store.")) -> None:
-    """Remove a downloaded model from the store."""
-    from plt_agent.store import ModelStore
-
-    removed = ModelStore().rm(name)
-    err.print(f"removed {removed}")
-
-
-@models_app.command("path")
-def models_path(name: str = typer.Argument(..., help="Model name.")) -> None:
-    """Print the path of a downloaded model's GGUF file."""
-    from plt_agent.store import ModelStore
-
-    typer.echo(str(ModelStore().path(name)))
