@@ -103,15 +103,10 @@ def run_fix(
 
 
 def _load(config: Any, console: Console) -> Any:
-    from plt_agent.models import load_model
+    from plt_agent.models import ModelOptions, load_model
 
-    return load_model(
-        config.model,
-        context=config.context,
-        threads=config.threads,
-        native_tools=config.native_tools,
-        announce=lambda line: console.print(f"[cyan]{line}[/]"),
-    )
+    options = ModelOptions.from_config(config, announce=lambda line: console.print(f"[cyan]{line}[/]"))
+    return load_model(config.model, options)
 
 
 def _confirm_commands(console: Console):  # type: ignore[no-untyped-def]

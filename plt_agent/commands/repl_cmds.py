@@ -28,17 +28,12 @@ def _config(path: Path, flags: dict[str, Any] | None = None):  # type: ignore[no
     return load_config(repo, flags)
 
 
-def _load_model(spec: str | None, config: Any = None, **options: Any) -> Any:
-    from plt_agent.models import load_model
+def _load_model(spec: str | None, config: Any = None, **overrides: Any) -> Any:
+    """`spec` loaded with the options `config` gives (`overrides`: ModelOptions fields)."""
+    from plt_agent.models import ModelOptions, load_model
 
-    if config is not None:
-        options = {
-            "context": config.context,
-            "threads": config.threads,
-            "native_tools": config.native_tools,
-            **options,
-        }
-    return load_model(spec, **options)
+    options = ModelOptions.from_config(config, **overrides) if config else ModelOptions(**overrides)
+    return load_model(spec, options)
 
 
 def chat(
