@@ -1,7 +1,7 @@
 """`plt-agent fix` and `plt-agent demo`.
 
 Thin wrappers: flags are merged with the config (`plt_agent.config`); the work is done by
-`plt_agent.agent.fix` and `plt_agent.agent.demo`, imported inside the
+`plt_agent.agent.fix` (the demo repository: `plt_agent.agent.demo`), imported inside the
 commands so `plt-agent --help` stays fast. Progress goes to stderr, the diff to stdout.
 Exit codes: 0 fixed, 1 not fixed, 2 bad usage or configuration.
 """
@@ -175,6 +175,38 @@ def demo(
 
     Uses the default model unless --model is given (the small demonstration model is downloaded on first use). Exit code 0 when the model fixed the bug, 1 when it did not.
     """  # noqa: E501
-    from plt_agent.agent.demo import run_demo
-
     raise typer.Exit(run_demo(model, keep=keep, console=err))
+
+
+def run_demo(model: str | None, *, keep: bool = False, console: Console) -> int:
+    """Copy the demo repository to a temporary directory and run `fix` on it; the exit code
+    (0 fixed, 1 not fixed). The copy is removed afterwards unless `keep` or the run failed
+    (so the user can look at it)."""
+    import dataclasses
+    import shutil
+    import tempfile
+
+    from plt_agent.agent.demo import make_demo_repo
+    from plt_agent.config import load_config
+
+    parent = Path(tempfile.mkdtemp(prefix="plt-agent-demo-"))
+    repo = make_demo_repo(parent)
+    config = load_config(None, {"model": model})
+    config = dataclasses.replace(config, max_steps=min(config.max_steps, 12))
+    console.print(
+        f"[bold]plt-agent demo[/]: a copy of a small library with a failing test is in {repo}",
+        highlight=False,
+    )
+    code = run_fix(repo, config, yes=True, console=console)  # the trajectory goes to the store's folder
+    if code == 0:
+        console.print("[bold green]Demo result: the model fixed the bug; the tests pass.[/]")
+    else:
+        console.print(
+            "[bold yellow]Demo result: the model did NOT fix the bug.[/] Small models often cannot; "
+            "try a stronger one with --model (see `plt-agent models list`)."
+        )
+    if keep or code != 0:
+        console.print(f"The demo repository is kept at {repo}", highlight=False)
+    else:
+        shutil.rmtree(parent, ignore_errors=True)
+    return code
