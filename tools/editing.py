@@ -41,6 +41,7 @@ def _changed_range(span: Span, content: str) -> tuple[int, int]:
 
 class EditTool:
     name = "edit"
+    mutates = True
     description = (
         "Replace one occurrence of `old` with `new` in a file. `old` must be copied from the "
         "file (a few whole lines that occur once; whitespace and indentation slips are "
@@ -121,6 +122,7 @@ class EditTool:
 
 class WriteTool:
     name = "write"
+    mutates = True
     description = (
         "Create a file or replace its whole content. Prefer this for new files and small "
         "files; for a change inside a large file use edit."
@@ -159,6 +161,7 @@ class WriteTool:
 
 class InsertTool:
     name = "insert"
+    mutates = True
     description = "Insert text after line `line` of a file (0 inserts at the top). Lines are 1-based."
     parameters = {
         "type": "object",

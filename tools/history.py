@@ -18,6 +18,7 @@ MAX_DIFF_CHARS = 20_000
 
 class DiffTool:
     name = "diff"
+    mutates = False
     description = (
         "Show a unified diff of every change made since the start of this run (new and deleted files too)."
     )
@@ -34,6 +35,7 @@ class DiffTool:
 
 class UndoTool:
     name = "undo"
+    mutates = True
     description = (
         "Undo every change made since the start of this run: changed files get their original "
         "content back, created files are removed, deleted files come back. Nothing else is touched."

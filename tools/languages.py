@@ -13,32 +13,9 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass
 from functools import cache
-from pathlib import PurePosixPath
 from typing import Any
 
-_EXTENSIONS = {
-    ".py": "python",
-    ".pyi": "python",
-    ".js": "javascript",
-    ".mjs": "javascript",
-    ".cjs": "javascript",
-    ".jsx": "javascript",
-    ".ts": "typescript",
-    ".mts": "typescript",
-    ".cts": "typescript",
-    ".tsx": "tsx",
-    ".go": "go",
-    ".rs": "rust",
-    ".java": "java",
-    ".c": "c",
-    ".h": "c",
-    ".cc": "cpp",
-    ".cpp": "cpp",
-    ".cxx": "cpp",
-    ".hpp": "cpp",
-    ".hh": "cpp",
-    ".hxx": "cpp",
-}
+from tools.filekinds import language
 
 # language name -> (module, function returning the grammar pointer)
 _GRAMMARS = {
@@ -97,8 +74,9 @@ class LanguageSupport:
 
 
 def language_name(path: str) -> str | None:
-    """The language of a path by its extension, or None when there is no grammar for it."""
-    return _EXTENSIONS.get(PurePosixPath(path).suffix.lower())
+    """The language of a path by its extension (`filekinds`), or None when there is no grammar for it."""
+    name = language(path)
+    return name if name in _GRAMMARS else None
 
 
 def for_path(path: str) -> LanguageSupport | None:

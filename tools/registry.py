@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tools.base import Observation, Tool, ToolError
+from tools.base import Observation, Tool, ToolError, edits_named_file
 from tools.workspace import Workspace
 
 
@@ -42,6 +42,11 @@ def default_tools() -> list[Tool]:
 
 def tool_names() -> list[str]:
     return [t.name for t in default_tools()]
+
+
+def file_editors() -> tuple[str, ...]:
+    """The tools that change the one file their `path` names (edit, write, insert)."""
+    return tuple(t.name for t in default_tools() if edits_named_file(t))
 
 
 def get_tool(name: str) -> Tool:

@@ -23,6 +23,7 @@ MAX_FOUND = 200
 
 class SearchTool:
     name = "search"
+    mutates = False
     description = (
         "Search the repository's files for text (literal and case-sensitive; set regex=true for "
         "a Python regular expression). Lists matching files with counts, then the matching "
@@ -165,6 +166,7 @@ def _glob_token(pattern: str, i: int) -> tuple[str, int]:
 
 class FindTool:
     name = "find"
+    mutates = False
     description = (
         "Find files and folders by glob: `*.py` or `test_*` match names at any depth; "
         "`src/**/*.ts` matches under a folder (`**` spans folders). Ignored files are skipped."

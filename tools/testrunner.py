@@ -147,6 +147,7 @@ def _head(body: list[str], first: int = 6, last: int = 16) -> str:
 
 class RunTestsTool:
     name = "run_tests"
+    mutates = False
     description = (
         "Run the repository's tests (pytest by default, or the configured test command) and "
         "report counts, the failing test ids and the heads of their tracebacks. Give `tests` "

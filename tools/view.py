@@ -22,6 +22,7 @@ _MAX_ENTRIES = 200
 
 class ViewTool:
     name = "view"
+    mutates = False
     description = (
         f"Show a file with line numbers, {WINDOW} lines at a time (give start/end to see "
         "another part), or list a folder two levels deep. Use '.' for the repository root."

@@ -19,8 +19,9 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from plt_agent.eval.tasks import Task
+from tools.registry import file_editors
 
-EDIT_ACTIONS = ("edit", "write", "insert", "rewrite")
+EDIT_ACTIONS = (*file_editors(), "rewrite")  # "rewrite": a whole-file answer
 
 
 @dataclass
