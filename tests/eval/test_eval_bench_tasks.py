@@ -8,8 +8,8 @@ import pytest
 from eval_helpers import BENCH
 
 from plt_agent.eval.patches import parse_patch, touched_files
-from tools.filekinds import is_test_file
 from plt_agent.eval.tasks import load_tasks, structural_problems
+from tools.filekinds import is_test_file
 
 TASKS = load_tasks(BENCH)
 REQUIRED_TAGS = {

@@ -46,6 +46,9 @@ def test_one_table_of_suffixes():
     assert fence_lang("rates.cfg") == "ini"  # data files get a fence tag too
     assert fence_lang("notes.txt") == ""
     assert fence_lang("Makefile") == ""
-    assert is_source("main.go") and not is_data("main.go")
-    assert is_data("config.yml") and not is_source("config.yml")
-    assert not is_source("README.md") and not is_data("README.md")
+    assert is_source("main.go")
+    assert not is_data("main.go")
+    assert is_data("config.yml")
+    assert not is_source("config.yml")
+    assert not is_source("README.md")
+    assert not is_data("README.md")
