@@ -20,7 +20,7 @@ from tools.errors import ToolError
 if TYPE_CHECKING:
     from tools.workspace import Workspace
 
-__all__ = ["Observation", "Tool", "ToolError", "edits_named_file"]
+__all__ = ["Observation", "Tool", "ToolError", "arg", "edits_named_file", "schema"]
 
 
 @dataclass
@@ -46,3 +46,18 @@ def edits_named_file(tool: Tool) -> bool:
     insert), so what it did shows in the workspace's changed files; other mutating tools
     (bash, undo) may change any file."""
     return tool.mutates and "path" in tool.parameters.get("properties", {})
+
+
+def schema(*, required: tuple[str, ...] = (), **properties: dict[str, Any]) -> dict[str, Any]:
+    """A tool's `parameters`: an object with these `properties` (the `required` ones named)
+    and no others."""
+    out: dict[str, Any] = {"type": "object", "properties": properties}
+    if required:
+        out["required"] = list(required)
+    out["additionalProperties"] = False
+    return out
+
+
+def arg(kind: str | list[str], description: str, **extra: Any) -> dict[str, Any]:
+    """One argument's schema: its type, anything else it needs (`items`), its description."""
+    return {"type": kind, **extra, "description": description}

@@ -17,17 +17,13 @@ from typing import Any
 
 from tools.filekinds import language
 
-# language name -> (module, function returning the grammar pointer)
+# language name -> (module, function returning the grammar pointer); one wheel per language,
+# except typescript's, which holds two grammars
+_PLAIN = ("python", "javascript", "go", "rust", "java", "c", "cpp")
 _GRAMMARS = {
-    "python": ("tree_sitter_python", "language"),
-    "javascript": ("tree_sitter_javascript", "language"),
+    **{name: (f"tree_sitter_{name}", "language") for name in _PLAIN},
     "typescript": ("tree_sitter_typescript", "language_typescript"),
     "tsx": ("tree_sitter_typescript", "language_tsx"),
-    "go": ("tree_sitter_go", "language"),
-    "rust": ("tree_sitter_rust", "language"),
-    "java": ("tree_sitter_java", "language"),
-    "c": ("tree_sitter_c", "language"),
-    "cpp": ("tree_sitter_cpp", "language"),
 }
 
 _TYPESCRIPT_TAGS = """

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tools.base import Observation
+from tools.base import Observation, arg, schema
 from tools.filekinds import is_data, is_test_file
 from tools.repofiles import list_files, state_dir
 from tools.tags import FILE_REF, FileTags, TagIndex
@@ -382,17 +382,10 @@ class RepoMapTool:
         "failing test's output, an error message or identifiers), each with the line numbers "
         "and signatures of its key definitions. Use it first to decide which files to view."
     )
-    parameters = {
-        "type": "object",
-        "properties": {
-            "query": {"type": "string", "description": "Text to rank files by: traceback, error, names."},
-            "budget_tokens": {
-                "type": "integer",
-                "description": f"Size limit in tokens (default {DEFAULT_BUDGET}).",
-            },
-        },
-        "additionalProperties": False,
-    }
+    parameters = schema(
+        query=arg("string", "Text to rank files by: traceback, error, names."),
+        budget_tokens=arg("integer", f"Size limit in tokens (default {DEFAULT_BUDGET})."),
+    )
 
     def run(self, args: dict[str, Any], workspace: Workspace) -> Observation:
         budget = max(64, int(args.get("budget_tokens") or DEFAULT_BUDGET))

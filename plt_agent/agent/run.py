@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 from plt_agent.agent.events import AgentEvents
 from plt_agent.agent.outcome import Outcome, Status, Verdict
@@ -49,21 +49,15 @@ class Stop(Exception):
         self.message = message
 
 
+@dataclass
 class Run:
-    def __init__(
-        self,
-        settings: AgentSettings,
-        events: AgentEvents,
-        trajectory: Trajectory,
-        should_stop: Callable[[], bool] | None = None,
-    ) -> None:
-        self.settings = settings
-        self.events = events
-        self.trajectory = trajectory
-        self.should_stop = should_stop
-        self.started = time.perf_counter()
-        self.outcome = Outcome("running")
-        self.format_errors = 0  # replies in a row without the asked form
+    settings: AgentSettings
+    events: AgentEvents
+    trajectory: Trajectory
+    should_stop: Callable[[], bool] | None = None
+    started: float = field(default_factory=time.perf_counter)
+    outcome: Outcome = field(default_factory=lambda: Outcome("running"))
+    format_errors: int = 0  # replies in a row without the asked form
 
     @property
     def steps(self) -> int:

@@ -11,6 +11,8 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from plt_agent.commands.common import group
+
 console = Console()
 
 
@@ -70,18 +72,8 @@ def make_tiny(
     console.print(f"wrote {path} ({kind}, {n:,} parameters, {shards} shard(s))")
 
 
-def _debug_group(app: typer.Typer) -> typer.Typer:
-    """The shared `debug` sub-app; another command module may already have added it."""
-    for info in app.registered_groups:
-        if info.name == "debug" and info.typer_instance is not None:
-            return info.typer_instance
-    debug = typer.Typer(
-        help="Developer tools: tiny checkpoints and other debugging aids.", no_args_is_help=True
-    )
-    app.add_typer(debug, name="debug")
-    return debug
-
-
 def register(app: typer.Typer) -> None:
     """Add the `debug` group (`make-tiny`) to the root app."""
-    _debug_group(app).command("make-tiny")(make_tiny)
+    debug = group("debug", "Developer tools: tiny checkpoints and other debugging aids.")
+    debug.command("make-tiny")(make_tiny)
+    app.add_typer(debug, name="debug")

@@ -13,14 +13,10 @@ from pathlib import Path
 
 import typer
 
-from plt_agent.commands.repl_cmds import _config, _load_model
+from plt_agent.commands.common import config_for, group, load_model_for
 
-hook_app = typer.Typer(
-    name="hook",
-    help="A git pre-commit hook that reviews the staged diff and prints suggestions.",
-    no_args_is_help=True,
-    rich_markup_mode="rich",
-)
+hook_app = group("hook", "A git pre-commit hook that reviews the staged diff and prints suggestions.")
+PATH_ARG = typer.Argument(Path("."), help="A directory inside the git repository.")
 
 
 def register(app: typer.Typer) -> None:
@@ -30,7 +26,7 @@ def register(app: typer.Typer) -> None:
 
 @hook_app.command("install")
 def hook_install(
-    path: Path = typer.Argument(Path("."), help="A directory inside the git repository."),
+    path: Path = PATH_ARG,
     strict: bool = typer.Option(
         False, "--strict", help="Make the installed hook block commits with a blocker."
     ),
@@ -54,7 +50,7 @@ def hook_install(
 
 @hook_app.command("uninstall")
 def hook_uninstall(
-    path: Path = typer.Argument(Path("."), help="A directory inside the git repository."),
+    path: Path = PATH_ARG,
 ) -> None:
     """Remove the pre-commit hook and restore the one it replaced, byte for byte."""
     from plt_agent.hook.install import uninstall
@@ -66,7 +62,7 @@ def hook_uninstall(
 
 @hook_app.command("run")
 def hook_run(
-    path: Path = typer.Argument(Path("."), help="A directory inside the git repository."),
+    path: Path = PATH_ARG,
     strict: bool = typer.Option(
         None,
         "--strict/--no-strict",
@@ -112,7 +108,7 @@ def hook_run(
     from plt_agent.hook.run import DEFAULT_PATCH_NAME, HookOptions, run_hook
 
     try:
-        config = _config(path, {"hook_strict": strict, "hook_timeout": timeout, "hook_model": model})
+        config = config_for(path, {"hook_strict": strict, "hook_timeout": timeout, "hook_model": model})
     except UsageError as exc:  # a broken config must not block every commit: checks only
         typer.echo(f"plt-agent: config problem ({exc}); running the deterministic checks only")
         config, no_model = Config(hook_strict=bool(strict)), True
@@ -126,7 +122,7 @@ def hook_run(
         patch_file=config.hook_patch or (DEFAULT_PATCH_NAME if patch_file else None),
     )
     # Never download a model from inside a commit: the default model must be pulled already.
-    load = functools.partial(_load_model, config=config, auto_pull=False)
+    load = functools.partial(load_model_for, config=config, auto_pull=False)
     result = run_hook(path, options, load, Console(highlight=False, soft_wrap=True))
     if result.review is not None and result.review.status == "timeout":
         # The model thread may still be inside native code: leave without waiting for it.

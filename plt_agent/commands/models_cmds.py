@@ -10,15 +10,12 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from plt_agent.commands.common import group
+
 err = Console(stderr=True)
 out = Console()
 
-models_app = typer.Typer(
-    name="models",
-    help="The local model store: list, pull, remove and locate models.",
-    no_args_is_help=True,
-    rich_markup_mode="rich",
-)
+models_app = group("models", "The local model store: list, pull, remove and locate models.")
 
 
 def register(app: typer.Typer) -> None:

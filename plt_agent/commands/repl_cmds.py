@@ -7,33 +7,15 @@ by plt_agent.repl, imported inside the commands so `--help` stays fast.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import typer
+
+from plt_agent.commands.common import config_for, load_model_for
 
 
 def register(app: typer.Typer) -> None:
     """Add `chat` to the root app."""
     app.command("chat")(chat)
-
-
-def _config(path: Path, flags: dict[str, Any] | None = None):  # type: ignore[no-untyped-def]
-    from plt_agent.config import load_config
-    from plt_agent.hook.git import repo_root
-
-    try:
-        repo = repo_root(path)
-    except Exception:
-        repo = path if path.is_dir() else None
-    return load_config(repo, flags)
-
-
-def _load_model(spec: str | None, config: Any = None, **overrides: Any) -> Any:
-    """`spec` loaded with the options `config` gives (`overrides`: ModelOptions fields)."""
-    from plt_agent.models import ModelOptions, load_model
-
-    options = ModelOptions.from_config(config, **overrides) if config else ModelOptions(**overrides)
-    return load_model(spec, options)
 
 
 def chat(
@@ -51,5 +33,5 @@ def chat(
     """
     from plt_agent.repl.app import run_chat
 
-    config = _config(path, {"model": model})
-    raise typer.Exit(run_chat(path, config, _load_model))
+    config = config_for(path, {"model": model})
+    raise typer.Exit(run_chat(path, config, load_model_for))

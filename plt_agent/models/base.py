@@ -110,19 +110,9 @@ class ModelBase:
     n_params: int | None = None
     mode: str | None = None
 
-    def complete(
-        self,
-        messages: list[dict[str, Any]],
-        *,
-        tools: list[dict[str, Any]] | None = None,
-        max_tokens: int = 1024,
-        temperature: float = 0.0,
-        stop: list[str] | None = None,
-        on_text: Callable[[str], None] | None = None,
-        should_stop: Callable[[], bool] | None = None,
-    ) -> Reply:
-        request = Request(tools, max_tokens, temperature, stop, on_text, should_stop)
-        return self.answer(messages, request)
+    def complete(self, messages: list[dict[str, Any]], **options: Any) -> Reply:
+        """`Model.complete`: its keyword arguments become the `Request` for `answer`."""
+        return self.answer(messages, Request(**options))
 
     def answer(self, messages: list[dict[str, Any]], request: Request) -> Reply:
         raise NotImplementedError

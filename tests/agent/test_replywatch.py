@@ -8,6 +8,7 @@ import dataclasses
 import time
 
 import pytest
+from agent_helpers import TOOL_SCHEMAS as TOOLS
 from agent_helpers import xml_call
 
 from plt_agent.agent.actions import ACTION_OPENER, FormatError, action_complete, parse_action
@@ -22,17 +23,6 @@ from plt_agent.models.wire import approx_message_tokens, cut_at_stop
 from tools.workspace import Workspace
 
 VIEW = xml_call("view", path="mathlib/core.py")
-TOOLS = [
-    {
-        "name": "view",
-        "description": "Show a file.",
-        "parameters": {
-            "type": "object",
-            "properties": {"path": {"type": "string"}, "start": {"type": "integer"}},
-            "required": ["path"],
-        },
-    }
-]
 
 
 class StreamingModel:
