@@ -77,7 +77,7 @@ class WholeFileRun:
         self.rounds = rounds  # None: the profile's rounds for the goal
         self.events = events or AgentEvents()
         self.trajectory = trajectory or Trajectory(None)
-        self.run_ = Run(settings, self.events, self.trajectory, should_stop)
+        self.current = Run(settings, self.events, self.trajectory, should_stop)  # the run in progress
         self.statement: str | None = None  # the issue text (issue goal) or None (failing tests)
         self._usage: dict[str, tuple[str, str] | None] = {}
 
@@ -108,11 +108,11 @@ class WholeFileRun:
                     baseline = self._try_file(path, baseline, temperatures)
             return Stop("not_fixed", failed)
 
-        return self.run_.execute(attempts)
+        return self.current.execute(attempts)
 
     def _try_file(self, path: str, baseline: Verdict, temperatures: tuple[float, ...]) -> Verdict:
         for temperature in temperatures:
-            self.run_.check_budgets()
+            self.current.check_budgets()
             original = self.workspace.read_text(path)
             if len(original) > MAX_FILE_CHARS:
                 self.events.note(f"{path} is too large for a whole-file answer; skipped")
@@ -141,7 +141,7 @@ class WholeFileRun:
         return best[0]
 
     def _ask(self, path: str, original: str, baseline: Verdict, temperature: float) -> list[str]:
-        step = self.run_.next_step()
+        step = self.current.next_step()
         messages = self._messages(path, original, baseline)
         prompt_tokens, room = self._reply_room(messages, original)
         self.events.step_started(step, self.settings.max_steps, prompt_tokens)
@@ -152,12 +152,12 @@ class WholeFileRun:
             complete=_has_closed_block,
             opener=_FENCE_START,
             prose_chars=self.settings.prose_chars,
-            user_stop=self.run_.should_stop,
+            user_stop=self.current.should_stop,
         )
         reply = self.model.complete(
             messages, max_tokens=room, temperature=temperature, on_text=watch.feed, should_stop=watch.done
         )
-        self.run_.replied(reply, temperature=temperature, path=path, cut=watch.reason)
+        self.current.replied(reply, temperature=temperature, path=path, cut=watch.reason)
         if watch.interrupted(reply):
             raise Stop("cancelled", "stopped by the user")
         return self._variants(path, original, reply.content, watch)
@@ -181,7 +181,7 @@ class WholeFileRun:
         if block is None:
             self._reject(path, watch.describe() or "the reply has no fenced code block", format_error=True)
             return []
-        self.run_.format_errors = 0
+        self.current.format_errors = 0
         variants, problems = [], []
         for new in merge_answer(path, original, block[1]):
             problem = check_answer(path, original, new)
@@ -206,7 +206,7 @@ class WholeFileRun:
     def _reject(self, path: str, why: str, *, format_error: bool) -> None:
         self.trajectory.log(
             "action",
-            step=self.run_.steps,
+            step=self.current.steps,
             name="rewrite",
             arguments={"path": path},
             refused="format" if format_error else "unusable",
@@ -214,14 +214,14 @@ class WholeFileRun:
         )
         self.events.note(f"answer not used: {why}")
         if format_error:
-            self.run_.bad_reply("no code block")
+            self.current.bad_reply("no code block")
 
     def _apply(self, path: str, new: str) -> Verdict:
         self.workspace.write_text(path, new)
         self.trajectory.log(
-            "action", step=self.run_.steps, name="write", arguments={"path": path}, ok=True, chars=len(new)
+            "action", step=self.current.steps, name="write", arguments={"path": path}, ok=True, chars=len(new)
         )
-        return self.run_.verified(self.verify())
+        return self.current.verified(self.verify())
 
 
 def _has_closed_block(text: str) -> bool:
