@@ -6,7 +6,9 @@
     result = session.generate(ids, SamplingParams(temperature=0), max_tokens=256)
 
 One `Model` runs one sequence at a time: `session()` returns the model's session (a fresh
-one after `new_session()`). Everything else in `engine` is an implementation detail.
+one after `new_session()`). `bench` is the engine benchmark (`engine.bench`);
+`use_ggml_library` points the engine at another ggml build. The engine reads no environment
+variable: its callers pass settings. Everything else in `engine` is an implementation detail.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from engine.sampling import SamplingParams
 from engine.session import Generation, Session
 from engine.tokenizer import Tokenizer, from_model_file
 
-__all__ = ["Generation", "Model", "SamplingParams", "Session", "load"]
+__all__ = ["Generation", "Model", "SamplingParams", "Session", "bench", "load", "use_ggml_library"]
 
 DEFAULT_CONTEXT = 8192
 
@@ -118,3 +120,17 @@ def load(
         loops=loops,
     )
     return Model(file, runner, tokenizer)
+
+
+def bench(path: str | Path, **options: object) -> dict:
+    """The engine benchmark's figures for a GGUF file (`engine.bench.bench_engine`)."""
+    from engine.bench import bench_engine
+
+    return bench_engine(Path(path), **options)  # type: ignore[arg-type]
+
+
+def use_ggml_library(libdir: str | Path | None) -> None:
+    """Open ggml from `libdir` instead of llama-cpp-python's own (before loading a model)."""
+    from engine import ggml
+
+    ggml.use_library_dir(libdir)

@@ -22,9 +22,6 @@ from engine.gguf_file import ModelFile
 
 def default_threads() -> int:
     """Physical-core count is best for ggml; os.cpu_count() is the portable approximation."""
-    env = os.environ.get("PLT_AGENT_THREADS")
-    if env:
-        return max(1, int(env))
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:

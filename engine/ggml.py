@@ -11,7 +11,6 @@ This module knows nothing about models: it is ggml's C API, typed.
 from __future__ import annotations
 
 import ctypes as C
-import os
 from functools import cache
 from pathlib import Path
 
@@ -195,11 +194,19 @@ class _Lib:
         raise EngineError(f"ggml symbol {name} not found: llama-cpp-python {LLAMA_CPP_VERSION} is required")
 
 
+_library_dir: Path | None = None  # set by `use_library_dir`
+
+
+def use_library_dir(libdir: str | Path | None) -> None:
+    """Open ggml from `libdir` instead of llama-cpp-python's (before the first `lib()` call)."""
+    global _library_dir
+    _library_dir = Path(libdir) if libdir else None
+
+
 def library_dir() -> Path:
-    """Where llama-cpp-python keeps its shared libraries (PLT_AGENT_GGML_LIBDIR overrides)."""
-    override = os.environ.get("PLT_AGENT_GGML_LIBDIR")
-    if override:
-        return Path(override)
+    """Where llama-cpp-python keeps its shared libraries (unless `use_library_dir` said otherwise)."""
+    if _library_dir is not None:
+        return _library_dir
     try:
         import llama_cpp
     except ImportError as exc:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Mapping
 
 import typer
 import typer.core
@@ -70,6 +71,16 @@ def _root(
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks instead of one-line errors."),
 ) -> None:
     ctx.obj = {"debug": debug}
+    _engine_settings(os.environ)
+
+
+def _engine_settings(environ: Mapping[str, str]) -> None:
+    """Settings the engine takes from its caller, not from the environment (it reads none)."""
+    libdir = environ.get("PLT_AGENT_GGML_LIBDIR")
+    if libdir:
+        from engine import api
+
+        api.use_ggml_library(libdir)
 
 
 def _register() -> None:

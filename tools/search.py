@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from tools.base import Observation, ToolError
+from tools.base import Observation, ToolError, arg, schema
 from tools.repofiles import MAX_TEXT_BYTES, is_binary
 from tools.text import clip_line
 from tools.workspace import Workspace
@@ -23,28 +23,19 @@ MAX_FOUND = 200
 
 class SearchTool:
     name = "search"
+    mutates = False
     description = (
         "Search the repository's files for text (literal and case-sensitive; set regex=true for "
         "a Python regular expression). Lists matching files with counts, then the matching "
         f"lines as path:line: text. More than {MAX_FILES} matching files is refused: narrow it "
         "with `path` or a more specific pattern."
     )
-    parameters = {
-        "type": "object",
-        "properties": {
-            "pattern": {"type": "string", "description": "The text (or regex) to look for."},
-            "path": {
-                "type": "string",
-                "description": "Only search this file or folder (default: whole repo).",
-            },
-            "regex": {
-                "type": "boolean",
-                "description": "Treat pattern as a regular expression (default false).",
-            },
-        },
-        "required": ["pattern"],
-        "additionalProperties": False,
-    }
+    parameters = schema(
+        pattern=arg("string", "The text (or regex) to look for."),
+        path=arg("string", "Only search this file or folder (default: whole repo)."),
+        regex=arg("boolean", "Treat pattern as a regular expression (default false)."),
+        required=("pattern",),
+    )
 
     def run(self, args: dict[str, Any], workspace: Workspace) -> Observation:
         pattern = args["pattern"]
@@ -165,16 +156,12 @@ def _glob_token(pattern: str, i: int) -> tuple[str, int]:
 
 class FindTool:
     name = "find"
+    mutates = False
     description = (
         "Find files and folders by glob: `*.py` or `test_*` match names at any depth; "
         "`src/**/*.ts` matches under a folder (`**` spans folders). Ignored files are skipped."
     )
-    parameters = {
-        "type": "object",
-        "properties": {"glob": {"type": "string", "description": "The pattern, e.g. `**/conftest.py`."}},
-        "required": ["glob"],
-        "additionalProperties": False,
-    }
+    parameters = schema(glob=arg("string", "The pattern, e.g. `**/conftest.py`."), required=("glob",))
 
     def run(self, args: dict[str, Any], workspace: Workspace) -> Observation:
         glob = args["glob"].strip()

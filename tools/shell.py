@@ -135,6 +135,7 @@ def describe(result: CommandResult, timeout: float) -> str:
 
 class BashTool:
     name = "bash"
+    mutates = True
     description = (
         "Run a shell command (bash) in the repository root, in a fresh process each time: "
         "cd, variables and background jobs do not carry over to the next call. Output is "

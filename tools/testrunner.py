@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tools.base import Observation, ToolError
+from tools.base import Observation, ToolError, arg, schema
 from tools.shell import MAX_TIMEOUT, run_command
 from tools.text import truncate_middle
 from tools.workspace import Workspace
@@ -147,27 +147,21 @@ def _head(body: list[str], first: int = 6, last: int = 16) -> str:
 
 class RunTestsTool:
     name = "run_tests"
+    mutates = False
     description = (
         "Run the repository's tests (pytest by default, or the configured test command) and "
         "report counts, the failing test ids and the heads of their tracebacks. Give `tests` "
         "(test files or ids such as tests/test_x.py::test_y) to run only some."
     )
-    parameters = {
-        "type": "object",
-        "properties": {
-            "command": {"type": "string", "description": "Test command to use instead of the detected one."},
-            "tests": {
-                "type": ["array", "string"],
-                "items": {"type": "string"},
-                "description": "Test files or test ids to run (appended to the command).",
-            },
-            "timeout": {
-                "type": "integer",
-                "description": f"Seconds before the run is killed (default {DEFAULT_TIMEOUT:g}).",
-            },
-        },
-        "additionalProperties": False,
-    }
+    parameters = schema(
+        command=arg("string", "Test command to use instead of the detected one."),
+        tests=arg(
+            ["array", "string"],
+            "Test files or test ids to run (appended to the command).",
+            items={"type": "string"},
+        ),
+        timeout=arg("integer", f"Seconds before the run is killed (default {DEFAULT_TIMEOUT:g})."),
+    )
 
     def run(self, args: dict[str, Any], workspace: Workspace) -> Observation:
         """data: command, framework ('pytest' or 'other'), exit_code (None on timeout), timed_out,

@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tools.base import ToolError
+from tools.errors import ToolError
 from tools.journal import BIG, Journal, ObjectStore, TreeScanner, content_key
 from tools.repofiles import MAX_TEXT_BYTES, is_binary, list_files, state_dir
 

@@ -3,9 +3,8 @@
 1. check the directory (a git work tree unless `no_git`), snapshot it (`Workspace`);
 2. run the tests: without a message, their failures are the task (passing tests: nothing
    to do); with a message, the message is the task and the tests judge the end;
-3. pick the action format for the model (native tools, text protocol or whole-file: a model
-   under TINY_MODEL_PARAMS rewrites whole files, for failing tests and for a message while
-   the visible tests pass) and, for the text protocol, how long a reply may be;
+3. pick the action format for the model and how long a reply may be (`profile`: native
+   tools, text protocol, or whole-file rewrites for a tiny model);
 4. run the agent within its budgets, logging a trajectory;
 5. on success keep the changes in the work tree (commit them only when asked, and only the
    files the agent changed); on failure or interruption put every file back as it was,
@@ -27,22 +26,18 @@ from pathlib import Path
 
 from plt_agent.agent.actions import Action
 from plt_agent.agent.events import AgentEvents
-from plt_agent.agent.loop import Agent, AgentSettings, Outcome, Verdict
+from plt_agent.agent.loop import Agent
+from plt_agent.agent.outcome import Outcome, Verdict
+from plt_agent.agent.profile import Profile, choose_profile
+from plt_agent.agent.run import AgentSettings
 from plt_agent.agent.trajectory import Trajectory
-from plt_agent.agent.wholefile import WholeFileRun
+from plt_agent.agent.wholefile.strategy import WholeFileRun
 from plt_agent.config import Config
 from plt_agent.errors import PltAgentError, UsageError
 from plt_agent.models.base import Model
 from tools.base import Tool
 from tools.workspace import Workspace
 
-TINY_MODEL_PARAMS = 1_000_000_000  # below this, the whole-file strategy is the default
-# Text protocol: one action per reply, so a reply gets at most an eighth of the window, and a
-# tiny model (which rambles rather than acts) at most TINY_REPLY_TOKENS and PROSE_CHARS_TINY
-# characters before its action starts.
-TINY_REPLY_TOKENS = 512
-PROSE_CHARS = 2000
-PROSE_CHARS_TINY = 600
 FIX_TOOLS = ("view", "search", "find", "edit", "write", "insert", "run_tests", "bash")
 
 
@@ -111,43 +106,16 @@ def make_verifier(workspace: Workspace, run_tool: Callable | None = None) -> Cal
     return verify
 
 
-def is_tiny(model: Model) -> bool:
-    n_params = getattr(model, "n_params", None)
-    return n_params is not None and n_params < TINY_MODEL_PARAMS
-
-
-def choose_mode(config: Config, model: Model, *, has_failure: bool, issue: bool = False) -> str:
-    """The action format. `issue`: the task is a message and the visible tests pass."""
-    if config.mode != "auto":
-        return config.mode
-    replay_mode = getattr(model, "mode", None)
-    if replay_mode in ("tools", "text", "whole-file"):
-        return replay_mode
-    if model.supports_tools:
-        return "tools"
-    if (has_failure or issue) and is_tiny(model):
-        return "whole-file"
-    return "text"
-
-
-def settings_from(
-    config: Config, mode: str, *, verify_after_edits: bool, model: Model | None = None
-) -> AgentSettings:
-    reply_tokens, prose_chars = config.reply_tokens, None
-    if mode == "text" and model is not None:
-        tiny = is_tiny(model)
-        cap = model.context_window // 8
-        reply_tokens = max(128, min(reply_tokens, min(cap, TINY_REPLY_TOKENS) if tiny else cap))
-        prose_chars = PROSE_CHARS_TINY if tiny else PROSE_CHARS
+def settings_from(config: Config, profile: Profile, *, verify_after_edits: bool) -> AgentSettings:
     return AgentSettings(
-        mode="tools" if mode == "tools" else "text",
+        mode="tools" if profile.mode == "tools" else "text",
         max_steps=config.max_steps,
         max_tokens=config.max_tokens,
         max_seconds=config.max_seconds,
-        reply_tokens=reply_tokens,
+        reply_tokens=profile.reply_tokens,
         temperature=config.temperature,
         verify_after_edits=verify_after_edits,
-        prose_chars=prose_chars,
+        prose_chars=profile.prose_chars,
     )
 
 
@@ -179,7 +147,8 @@ def fix_repository(
     model = model_loader()
     failing = first is not None and not first.passed
     issue = request.message is not None and first is not None and first.passed
-    mode = choose_mode(config, model, has_failure=failing, issue=issue)
+    profile = choose_profile(config, model, has_failure=failing, issue=issue)
+    mode = profile.mode
     trajectory = Trajectory(request.trajectory)
     trajectory.log(
         "start",
@@ -193,7 +162,17 @@ def fix_repository(
     events.note(f"model {model.name} (context {model.context_window} tokens), mode {mode}")
     try:
         outcome = _run(
-            request, config, model, mode, workspace, verify, first, events, confirm, should_stop, trajectory
+            request,
+            config,
+            model,
+            profile,
+            workspace,
+            verify,
+            first,
+            events,
+            confirm,
+            should_stop,
+            trajectory,
         )
     except BaseException:
         workspace.restore_all()
@@ -222,7 +201,7 @@ def _run(
     request: FixRequest,
     config: Config,
     model: Model,
-    mode: str,
+    profile: Profile,
     workspace: Workspace,
     verify: Callable[[], Verdict],
     first: Verdict | None,
@@ -231,17 +210,17 @@ def _run(
     should_stop: Callable[[], bool] | None,
     trajectory: Trajectory,
 ) -> Outcome:
-    if mode == "whole-file":
+    if profile.mode == "whole-file":
         if first is None or (first.passed and not request.message):
             raise UsageError(
                 "the whole-file mode needs the repository's tests: failing, or passing with a -m task"
             )
-        settings = settings_from(config, mode, verify_after_edits=True)
         run = WholeFileRun(
             model,
             workspace,
             verify,
-            settings=settings,
+            settings=settings_from(config, profile, verify_after_edits=True),
+            rounds=profile.rounds,
             events=events,
             trajectory=trajectory,
             should_stop=should_stop,
@@ -256,7 +235,7 @@ def _run(
         test_output=failing_output,
         repo_map=_repo_map(workspace, (request.message or "") + (failing_output or "")),
     )
-    settings = settings_from(config, mode, verify_after_edits=request.message is None, model=model)
+    settings = settings_from(config, profile, verify_after_edits=request.message is None)
     agent = Agent(
         model,
         workspace,

@@ -15,7 +15,7 @@ from plt_agent.agent.events import AgentEvents
 
 if TYPE_CHECKING:
     from plt_agent.agent.actions import Action
-    from plt_agent.agent.loop import Outcome, Verdict
+    from plt_agent.agent.outcome import Outcome, Verdict
     from plt_agent.models.base import Reply
     from tools.base import Observation
 

@@ -1,7 +1,7 @@
-"""`plt-agent fix`, `plt-agent demo` and `plt-agent models list|pull|rm|path`.
+"""`plt-agent fix` and `plt-agent demo`.
 
 Thin wrappers: flags are merged with the config (`plt_agent.config`); the work is done by
-`plt_agent.agent.fix`, `plt_agent.agent.demo` and `plt_agent.store`, imported inside the
+`plt_agent.agent.fix` (the demo repository: `plt_agent.agent.demo`), imported inside the
 commands so `plt-agent --help` stays fast. Progress goes to stderr, the diff to stdout.
 Exit codes: 0 fixed, 1 not fixed, 2 bad usage or configuration.
 """
@@ -18,19 +18,11 @@ from rich.console import Console
 err = Console(stderr=True)
 out = Console()
 
-models_app = typer.Typer(
-    name="models",
-    help="The local model store: list, pull, remove and locate models.",
-    no_args_is_help=True,
-    rich_markup_mode="rich",
-)
-
 
 def register(app: typer.Typer) -> None:
-    """Add `fix`, `demo` and the `models` group to the root app."""
+    """Add `fix` and `demo` to the root app."""
     app.command("fix")(fix)
     app.command("demo")(demo)
-    app.add_typer(models_app, name="models")
 
 
 def fix(
@@ -111,15 +103,10 @@ def run_fix(
 
 
 def _load(config: Any, console: Console) -> Any:
-    from plt_agent.models import load_model
+    from plt_agent.models import ModelOptions, load_model
 
-    return load_model(
-        config.model,
-        context=config.context,
-        threads=config.threads,
-        native_tools=config.native_tools,
-        announce=lambda line: console.print(f"[cyan]{line}[/]"),
-    )
+    options = ModelOptions.from_config(config, announce=lambda line: console.print(f"[cyan]{line}[/]"))
+    return load_model(config.model, options)
 
 
 def _confirm_commands(console: Console):  # type: ignore[no-untyped-def]
@@ -188,59 +175,38 @@ def demo(
 
     Uses the default model unless --model is given (the small demonstration model is downloaded on first use). Exit code 0 when the model fixed the bug, 1 when it did not.
     """  # noqa: E501
-    from plt_agent.agent.demo import run_demo
-
     raise typer.Exit(run_demo(model, keep=keep, console=err))
 
 
-@models_app.command("list")
-def models_list() -> None:
-    """List the models the store knows and which are downloaded."""
-    from rich.table import Table
+def run_demo(model: str | None, *, keep: bool = False, console: Console) -> int:
+    """Copy the demo repository to a temporary directory and run `fix` on it; the exit code
+    (0 fixed, 1 not fixed). The copy is removed afterwards unless `keep` or the run failed
+    (so the user can look at it)."""
+    import dataclasses
+    import shutil
+    import tempfile
 
-    from plt_agent.store import CATALOG, ModelStore
+    from plt_agent.agent.demo import make_demo_repo
+    from plt_agent.config import load_config
 
-    store = ModelStore()
-    stored = {m.name: m for m in store.list()}
-    table = Table("name", "backend", "status", "size", "description", title=f"models in {store.models_dir}")
-    for name in sorted(set(CATALOG) | set(stored)):
-        entry, have = CATALOG.get(name), stored.get(name)
-        status = "[green]downloaded[/]" if have else "not downloaded"
-        size = f"{have.size_bytes / 1e6:,.0f} MB" if have else (entry.size if entry else "")
-        backend = have.backend if have else (entry.backend if entry else "")
-        table.add_row(name, backend, status, size, entry.description if entry else have.source)
-    out.print(table)
-
-
-@models_app.command("pull")
-def models_pull(
-    name: str = typer.Argument(..., help="Model name: smollm2-135m or loopcoder-v2."),
-    quant: str = typer.Option(
-        None, "--quant", help="loopcoder-v2: GGUF type (q4_k default, q8_0, f16, ...)."
-    ),
-    from_dir: Path = typer.Option(
-        None, "--from", help="loopcoder-v2: convert this local checkpoint directory."
-    ),
-) -> None:
-    """Download (and convert, if needed) a model into the store."""
-    from plt_agent.store import ModelStore
-
-    stored = ModelStore().pull(name, quant=quant, from_dir=from_dir, announce=lambda line: err.print(line))
-    typer.echo(str(stored.path))
-
-
-@models_app.command("rm")
-def models_rm(name: str = typer.Argument(..., help="Model name to remove from the store.")) -> None:
-    """Remove a downloaded model from the store."""
-    from plt_agent.store import ModelStore
-
-    removed = ModelStore().rm(name)
-    err.print(f"removed {removed}")
-
-
-@models_app.command("path")
-def models_path(name: str = typer.Argument(..., help="Model name.")) -> None:
-    """Print the path of a downloaded model's GGUF file."""
-    from plt_agent.store import ModelStore
-
-    typer.echo(str(ModelStore().path(name)))
+    parent = Path(tempfile.mkdtemp(prefix="plt-agent-demo-"))
+    repo = make_demo_repo(parent)
+    config = load_config(None, {"model": model})
+    config = dataclasses.replace(config, max_steps=min(config.max_steps, 12))
+    console.print(
+        f"[bold]plt-agent demo[/]: a copy of a small library with a failing test is in {repo}",
+        highlight=False,
+    )
+    code = run_fix(repo, config, yes=True, console=console)  # the trajectory goes to the store's folder
+    if code == 0:
+        console.print("[bold green]Demo result: the model fixed the bug; the tests pass.[/]")
+    else:
+        console.print(
+            "[bold yellow]Demo result: the model did NOT fix the bug.[/] Small models often cannot; "
+            "try a stronger one with --model (see `plt-agent models list`)."
+        )
+    if keep or code != 0:
+        console.print(f"The demo repository is kept at {repo}", highlight=False)
+    else:
+        shutil.rmtree(parent, ignore_errors=True)
+    return code

@@ -1,4 +1,4 @@
-"""`plt-agent convert` (HF checkpoint -> GGUF) and `plt-agent debug make-tiny` (test checkpoints).
+"""`plt-agent convert`: HF checkpoint -> GGUF.
 
 Thin: the work is in `converters`; this module parses flags, draws the progress bar and
 the summary tables. Heavy imports happen inside the commands.
@@ -25,11 +25,6 @@ class OutType(str, Enum):
     q6_k = "q6_k"
 
 
-class GateMode(str, Enum):
-    hidden = "hidden"
-    query = "query"
-
-
 def convert(
     src_dir: Path = typer.Argument(
         ..., help="HF checkpoint directory (config.json, safetensors, tokenizer.json)."
@@ -52,57 +47,6 @@ def convert(
     _print_summary(report)
     if check:
         _run_check(src_dir, output)
-
-
-def make_tiny(
-    out_dir: Path = typer.Argument(..., help="Directory to write the checkpoint into (created if needed)."),
-    seed: int = typer.Option(0, help="Random seed of the weights."),
-    loops: int = typer.Option(2, help="plt_num_loops (L)."),
-    layers: int = typer.Option(2, help="Physical layers."),
-    hidden: int = typer.Option(64, help="Hidden size D."),
-    heads: int = typer.Option(4, help="Query heads."),
-    kv_heads: int = typer.Option(2, help="Key/value heads."),
-    head_dim: int = typer.Option(16, help="Head dimension."),
-    intermediate: int = typer.Option(128, help="SwiGLU inner size."),
-    vocab: int = typer.Option(None, help="Vocabulary size (the tokenizer is trained to exactly this size)."),
-    window: int = typer.Option(4, help="Window W (the local branch sees W+1 keys)."),
-    emb_scale: float = typer.Option(0.707, help="plt_emb_scale (a)."),
-    hidden_scale: float = typer.Option(0.5, help="plt_hidden_scale (b)."),
-    gate: GateMode = typer.Option(
-        GateMode.hidden, help="Gate input: hidden states (release) or query (V1 style)."
-    ),
-    normalize_per_loop: bool = typer.Option(True, help="plt_normalize_per_loop."),
-    shards: int = typer.Option(2, help="Number of safetensors shards (1 writes model.safetensors)."),
-    llama: bool = typer.Option(False, "--llama", help="Write a plain LlamaForCausalLM checkpoint instead."),
-    tied: bool = typer.Option(False, "--tied", help="Tie the output matrix to the embeddings (no lm_head)."),
-) -> None:
-    """Write a random tiny checkpoint in the exact layout of the LoopCoder-V2 release, for tests."""
-    from converters.tiny import TinyOptions, n_parameters
-    from converters.tiny import make_tiny as run_make_tiny
-
-    options = dict(
-        seed=seed,
-        loops=loops,
-        layers=layers,
-        hidden=hidden,
-        heads=heads,
-        kv_heads=kv_heads,
-        head_dim=head_dim,
-        intermediate=intermediate,
-        vocab=vocab,
-        window=window,
-        emb_scale=emb_scale,
-        hidden_scale=hidden_scale,
-        gate=gate.value,
-        normalize_per_loop=normalize_per_loop,
-        shards=shards,
-        llama=llama,
-        tied=tied,
-    )
-    path = run_make_tiny(out_dir, **options)
-    n = n_parameters(TinyOptions(**options))
-    kind = "LlamaForCausalLM" if llama else f"IQuestPLTCoderForCausalLM, {loops} loops, gate {gate.value}"
-    console.print(f"wrote {path} ({kind}, {n:,} parameters, {shards} shard(s))")
 
 
 class _ProgressBar:
@@ -195,19 +139,6 @@ def _run_check(src_dir: Path, output: Path) -> None:
     console.print(f"check passed: {len(rows)} tensors within their type's error bound")
 
 
-def _debug_group(app: typer.Typer) -> typer.Typer:
-    """The shared `debug` sub-app; another command module may already have added it."""
-    for info in app.registered_groups:
-        if info.name == "debug" and info.typer_instance is not None:
-            return info.typer_instance
-    debug = typer.Typer(
-        help="Developer tools: tiny checkpoints and other debugging aids.", no_args_is_help=True
-    )
-    app.add_typer(debug, name="debug")
-    return debug
-
-
 def register(app: typer.Typer) -> None:
-    """Add `convert` and `debug make-tiny` to the root app."""
+    """Add `convert` to the root app."""
     app.command("convert")(convert)
-    _debug_group(app).command("make-tiny")(make_tiny)

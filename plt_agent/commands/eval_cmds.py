@@ -23,6 +23,8 @@ import typer.core
 from rich.console import Console
 from rich.table import Table
 
+from plt_agent.commands.common import group
+
 out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True, soft_wrap=True)
 
@@ -36,12 +38,8 @@ class _RunByDefault(typer.core.TyperGroup):
         return super().parse_args(ctx, args)
 
 
-eval_app = typer.Typer(
-    cls=_RunByDefault,
-    name="eval",
-    help="Evaluate the agent on SWE-style tasks (bench/tasks or swebench instances).",
-    no_args_is_help=True,
-    rich_markup_mode="rich",
+eval_app = group(
+    "eval", "Evaluate the agent on SWE-style tasks (bench/tasks or swebench instances).", cls=_RunByDefault
 )
 
 

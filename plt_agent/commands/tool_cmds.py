@@ -13,11 +13,9 @@ from pathlib import Path
 
 import typer
 
-tool_app = typer.Typer(
-    name="tool",
-    help="List the agent's tools or run one on a repository (for debugging and scripting).",
-    no_args_is_help=True,
-)
+from plt_agent.commands.common import group
+
+tool_app = group("tool", "List the agent's tools or run one on a repository (for debugging and scripting).")
 
 
 @tool_app.command("list")

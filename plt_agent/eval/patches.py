@@ -19,7 +19,6 @@ from pathlib import Path
 from plt_agent.eval.errors import EvalError
 
 _HUNK = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
-_TEST_PATH = re.compile(r"(^|/)(tests?|testing)(/|$)|(^|/)test_[^/]*\.py$|_tests?\.py$|(^|/)conftest\.py$")
 
 
 @dataclass
@@ -162,11 +161,6 @@ def touched_files(text: str) -> list[str]:
             if name and name not in out:
                 out.append(name)
     return out
-
-
-def is_test_path(path: str) -> bool:
-    """True for files under tests/ or testing/, test_*.py, *_test.py and conftest.py."""
-    return bool(_TEST_PATH.search(path))
 
 
 def git_apply(repo: Path, patch: str, *, check_only: bool = False) -> tuple[bool, str]:

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from plt_agent.hook.checks import Finding
+from plt_agent.models.base import Model
 
 SYSTEM_PROMPT = """You review a git diff before it is committed. Report only real problems in \
 the added or changed lines: bugs, wrong logic, typos in code, crashes, security problems, \
@@ -114,9 +115,9 @@ def parse_review(text: str) -> tuple[list[Finding], str]:
     return findings, patch
 
 
-def fit_diff(model: Any, diff: str, max_chars: int) -> list[dict[str, Any]]:
+def fit_diff(model: Model, diff: str, max_chars: int) -> list[dict[str, Any]]:
     """Messages whose prompt fits the model's window with room for the answer."""
-    room = max(256, int(getattr(model, "context_window", 4096)) - ANSWER_TOKENS)
+    room = max(256, model.context_window - ANSWER_TOKENS)
     limit = max_chars
     while True:
         capped, left_out = cap_diff(diff, limit)
@@ -127,7 +128,7 @@ def fit_diff(model: Any, diff: str, max_chars: int) -> list[dict[str, Any]]:
 
 
 def review_diff(
-    load: Callable[[], Any],
+    load: Callable[[], Model],
     diff: str,
     *,
     budget_s: float,
@@ -169,10 +170,10 @@ def _outcome(result: dict[str, Any], streamed: str, late: bool, start: float) ->
     if "error" in result:
         return Review(status="failed", error=result["error"], seconds=seconds)
     reply = result.get("reply")
-    if reply is not None and getattr(reply, "finish_reason", "") == "error":
+    if reply is not None and reply.finish_reason == "error":
         return Review(status="failed", error=reply.content or "the model reported an error", seconds=seconds)
     text = reply.content if reply is not None and reply.content else streamed
-    cancelled = reply is None or getattr(reply, "finish_reason", "") == "cancelled"
+    cancelled = reply is None or reply.finish_reason == "cancelled"
     status = "timeout" if late and cancelled else "ok"
     # A cut-off answer: only its complete lines count (a half-written finding would mislead).
     findings, patch = parse_review(text if status == "ok" else text[: text.rfind("\n") + 1])

@@ -122,7 +122,7 @@ def run_chat(
 
 def open_session(path: Path, config: Any, load_model: Callable[..., Any], terminal: Terminal) -> ChatSession:
     """The workspace (snapshot taken), the model and the session for `path`, as `config` says."""
-    from plt_agent.agent.loop import AgentSettings
+    from plt_agent.agent.run import AgentSettings
 
     workspace = open_workspace(path, config.test_cmd)
     model = load_model(config.model, config, announce=terminal.info)

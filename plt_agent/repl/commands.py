@@ -13,14 +13,22 @@ from __future__ import annotations
 import shlex
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from plt_agent.errors import PltAgentError
+from plt_agent.repl.session import ChatSession
+from plt_agent.repl.terminal import Terminal
 from tools.base import ToolError
 from tools.registry import run_tool
 
-if TYPE_CHECKING:
-    from plt_agent.repl.app import Repl
+
+class Repl(Protocol):
+    """What a command works with (`plt_agent.repl.app.Repl`): the session, the terminal, and
+    whether the loop goes on."""
+
+    session: ChatSession
+    terminal: Terminal
+    running: bool
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from plt_agent.agent.events import AgentEvents
-from plt_agent.agent.loop import Agent, AgentSettings, Outcome
+from plt_agent.agent.loop import Agent
+from plt_agent.agent.outcome import Outcome
+from plt_agent.agent.run import AgentSettings
 from plt_agent.models.base import Model
 from tools.registry import default_tools
 from tools.workspace import Workspace

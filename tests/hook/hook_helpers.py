@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from plt_agent.models.base import Reply
+from plt_agent.models.base import ModelBase, Reply, Request
 
 
 def git(repo: Path, *args: str, env: dict[str, str] | None = None) -> str:
@@ -18,40 +18,29 @@ def git(repo: Path, *args: str, env: dict[str, str] | None = None) -> str:
 
 
 @dataclass
-class FakeModel:
-    """A Model double: answers `answer`, streamed in `chunks` pieces `delay` seconds apart."""
+class FakeModel(ModelBase):
+    """A Model double: answers `says`, streamed in `chunks` pieces `delay` seconds apart."""
 
-    answer: str = "LGTM"
+    says: str = "LGTM"
     chunks: int = 1
     delay: float = 0.0
     ignore_stop: bool = False
     context_window: int = 8192
     name: str = "fake"
-    supports_tools: bool = False
     calls: list[list[dict[str, Any]]] = field(default_factory=list)
 
-    def complete(
-        self,
-        messages,
-        *,
-        tools=None,
-        max_tokens=1024,
-        temperature=0.0,
-        stop=None,
-        on_text=None,
-        should_stop=None,
-    ) -> Reply:
+    def answer(self, messages: list[dict[str, Any]], request: Request) -> Reply:
         self.calls.append(messages)
-        size = max(1, len(self.answer) // self.chunks + 1)
+        size = max(1, len(self.says) // self.chunks + 1)
         sent = ""
-        for start in range(0, len(self.answer), size):
-            if should_stop and should_stop() and not self.ignore_stop:
+        for start in range(0, len(self.says), size):
+            if request.should_stop and request.should_stop() and not self.ignore_stop:
                 return Reply(sent, finish_reason="cancelled")
             time.sleep(self.delay)
-            piece = self.answer[start : start + size]
+            piece = self.says[start : start + size]
             sent += piece
-            if on_text:
-                on_text(piece)
+            if request.on_text:
+                request.on_text(piece)
         return Reply(sent)
 
     def count_tokens(self, messages, tools=None) -> int:

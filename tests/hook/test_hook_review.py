@@ -79,7 +79,7 @@ def test_fit_diff_shrinks_the_diff_until_the_prompt_fits_the_window():
 
 
 def test_review_returns_findings_from_a_working_model():
-    model = FakeModel(answer="warning app.py:2: returns the wrong sign", chunks=4)
+    model = FakeModel(says="warning app.py:2: returns the wrong sign", chunks=4)
     streamed = []
 
     review = review_diff(
@@ -88,12 +88,12 @@ def test_review_returns_findings_from_a_working_model():
 
     assert review.status == "ok"
     assert [(f.path, f.line) for f in review.findings] == [("app.py", 2)]
-    assert "".join(streamed) == model.answer
+    assert "".join(streamed) == model.says
     assert "+line 0 of app.py" in model.calls[0][-1]["content"]
 
 
 def test_review_times_out_and_keeps_the_partial_answer():
-    model = FakeModel(answer="info a.py:1: x\n" * 50, chunks=50, delay=0.05)
+    model = FakeModel(says="info a.py:1: x\n" * 50, chunks=50, delay=0.05)
     start = time.monotonic()
 
     review = review_diff(lambda: model, _file_diff("a.py", 1), budget_s=0.5, max_chars=10_000)
@@ -105,7 +105,7 @@ def test_review_times_out_and_keeps_the_partial_answer():
 
 
 def test_review_gives_up_on_a_model_that_ignores_the_stop_request():
-    model = FakeModel(answer="x" * 100, chunks=100, delay=0.1, ignore_stop=True)  # 10 s
+    model = FakeModel(says="x" * 100, chunks=100, delay=0.1, ignore_stop=True)  # 10 s
     start = time.monotonic()
 
     review = review_diff(lambda: model, _file_diff("a.py", 1), budget_s=0.3, max_chars=10_000)

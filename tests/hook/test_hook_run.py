@@ -88,7 +88,7 @@ def test_nothing_staged_is_a_quiet_pass(repo):
 def test_review_prints_model_findings_and_leaves_the_repo_untouched(staged):
     before = _repo_state(staged)
     model = FakeModel(
-        answer="warning app.py:2: subtracts instead of adding\n"
+        says="warning app.py:2: subtracts instead of adding\n"
         "```diff\n--- a/app.py\n+++ b/app.py\n@@ -2 +2 @@\n-    return a - b\n+    return a + b\n```"
     )
 
@@ -124,8 +124,8 @@ def test_strict_blocks_on_a_deterministic_problem_even_without_a_model(staged):
 
 
 def test_strict_blocks_on_a_model_blocker_but_not_on_a_warning(staged):
-    blocker, _, _ = _run(staged, FakeModel(answer="blocker app.py:2: wrong operator"), strict=True)
-    warning, _, _ = _run(staged, FakeModel(answer="warning app.py:2: wrong operator"), strict=True)
+    blocker, _, _ = _run(staged, FakeModel(says="blocker app.py:2: wrong operator"), strict=True)
+    warning, _, _ = _run(staged, FakeModel(says="warning app.py:2: wrong operator"), strict=True)
 
     assert (blocker.exit_code, warning.exit_code) == (1, 0)
 
@@ -140,7 +140,7 @@ def test_fails_open_when_the_model_cannot_load(staged):
 
 
 def test_time_budget_passes_with_a_note(staged):
-    slow = FakeModel(answer="info app.py:1: fine\n" * 40, chunks=40, delay=0.05)
+    slow = FakeModel(says="info app.py:1: fine\n" * 40, chunks=40, delay=0.05)
 
     result, out, _ = _run(staged, slow, time_budget_s=0.3)
 
@@ -152,7 +152,7 @@ def test_time_budget_passes_with_a_note(staged):
 def test_short_output_when_not_a_terminal(staged):
     many = "".join(f"info app.py:{i}: note {i}\n" for i in range(1, 31))
 
-    result, out, _ = _run(staged, FakeModel(answer=many))
+    result, out, _ = _run(staged, FakeModel(says=many))
 
     assert len(result.findings) == 30
     assert out.count("note ") == 12

@@ -10,7 +10,7 @@ import pytest
 from repl_helpers import CALC, edit_reply, write_replies
 from rich.console import Console
 
-from plt_agent.commands.repl_cmds import _load_model
+from plt_agent.commands.common import load_model_for
 from plt_agent.config import load_config
 from plt_agent.repl.app import Repl, open_session
 from plt_agent.repl.terminal import Terminal
@@ -25,7 +25,7 @@ class Chat:
         console = Console(file=self.buffer, width=200, soft_wrap=True, highlight=False, color_system=None)
         self.terminal = Terminal(console, self._read, interactive=False)
         config = load_config(repo, {"model": spec})
-        self.session = open_session(repo, config, _load_model, self.terminal)
+        self.session = open_session(repo, config, load_model_for, self.terminal)
         self.repl = Repl(self.session, self.terminal)
 
     def _read(self) -> str:
