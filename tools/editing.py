@@ -13,7 +13,7 @@ from typing import Any
 from tools.base import Observation
 from tools.matching import Span, closest_lines, line_of, locate
 from tools.syntax import syntax_error
-from tools.text import is_crlf, numbered, to_lf, to_newline_style, window
+from tools.text import is_crlf, numbered, printable, to_lf, to_newline_style, window
 from tools.workspace import Workspace
 
 _MAX_LISTED = 10
@@ -70,7 +70,7 @@ class EditTool:
             return Observation("`old` and `new` are identical: nothing to change.", ok=False)
         target = workspace.resolve(path)
         if not target.exists():
-            return Observation(f"{path} does not exist. Use write to create it.", ok=False)
+            return Observation(f"{printable(path)} does not exist. Use write to create it.", ok=False)
         rel = workspace.relpath(target)
         raw = workspace.read_text(path)
         crlf = is_crlf(raw)
@@ -178,7 +178,7 @@ class InsertTool:
         path, after_line, text = args["path"], int(args["line"]), to_lf(args["text"])
         target = workspace.resolve(path)
         if not target.exists():
-            return Observation(f"{path} does not exist. Use write to create it.", ok=False)
+            return Observation(f"{printable(path)} does not exist. Use write to create it.", ok=False)
         rel = workspace.relpath(target)
         raw = workspace.read_text(path)
         crlf = is_crlf(raw)

@@ -2,16 +2,20 @@
 
 `run_tool(name, args, workspace)` is what the agent calls. It validates `args` against the
 tool's JSON schema (required keys, known keys, types; harmless coercions such as "5" -> 5
-for an integer, which small models often need) and turns `ToolError` (and OS errors) into
-an `Observation(ok=False)` whose text tells the model what to fix.
+for an integer, which small models often need; numbers must be finite and at most 2^53)
+and turns `ToolError` (and OS errors) into an `Observation(ok=False)` whose text tells the
+model what to fix. Any other exception also becomes such an observation ("failed
+unexpectedly", with `data["internal_error"]`): one bad call never ends an agent's run.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 from tools.base import Observation, Tool, ToolError
+from tools.text import printable
 from tools.workspace import Workspace
 
 
@@ -60,7 +64,14 @@ def run_tool(name: str, args: dict[str, Any] | str | None, workspace: Workspace)
     except ToolError as exc:
         return Observation(str(exc), ok=False)
     except (OSError, UnicodeError) as exc:
-        return Observation(f"{name} failed: {type(exc).__name__}: {exc}", ok=False)
+        return Observation(f"{name} failed: {type(exc).__name__}: {printable(exc)}", ok=False)
+    except Exception as exc:  # noqa: BLE001 - one broken call must not end the agent's run
+        return Observation(
+            f"{name} failed unexpectedly ({type(exc).__name__}: {printable(exc)}); "
+            "this is a bug in the tool: try another way",
+            ok=False,
+            data={"internal_error": type(exc).__name__},
+        )
 
 
 def validate_args(tool: Tool, args: dict[str, Any] | str | None) -> dict[str, Any]:
@@ -134,7 +145,11 @@ def _as_type(kind: str, value: Any, spec: dict[str, Any]) -> tuple[bool, Any]:
     return True, value
 
 
+_MAX_NUMBER = 2**53  # beyond this, integers and floats stop meaning the same number
+
+
 def _as_number(kind: str, value: Any) -> tuple[bool, Any]:
+    """A finite number of at most 2^53 in magnitude ("5" and 5.0 pass for the integer 5)."""
     if isinstance(value, bool):
         return False, None
     if isinstance(value, str):
@@ -142,8 +157,10 @@ def _as_number(kind: str, value: Any) -> tuple[bool, Any]:
             value = float(value.strip())
         except ValueError:
             return False, None
-    if not isinstance(value, (int, float)):
+    if isinstance(value, int):
+        return (True, value) if abs(value) <= _MAX_NUMBER else (False, None)
+    if not isinstance(value, float) or not math.isfinite(value) or abs(value) > _MAX_NUMBER:
         return False, None
     if kind == "number":
         return True, value
-    return (True, int(value)) if float(value).is_integer() else (False, None)
+    return (True, int(value)) if value.is_integer() else (False, None)
