@@ -31,8 +31,11 @@ def _escape(match: re.Match[str]) -> str:
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
-def escape_controls(text: str) -> str:
-    """`text` with every control character written as an escape (`\\x1b`, `\\n`, `\\u202e`)."""
+def escape_controls(text: str, keep: str = "") -> str:
+    """`text` with every control character but those in `keep` written as an escape (`\\x1b`,
+    `\\n`, `\\u202e`)."""
+    if keep:
+        return _CONTROL.sub(lambda m: m.group() if m.group() in keep else _escape(m), text)
     return _CONTROL.sub(_escape, text)
 
 

@@ -16,6 +16,8 @@ from pathlib import Path
 
 from rich.console import Console
 
+from plt_agent.display import literal
+
 RENAMES = {"gitignore": ".gitignore"}  # dotfiles are stored without the dot in the package
 
 
@@ -57,7 +59,7 @@ def run_demo(model: str | None, *, keep: bool = False, console: Console) -> int:
     config = load_config(None, {"model": model})
     config = dataclasses.replace(config, max_steps=min(config.max_steps, 12))
     console.print(
-        f"[bold]plt-agent demo[/]: a copy of a small library with a failing test is in {repo}",
+        f"[bold]plt-agent demo[/]: a copy of a small library with a failing test is in {literal(repo)}",
         highlight=False,
     )
     code = run_fix(repo, config, yes=True, console=console)  # the trajectory goes to the store's folder
@@ -69,7 +71,7 @@ def run_demo(model: str | None, *, keep: bool = False, console: Console) -> int:
             "try a stronger one with --model (see `plt-agent models list`)."
         )
     if keep or code != 0:
-        console.print(f"The demo repository is kept at {repo}", highlight=False)
+        console.print(f"The demo repository is kept at {literal(repo)}", highlight=False)
     else:
         shutil.rmtree(parent, ignore_errors=True)
     return code

@@ -15,6 +15,8 @@ from typing import Any
 import typer
 from rich.console import Console
 
+from plt_agent.display import literal
+
 err = Console(stderr=True)
 out = Console()
 
@@ -118,7 +120,7 @@ def _load(config: Any, console: Console) -> Any:
         context=config.context,
         threads=config.threads,
         native_tools=config.native_tools,
-        announce=lambda line: console.print(f"[cyan]{line}[/]"),
+        announce=lambda line: console.print(f"[cyan]{literal(line)}[/]"),
     )
 
 
@@ -129,9 +131,8 @@ def _confirm_commands(console: Console):  # type: ignore[no-untyped-def]
     def confirm(action: Any) -> bool:
         if action.name != "bash":
             return True
-        console.print(
-            f"[yellow]The model wants to run:[/] {action.arguments.get('command', '')}", highlight=False
-        )
+        command = literal(action.arguments.get("command", ""), 100_000, lines=True)
+        console.print(f"[yellow]The model wants to run:[/] {command}", highlight=False)
         return Confirm.ask("Run it?", console=console, default=True)
 
     return confirm
@@ -145,7 +146,7 @@ def _report(result: Any, console: Console) -> None:
     figures = (
         f"{o.steps} step{'s' if o.steps != 1 else ''}, {o.tokens} tokens ({o.prompt_tokens} prompt, "
         f"{o.completion_tokens} completion, {o.cached_tokens} reused), {o.seconds:.1f} s, "
-        f"mode {result.mode}, model {result.model}"
+        f"mode {result.mode}, model {literal(result.model)}"
     )
     if result.fixed:
         if result.diff:
@@ -153,29 +154,31 @@ def _report(result: Any, console: Console) -> None:
             sys.stdout.flush()
         if o.status == "submitted":  # nothing verified the change against the task itself
             console.print(
-                f"[bold yellow]Submitted, not verified against the task[/] ({o.message}). {figures}",
+                f"[bold yellow]Submitted, not verified against the task[/] ({literal(o.message)}). {figures}",
                 highlight=False,
             )
         else:
-            console.print(f"[bold green]Fixed[/] ({o.message}). {figures}", highlight=False)
+            console.print(f"[bold green]Fixed[/] ({literal(o.message)}). {figures}", highlight=False)
         console.print(
             "The changes are in your working tree"
             + (f", committed as {result.commit}." if result.commit else "; review them with `git diff`.")
         )
     else:
-        console.print(f"[bold red]Not fixed[/]: {o.status} ({o.message}). {figures}", highlight=False)
-        restored = f" ({', '.join(result.restored)})" if result.restored else ""
+        console.print(
+            f"[bold red]Not fixed[/]: {o.status} ({literal(o.message)}). {figures}", highlight=False
+        )
+        restored = f" ({literal(', '.join(result.restored))})" if result.restored else ""
         console.print(f"Every file the agent changed was put back{restored}.", highlight=False)
         if result.kept_by_user:
             console.print(
                 f"[yellow]Left alone (changed by someone else during the run):[/] "
-                f"{', '.join(result.kept_by_user)}",
+                f"{literal(', '.join(result.kept_by_user))}",
                 highlight=False,
             )
     for note in result.notes:
-        console.print(f"[yellow]{note}[/]", highlight=False)
+        console.print(f"[yellow]{literal(note)}[/]", highlight=False)
     if result.trajectory:
-        console.print(f"[dim]trajectory: {result.trajectory}[/]", highlight=False)
+        console.print(f"[dim]trajectory: {literal(result.trajectory)}[/]", highlight=False)
 
 
 def demo(
@@ -208,7 +211,13 @@ def models_list() -> None:
         status = "[green]downloaded[/]" if have else "not downloaded"
         size = f"{have.size_bytes / 1e6:,.0f} MB" if have else (entry.size if entry else "")
         backend = have.backend if have else (entry.backend if entry else "")
-        table.add_row(name, backend, status, size, entry.description if entry else have.source)
+        table.add_row(
+            literal(name),
+            literal(backend),
+            status,
+            literal(size),
+            literal(entry.description if entry else have.source),
+        )
     out.print(table)
 
 
@@ -225,7 +234,9 @@ def models_pull(
     """Download (and convert, if needed) a model into the store."""
     from plt_agent.store import ModelStore
 
-    stored = ModelStore().pull(name, quant=quant, from_dir=from_dir, announce=lambda line: err.print(line))
+    stored = ModelStore().pull(
+        name, quant=quant, from_dir=from_dir, announce=lambda line: err.print(literal(line))
+    )
     typer.echo(str(stored.path))
 
 
@@ -235,7 +246,7 @@ def models_rm(name: str = typer.Argument(..., help="Model name to remove from th
     from plt_agent.store import ModelStore
 
     removed = ModelStore().rm(name)
-    err.print(f"removed {removed}")
+    err.print(f"removed {literal(removed)}")
 
 
 @models_app.command("path")
