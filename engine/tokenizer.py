@@ -172,6 +172,8 @@ class Tokenizer:
             )
         except TemplateError as exc:
             raise EngineError(f"the model's chat template failed: {exc}") from None
+        except EngineError:
+            raise
         except Exception as exc:  # noqa: BLE001 - the template comes from the file: 1/0, bad types, ...
             raise EngineError(f"the model's chat template failed: {type(exc).__name__}: {exc}") from None
 
