@@ -74,7 +74,7 @@ def open_model(path: str | os.PathLike[str]) -> ModelFile:
             f"{path}: architecture {shown(arch)} is not supported (supported: {', '.join(SUPPORTED_ARCHS)})"
         )
     tensors = _tensor_table(path, infos, _alignment(path, metadata), header_end, len(data))
-    config = _config(path, arch, metadata, tensors)
+    config = _config(path, arch, metadata, {name: t.shape for name, t in tensors.items()})
     _validate_tensors(path, config, tensors)
     _check_vectors(path, data, tensors)
     return ModelFile(path=path, config=config, tensors=tensors, metadata=metadata, data=data)
@@ -294,7 +294,22 @@ def _token_id(path: Path, md: dict[str, Any], key: str) -> int | None:
     return _get(path, md, key, "bos_token_id", None)
 
 
-def _config(path: Path, arch: str, md: dict[str, Any], tensors: dict[str, TensorInfo]) -> PLTConfig:
+def check_header(path: str | os.PathLike[str]) -> None:
+    """The checks that do not need the engine to run the file, for files llama.cpp loads itself:
+    the header as strictly as `open_model` and, for `llama` files, every hyperparameter (llama.cpp
+    aborts on some, e.g. block_count 0). Tensor types and layout are left to llama.cpp, which
+    knows more types than the engine and checks the layout itself."""
+    path = Path(path)
+    if not path.is_file():
+        raise EngineError(f"{path}: no such model file")
+    _, metadata, infos, _ = _read(path)
+    _alignment(path, metadata)
+    if metadata.get(Keys.GENERAL_ARCH) == ARCH_LLAMA:
+        _config(path, ARCH_LLAMA, metadata, {name: tuple(reversed(ne)) for name, ne, _, _ in infos})
+
+
+def _config(path: Path, arch: str, md: dict[str, Any], shapes: dict[str, tuple[int, ...]]) -> PLTConfig:
+    """The config from the metadata; `shapes` are the tensors' shapes by name (numpy order)."""
     if arch == ARCH:
         values = {
             name: _get(path, md, Keys.of(key, ARCH), name, *(((),) if name == "eos_token_ids" else ()))
@@ -302,7 +317,7 @@ def _config(path: Path, arch: str, md: dict[str, Any], tensors: dict[str, Tensor
         }
         rope_neox = True
     else:
-        values = _llama_values(path, md, tensors)
+        values = _llama_values(path, md, shapes)
         rope_neox = False
     for key in (Keys.TOKENIZER_HF_JSON, Keys.CHAT_TEMPLATE):
         if key in md and not isinstance(md[key], str):
@@ -316,9 +331,9 @@ def _config(path: Path, arch: str, md: dict[str, Any], tensors: dict[str, Tensor
     if not eos and eos_id is not None:
         eos = (eos_id,)
     per_layer = len(LAYER_TENSORS)
-    if values["num_layers"] * per_layer > len(tensors):
+    if values["num_layers"] * per_layer > len(shapes):
         raise EngineError(
-            f"{path}: the file claims {values['num_layers']} layers but holds only {len(tensors)} tensors "
+            f"{path}: the file claims {values['num_layers']} layers but holds only {len(shapes)} tensors "
             f"({per_layer} per layer are needed)"
         )
     try:
@@ -326,7 +341,7 @@ def _config(path: Path, arch: str, md: dict[str, Any], tensors: dict[str, Tensor
             PLTConfig(
                 **values,
                 rope_neox=rope_neox,
-                tied_embeddings=Tensors.OUTPUT not in tensors,
+                tied_embeddings=Tensors.OUTPUT not in shapes,
                 bos_token_id=_token_id(path, md, Keys.BOS_ID),
                 eos_token_ids=eos,
                 arch=arch,
@@ -336,7 +351,7 @@ def _config(path: Path, arch: str, md: dict[str, Any], tensors: dict[str, Tensor
         raise EngineError(f"{path}: inconsistent hyperparameters: {exc}") from None
 
 
-def _llama_values(path: Path, md: dict[str, Any], tensors: dict[str, TensorInfo]) -> dict[str, Any]:
+def _llama_values(path: Path, md: dict[str, Any], shapes: dict[str, tuple[int, ...]]) -> dict[str, Any]:
     a = ARCH_LLAMA
     values = {name: _get(path, md, Keys.of(METADATA[name], a), name) for name in LLAMA_REQUIRED}
     heads = values["num_heads"]
@@ -350,10 +365,10 @@ def _llama_values(path: Path, md: dict[str, Any], tensors: dict[str, TensorInfo]
     values["head_dim"] = _get(path, md, head_key, "head_dim", values["hidden_size"] // heads)
     values["rms_eps"] = _get(path, md, Keys.of(Keys.RMS_EPS, a), "rms_eps")
     values["rope_theta"] = _get(path, md, Keys.of(Keys.ROPE_FREQ_BASE, a), "rope_theta", 10000.0)
-    embd = tensors.get(Tensors.TOKEN_EMBD)
+    embd = shapes.get(Tensors.TOKEN_EMBD)
     if embd is None:
         raise EngineError(f"{path}: missing tensor {Tensors.TOKEN_EMBD}")
-    values["vocab_size"] = _get(path, md, Keys.of(Keys.VOCAB_SIZE, a), "vocab_size", embd.shape[0])
+    values["vocab_size"] = _get(path, md, Keys.of(Keys.VOCAB_SIZE, a), "vocab_size", embd[0])
     scaling = md.get(f"{a}.rope.scaling.type")
     factor = md.get(f"{a}.rope.scaling.factor", 1.0)
     if scaling not in (None, "none", "linear") or factor not in (None, 0, 0.0, 1, 1.0):

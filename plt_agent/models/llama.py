@@ -96,6 +96,7 @@ class LlamaModel:
         self.name = f"llama:{path}"
         self.path = path
         self.seed = seed
+        _check_file(path)
         self._llm = self._load(path, context, threads or cpu_threads())
         self.context_window = self._llm.n_ctx()
         self.n_params = self._llm._model.n_params()
@@ -204,3 +205,15 @@ class LlamaModel:
                 break
             n += 1
         return n
+
+
+def _check_file(path: Path) -> None:
+    """The engine's header and hyperparameter checks before llama.cpp sees the file: llama.cpp
+    aborts the whole process on some hostile values (block_count 0 or 2^31)."""
+    from engine.errors import EngineError
+    from engine.gguf_file import check_header
+
+    try:
+        check_header(path)
+    except EngineError as exc:
+        raise ModelError(f"llama backend: {exc}") from None
