@@ -680,3 +680,20 @@ def llama_cases(base: Path, work: Path, seed: int = 11) -> list[Case]:
     b.cases[0].cleanup = [Path(b.cases[0].job["argv"][1])]
     _llama_cases(b, random.Random(seed))
     return b.cases
+
+
+def as_model_loads(cases: list[Case]) -> list[Case]:
+    """The same mutants loaded as `fix --model FILE.gguf` would (llama.cpp for llama files)."""
+    out = []
+    for c in cases:
+        if c.job["argv"][0] != "logits" or "template" in c.group:
+            continue
+        expect = "either" if c.expect == "match" else c.expect
+        job = {"kind": "model", "path": c.job["argv"][1]}
+        group = c.group.replace("gguf-", "model-")
+        out.append(
+            Case(
+                "model/" + c.id, group, c.what, expect, job, core=c.core, prepare=c.prepare, cleanup=c.cleanup
+            )
+        )
+    return out

@@ -9,6 +9,9 @@ hangs is seen by the harness, which restarts the worker for the next job. Job ki
 - `tool`: `tools.registry.run_tool` (what the agent calls inside `fix`), then `plt-agent
   tool run` with the same arguments.
 
+- `model`: `plt_agent.models.load_model(path)`, what `fix`/`chat --model FILE.gguf` do: the
+  engine for pltcoder files, llama.cpp's own loader for the others.
+
 `forbid` lists paths that must not exist after a job, `unchanged` files whose bytes must stay.
 
 An exception escaping either is reported as `exc` (the harness counts it as a traceback).
@@ -91,6 +94,31 @@ def _digest(path: str) -> str | None:
         return None
 
 
+def _load_model(job: dict) -> dict:
+    """What `fix`/`chat --model FILE.gguf` do first: pick the backend by architecture and load."""
+    from engine.errors import EngineError
+    from plt_agent.display import printable
+    from plt_agent.errors import PltAgentError
+    from plt_agent.models import load_model
+
+    result: dict = {"exit": None, "out": "", "err": "", "exc": None}
+    try:
+        model = load_model(job["path"], context=64, threads=1)
+    except (PltAgentError, EngineError) as error:  # the CLI prints these as one line
+        result["exit"], result["err"] = 1, f"error: {printable(error)}"
+        return result
+    except BaseException as error:  # noqa: BLE001
+        tb = traceback.extract_tb(error.__traceback__)
+        where = f" (at {tb[-1].filename}:{tb[-1].lineno})" if tb else ""
+        result["exc"] = f"load_model raised {type(error).__name__}: {str(error)[:300]}{where}"
+        return result
+    close = getattr(model, "close", None)
+    if close:
+        close()
+    result["exit"], result["out"] = 0, f"loaded {type(model).__name__}"
+    return result
+
+
 def main() -> None:
     os.environ.pop("PLT_AGENT_DEBUG", None)
     # Results go through a private copy of stdout; whatever C code prints to fd 1 goes to stderr.
@@ -102,6 +130,8 @@ def main() -> None:
         if job["kind"] == "cli":
             result = _run_cli(job["argv"])
             _logits_checks(job, result)
+        elif job["kind"] == "model":
+            result = _load_model(job)
         else:
             result = _run_tool(job)
         result["violations"] = [p for p in job.get("forbid", []) if os.path.lexists(p)]

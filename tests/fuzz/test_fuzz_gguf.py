@@ -1,5 +1,7 @@
 """Fuzz the GGUF loader through `plt-agent logits`: hundreds of mutants of tiny model files,
-a `pltcoder` one and a `llama` one (whose vocabulary llama.cpp itself reads).
+a `pltcoder` one and a `llama` one (whose vocabulary llama.cpp itself reads); the llama
+mutants also go through `load_model`, as `fix --model FILE.gguf` does, where llama.cpp loads
+the whole file.
 
 Every mutant must end in one clean error line or in finite logits (identical to the
 original's where the mutant means the same file); never an abort, a traceback, a hang,
@@ -10,7 +12,7 @@ sample; `-m slow` runs every case. Set FUZZ_REPORT_DIR to keep the tables.
 from __future__ import annotations
 
 import pytest
-from cases_gguf import gguf_cases, llama_cases
+from cases_gguf import as_model_loads, gguf_cases, llama_cases
 from harness import finish, run_cases, select_cases
 
 SAMPLE = 30
@@ -23,6 +25,7 @@ def _run(tiny_gguf, tmp_path, every: bool) -> None:
     assert len(llama) > 100
     chosen = select_cases(plt, every=every, sample=SAMPLE)
     chosen += select_cases(llama, every=every, sample=SAMPLE // 2)
+    chosen += select_cases(as_model_loads(llama), every=every, sample=SAMPLE // 2)
     report = run_cases(chosen, tmp_path / "worker.log")
     finish(report, f"GGUF loader fuzz ({'all' if every else 'subset'})")
 
