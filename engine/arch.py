@@ -1,8 +1,10 @@
 """The PLT GGUF layout: architecture name, metadata keys, tensor names, and the model config.
 
 Pure data plus one frozen dataclass. The converter writes GGUF files from these names and the
-engine's loader validates files against them, so the two cannot drift apart. This module
-imports nothing from the rest of the project and does no I/O.
+engine's loader validates files against them, so the two cannot drift apart. The ranges a
+config may hold (`field_problem`, `config_problem`, `check_config`) live here too, so the
+loader and the converter refuse the same hostile values. This module imports nothing from
+the rest of the project and does no I/O.
 
 Architecture `pltcoder` is ours (llama.cpp has no PLT architecture). A plain Llama-family
 model is the special case `loops = 1, gate_mode = "none"`. GGUF files written by llama.cpp
@@ -12,15 +14,15 @@ llama.cpp's interleaved RoPE; `ARCH_LLAMA` marks them and `rope_neox` is False f
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field, fields
+
+from engine.limits import GATE_MODES, MAX_INT32, as_int, field_problem, short_repr
 
 ARCH = "pltcoder"
 ARCH_LLAMA = "llama"
 SUPPORTED_ARCHS = (ARCH, ARCH_LLAMA)
 FORMAT_VERSION = 1
 
-GATE_MODES = ("hidden", "query", "none")
 
 # HF `architectures[0]` values we can read, and what they map to.
 HF_PLT_ARCHS = ("IQuestPLTCoderForCausalLM",)
@@ -236,92 +238,6 @@ class PLTConfig:
         return {n: shapes[n] for n in self.tensor_names()}
 
 
-# What a config may hold, checked by `field_problem` and `config_problem` before a model file
-# or checkpoint is trusted. Lengths and ids are int32 inside ggml's kernels; the other bounds
-# are far beyond any real model but keep a hostile file from asking for absurd memory or from
-# driving the arithmetic to NaN (an epsilon of 0, a RoPE base below 1, a huge scale).
-MAX_INT32 = 2**31 - 1
-MAX_LAYERS = 4096
-MAX_LOOPS = 64
-MAX_WINDOW = 65536
-MAX_SCALE = 1000.0
-INT_LIMITS: dict[str, tuple[int, int]] = {
-    "vocab_size": (1, MAX_INT32),
-    "hidden_size": (1, MAX_INT32),
-    "intermediate_size": (1, MAX_INT32),
-    "num_layers": (1, MAX_LAYERS),
-    "num_heads": (1, MAX_INT32),
-    "num_kv_heads": (1, MAX_INT32),
-    "head_dim": (2, MAX_INT32),
-    "context_length": (1, MAX_INT32),
-    "loops": (1, MAX_LOOPS),
-    "window": (0, MAX_WINDOW),
-}
-FLOAT_LIMITS: dict[str, tuple[float, float]] = {
-    "rms_eps": (1e-38, 1.0),  # > 0 and still > 0 as a float32
-    "gate_norm_eps": (1e-38, 1.0),
-    "rope_theta": (1.0, 1e30),  # below 1 the rotation angles grow without bound
-    "emb_scale": (-MAX_SCALE, MAX_SCALE),
-    "hidden_scale": (-MAX_SCALE, MAX_SCALE),
-}
-BOOL_FIELDS = ("normalize_per_loop", "rope_neox", "tied_embeddings")
-
-
-def as_int(value: object) -> int | None:
-    """`value` as an int when it is one (bools and floats are not), else None."""
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def as_float(value: object) -> float | None:
-    """`value` as a finite float when it is a finite number (bools are not), else None."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    try:
-        number = float(value)
-    except OverflowError:
-        return None
-    return number if math.isfinite(number) else None
-
-
-def _brief(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
-
-
-def field_problem(name: str, value: object) -> str | None:
-    """Why `value` cannot be the PLTConfig field `name` ("must be ..., got ..."), or None."""
-    if name in INT_LIMITS:
-        lo, hi = INT_LIMITS[name]
-        number = as_int(value)
-        if number is None:
-            return f"must be an integer, got {_brief(value)}"
-        if not lo <= number <= hi:
-            return f"must be between {lo} and {hi}, got {number}"
-        if name == "head_dim" and number % 2:
-            return f"must be even (RoPE rotates pairs of dimensions), got {number}"
-        return None
-    if name in FLOAT_LIMITS:
-        lo_f, hi_f = FLOAT_LIMITS[name]
-        number_f = as_float(value)
-        if number_f is None:
-            return f"must be a finite number, got {_brief(value)}"
-        if not lo_f <= number_f <= hi_f:
-            return f"must be between {lo_f:g} and {hi_f:g}, got {number_f:g}"
-        return None
-    if name in BOOL_FIELDS:
-        return None if isinstance(value, bool) else f"must be true or false, got {_brief(value)}"
-    if name == "gate_mode":
-        return None if value in GATE_MODES else f"must be one of {', '.join(GATE_MODES)}, got {_brief(value)}"
-    if name == "bos_token_id":
-        ok = value is None or as_int(value) is not None and 0 <= value <= MAX_INT32  # type: ignore[operator]
-        return None if ok else f"must be a token id, got {_brief(value)}"
-    if name == "eos_token_ids":
-        ids = value if isinstance(value, (list, tuple)) else None
-        if ids is None or any(as_int(v) is None or not 0 <= v <= MAX_INT32 for v in ids):
-            return f"must be a list of token ids, got {_brief(value)}"
-    return None
-
-
 def config_problem(cfg: PLTConfig) -> str | None:
     """Why the fields of `cfg` do not fit together (or one is out of range), or None."""
     for f in fields(cfg):
@@ -404,7 +320,7 @@ def _hf_bool(cfg: dict, key: str, default: bool) -> bool:
     if value is None:
         return default
     if not isinstance(value, bool):
-        raise ArchError(f"{key} must be true or false, got {_brief(value)}")
+        raise ArchError(f"{key} must be true or false, got {short_repr(value)}")
     return value
 
 
@@ -417,7 +333,7 @@ def _window(value: object) -> int:
     """`plt_window_size` is flash-attn style [left, right] (right must be 0) or a plain int."""
     if isinstance(value, (list, tuple)):
         if len(value) != 2 or as_int(value[1]) != 0:
-            raise ArchError(f"plt_window_size must be [left, 0], got {_brief(value)}")
+            raise ArchError(f"plt_window_size must be [left, 0], got {short_repr(value)}")
         value = value[0]
     problem = field_problem("window", value)
     if problem:
@@ -430,7 +346,7 @@ def _ids(key: str, value: object) -> tuple[int, ...]:
         return ()
     ids = tuple(value) if isinstance(value, (list, tuple)) else (value,)
     if any(as_int(v) is None or not 0 <= v <= MAX_INT32 for v in ids):
-        raise ArchError(f"{key} must be a token id or a list of them, got {_brief(value)}")
+        raise ArchError(f"{key} must be a token id or a list of them, got {short_repr(value)}")
     return ids  # type: ignore[return-value]
 
 
@@ -444,17 +360,17 @@ def config_from_hf(cfg: dict) -> PLTConfig:
     arch = archs[0] if isinstance(archs, list) and archs else None
     if not isinstance(arch, str) or arch not in SUPPORTED_HF_ARCHS:
         raise ArchError(
-            f"unsupported architecture {_brief(archs)}; supported: {', '.join(SUPPORTED_HF_ARCHS)}"
+            f"unsupported architecture {short_repr(archs)}; supported: {', '.join(SUPPORTED_HF_ARCHS)}"
         )
     for key in _HF_REQUIRED:
         if cfg.get(key) is None:
             raise ArchError(f"config.json is missing required key {key!r}")
     if cfg.get("rope_scaling"):
-        raise ArchError(f"rope_scaling {_brief(cfg['rope_scaling'])} is not supported (only plain RoPE)")
+        raise ArchError(f"rope_scaling {short_repr(cfg['rope_scaling'])} is not supported (only plain RoPE)")
     if cfg.get("attention_bias") or cfg.get("mlp_bias"):
         raise ArchError("attention_bias / mlp_bias = true is not supported")
     if cfg.get("hidden_act", "silu") != "silu":
-        raise ArchError(f"hidden_act {_brief(cfg['hidden_act'])} is not supported (only silu)")
+        raise ArchError(f"hidden_act {short_repr(cfg['hidden_act'])} is not supported (only silu)")
     hidden = _hf(cfg, "hidden_size", "hidden_size")
     heads = _hf(cfg, "num_attention_heads", "num_heads")
     if cfg.get("head_dim") is None and hidden % heads:  # type: ignore[operator]

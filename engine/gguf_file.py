@@ -1,9 +1,15 @@
 """Open and validate a GGUF model file: its config, tensor table and tokenizer data.
 
-Everything the engine later hands to ggml is checked here first: the architecture, every
-hyperparameter, each tensor's presence, shape, type and byte range inside the file. A file
-that passes can be mapped into ggml without further checks; one that fails raises
-EngineError naming the file and the key or tensor at fault.
+Everything the engine later hands to ggml is checked here first, as strictly as llama.cpp's
+own reader: the header (no duplicate keys or tensor names, no nested arrays, every count and
+length checked against the file before anything is read or allocated), `general.alignment`
+(a uint32 power of two), every hyperparameter (type and range, see `engine.arch`), and each
+tensor's presence, shape, type and bytes: back to back in info order, padded to the
+alignment, the file ending within one alignment unit of the last tensor. F32 vectors must be
+finite. A file that passes can be mapped into ggml without further checks; one that fails
+raises EngineError naming the file and the key or tensor at fault (names escaped, see
+`engine.errors`). `check_header` runs the checks that do not need the engine, for files
+llama.cpp loads itself.
 
 Reads `pltcoder` files (our converter's) and `llama` files (llama.cpp's converter's).
 Knows nothing about graphs or caches.
@@ -24,7 +30,6 @@ from engine import ggml
 from engine.arch import (
     ARCH,
     ARCH_LLAMA,
-    FLOAT_LIMITS,
     LAYER_TENSORS,
     LLAMA_REQUIRED,
     METADATA,
@@ -33,9 +38,9 @@ from engine.arch import (
     PLTConfig,
     Tensors,
     check_config,
-    field_problem,
 )
 from engine.errors import EngineError, brief, shown
+from engine.limits import FLOAT_LIMITS, field_problem
 
 
 @dataclass(frozen=True)
