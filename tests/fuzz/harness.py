@@ -49,7 +49,9 @@ OUTCOMES = (
 )
 MAX_MESSAGE = 1000  # characters in one error line
 MAX_TOOL_MESSAGE = 30_000
-MEMORY_LIMIT = 4 << 30  # address space of the worker: a runaway allocation fails, not the machine
+# Data (heap and private writable mappings) of the worker: a runaway allocation fails, not the
+# machine. RLIMIT_DATA rather than RLIMIT_AS: a CUDA build reserves far more address space.
+MEMORY_LIMIT = 4 << 30
 # Raw control characters a terminal would act on (C0 but tab/newline, DEL, C1), lone surrogates
 # (unprintable: UnicodeEncodeError on a UTF-8 terminal) and the bidi overrides.
 RAW_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\u202a-\u202e\u2066-\u2069]")
@@ -109,7 +111,7 @@ class Report:
 
 
 def _limit_memory() -> None:
-    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
+    resource.setrlimit(resource.RLIMIT_DATA, (MEMORY_LIMIT, MEMORY_LIMIT))
 
 
 class Worker:
