@@ -97,9 +97,13 @@ def _digest(path: str) -> str | None:
 def _load_model(job: dict) -> dict:
     """What `fix`/`chat --model FILE.gguf` do first: pick the backend by architecture and load."""
     from engine.errors import EngineError
-    from plt_agent.display import printable
     from plt_agent.errors import PltAgentError
     from plt_agent.models import load_model
+
+    try:  # how the CLI prints the message
+        from plt_agent.display import printable
+    except ImportError:  # code from before plt_agent.display (the fuzzer's "before" figures)
+        printable = str
 
     result: dict = {"exit": None, "out": "", "err": "", "exc": None}
     try:
