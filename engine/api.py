@@ -17,13 +17,22 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from engine.arch import PLTConfig
-from engine.gguf_file import ModelFile, open_model
+from engine.gguf_file import ModelFile, check_header, open_model
 from engine.runtime import Runner
 from engine.sampling import SamplingParams
 from engine.session import Generation, Session
 from engine.tokenizer import Tokenizer, from_model_file
 
-__all__ = ["Generation", "Model", "SamplingParams", "Session", "bench", "load", "use_ggml_library"]
+__all__ = [
+    "Generation",
+    "Model",
+    "SamplingParams",
+    "Session",
+    "bench",
+    "check_header",
+    "load",
+    "use_ggml_library",
+]
 
 DEFAULT_CONTEXT = 8192
 

@@ -137,7 +137,13 @@ class Runner:
 
     def _run(self, built: Built) -> np.ndarray:
         self.backend.compute(built.graph)
-        return tensor_to_numpy(built.logits).reshape(-1, self.config.vocab_size)
+        logits = tensor_to_numpy(built.logits).reshape(-1, self.config.vocab_size)
+        if not np.isfinite(logits).all():  # never hand NaN to a sampler or a parity check
+            raise EngineError(
+                f"{self.model.path}: the model computed NaN or infinite logits; "
+                "its weights are damaged or out of range"
+            )
+        return logits
 
     # -- prefill ------------------------------------------------------------------------------------------
 

@@ -2,7 +2,8 @@
 agent's action parser and the tool registry share.
 
 `check_arguments(name, parameters, args)` returns a checked copy, with the harmless
-coercions small models need: numbers and booleans written as text ("5" -> 5, "yes" -> True),
+coercions small models need: numbers and booleans written as text ("5" -> 5, "yes" -> True;
+numbers must be finite and at most 2^53),
 JSON text for arrays and objects, one string where an array of strings is asked for. None
 values count as not given. A problem raises `ArgumentError` (a `ToolError` whose message is
 written for the model), which also says what is wrong for callers that word it their own
@@ -14,6 +15,7 @@ takes any and drops them), "missing" (required keys) or "type" (`keys[0]` cannot
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 from tools.errors import ToolError
@@ -108,7 +110,11 @@ def _as_bool(value: Any) -> tuple[bool, Any]:
     return False, None
 
 
+_MAX_NUMBER = 2**53  # beyond this, integers and floats stop meaning the same number
+
+
 def _as_number(kind: str, value: Any) -> tuple[bool, Any]:
+    """A finite number of at most 2^53 in magnitude ("5" and 5.0 pass for the integer 5)."""
     if isinstance(value, bool):
         return False, None
     if isinstance(value, str):
@@ -116,11 +122,13 @@ def _as_number(kind: str, value: Any) -> tuple[bool, Any]:
             value = float(value.strip())
         except ValueError:
             return False, None
-    if not isinstance(value, (int, float)):
+    if isinstance(value, int):
+        return (True, value) if abs(value) <= _MAX_NUMBER else (False, None)
+    if not isinstance(value, float) or not math.isfinite(value) or abs(value) > _MAX_NUMBER:
         return False, None
     if kind == "number":
         return True, value
-    return (True, int(value)) if float(value).is_integer() else (False, None)
+    return (True, int(value)) if value.is_integer() else (False, None)
 
 
 def _as_container(kind: str, value: Any, spec: dict[str, Any]) -> tuple[bool, Any]:

@@ -13,7 +13,7 @@ from typing import Any
 from tools.base import Observation, ToolError, arg, schema
 from tools.matching import Span, closest_lines, line_of, locate
 from tools.syntax import syntax_error
-from tools.text import is_crlf, numbered, to_lf, to_newline_style, window
+from tools.text import is_crlf, numbered, printable, to_lf, to_newline_style, window
 from tools.workspace import Workspace
 
 _MAX_LISTED = 10
@@ -192,5 +192,5 @@ def _read_existing(workspace: Workspace, path: str) -> tuple[str, str]:
     """(relative path, text) of the file an edit or insert works on; ToolError when it is missing."""
     target = workspace.resolve(path)
     if not target.exists():
-        raise ToolError(f"{path} does not exist. Use write to create it.")
+        raise ToolError(f"{printable(path)} does not exist. Use write to create it.")
     return workspace.relpath(target), workspace.read_text(path)

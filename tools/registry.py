@@ -3,7 +3,9 @@
 `run_tool(name, args, workspace)` is what the agent calls. It validates `args` against the
 tool's JSON schema (`arguments`: required keys, known keys, types, with the harmless
 coercions small models need, such as "5" -> 5 for an integer) and turns `ToolError` (and OS
-errors) into an `Observation(ok=False)` whose text tells the model what to fix.
+errors) into an `Observation(ok=False)` whose text tells the model what to fix. Any other
+exception also becomes such an observation ("failed unexpectedly", with
+`data["internal_error"]`): one bad call never ends an agent's run.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Any
 
 from tools.arguments import check_arguments, usage
 from tools.base import Observation, Tool, ToolError, edits_named_file
+from tools.text import printable
 from tools.workspace import Workspace
 
 
@@ -66,7 +69,14 @@ def run_tool(name: str, args: dict[str, Any] | str | None, workspace: Workspace)
     except ToolError as exc:
         return Observation(str(exc), ok=False)
     except (OSError, UnicodeError) as exc:
-        return Observation(f"{name} failed: {type(exc).__name__}: {exc}", ok=False)
+        return Observation(f"{name} failed: {type(exc).__name__}: {printable(exc)}", ok=False)
+    except Exception as exc:  # noqa: BLE001 - one broken call must not end the agent's run
+        return Observation(
+            f"{name} failed unexpectedly ({type(exc).__name__}: {printable(exc)}); "
+            "this is a bug in the tool: try another way",
+            ok=False,
+            data={"internal_error": type(exc).__name__},
+        )
 
 
 def validate_args(tool: Tool, args: dict[str, Any] | str | None) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from typing import Any
 
 from tools.base import Observation, ToolError, arg, schema
 from tools.repofiles import MAX_TEXT_BYTES, is_binary
-from tools.text import clip_line
+from tools.text import clip_line, printable
 from tools.workspace import Workspace
 
 MAX_FILES = 100
@@ -73,7 +73,7 @@ def _scope(workspace: Workspace, path: str | None) -> list[str]:
     if target.is_file():
         return [rel]
     if not target.is_dir():
-        raise ToolError(f"{path} does not exist; search the whole repo by leaving out path")
+        raise ToolError(f"{printable(path)} does not exist; search the whole repo by leaving out path")
     return [f for f in files if f.startswith(rel + "/")]
 
 
@@ -124,6 +124,7 @@ def glob_to_regex(pattern: str) -> re.Pattern[str]:
 
     A pattern without '/' matches the file or folder name at any depth.
     """
+    given = pattern
     pattern = pattern.strip().removeprefix("./")
     if "/" not in pattern:
         pattern = "**/" + pattern
@@ -132,7 +133,13 @@ def glob_to_regex(pattern: str) -> re.Pattern[str]:
         regex, used = _glob_token(pattern, i)
         out.append(regex)
         i += used
-    return re.compile("".join(out) + r"\Z")
+    try:
+        return re.compile("".join(out) + r"\Z")
+    except re.error as exc:  # a bracket such as [z-a]
+        raise ToolError(
+            f"invalid glob {printable(given, 200)}: {exc.msg} in a [...] set; "
+            "write ranges low-high, e.g. [a-z]"
+        ) from None
 
 
 def _glob_token(pattern: str, i: int) -> tuple[str, int]:
@@ -147,7 +154,7 @@ def _glob_token(pattern: str, i: int) -> tuple[str, int]:
     if ch == "?":
         return "[^/]", 1
     close = pattern.find("]", i + 2) if ch == "[" else -1
-    if close != -1:
+    if close != -1 and pattern[i + 1 : close] not in ("!", "^"):
         body = pattern[i + 1 : close]
         body = "^" + body[1:] if body.startswith("!") else body
         return "[" + body.replace("\\", "\\\\") + "]", close - i + 1

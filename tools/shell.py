@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tools.base import Observation
+from tools.base import Observation, ToolError
 from tools.workspace import Workspace
 
 DEFAULT_TIMEOUT = 120.0
@@ -82,8 +82,11 @@ def command_env() -> dict[str, str]:
 def run_command(
     command: str | list[str], cwd: Path, *, timeout: float = DEFAULT_TIMEOUT, limit: int = OUTPUT_LIMIT
 ) -> CommandResult:
-    """Run a shell command string (or an argv list) in its own session; never raises for the command."""
+    """Run a shell command string (or an argv list) in its own session; never raises for the command
+    (a command holding a NUL byte, which exec cannot pass on, is a ToolError)."""
     argv = ["bash", "-c", command] if isinstance(command, str) else command
+    if any("\0" in part for part in argv):
+        raise ToolError("the command contains a NUL byte, which no program can receive; remove it")
     start = time.monotonic()
     proc = subprocess.Popen(
         argv,

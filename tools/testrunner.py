@@ -174,7 +174,12 @@ class RunTestsTool:
                 '{"command": "python -m pytest"}, or configure the test command'
             )
         tests = args.get("tests") or []
-        tests = shlex.split(tests) if isinstance(tests, str) else tests
+        try:
+            tests = shlex.split(tests) if isinstance(tests, str) else tests
+        except ValueError as exc:  # unbalanced quotes
+            raise ToolError(f"cannot split tests into words: {exc}; give a list of test ids") from None
+        if not all(isinstance(t, str) for t in tests):
+            raise ToolError("tests must be test files or ids (strings)")
         pytest = is_pytest(base)
         parts = [base, *(pytest_flags(base) if pytest else []), *(shlex.quote(t) for t in tests)]
         command = " ".join(parts)

@@ -13,7 +13,7 @@ from typing import Any
 
 from tools.base import Observation, ToolError, arg, schema
 from tools.repofiles import is_binary
-from tools.text import numbered
+from tools.text import numbered, printable
 from tools.workspace import Workspace
 
 WINDOW = 100
@@ -37,7 +37,9 @@ class ViewTool:
     def run(self, args: dict[str, Any], workspace: Workspace) -> Observation:
         target = workspace.resolve(args["path"])
         if not target.exists():
-            raise ToolError(f"{args['path']} does not exist; view '.' or use find to see what is there")
+            raise ToolError(
+                f"{printable(args['path'])} does not exist; view '.' or use find to see what is there"
+            )
         if target.is_dir():
             return _list_dir(workspace, target)
         return _view_file(workspace, target, args.get("start"), args.get("end"))

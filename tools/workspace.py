@@ -27,6 +27,7 @@ from pathlib import Path
 from tools.errors import ToolError
 from tools.journal import BIG, Journal, ObjectStore, TreeScanner, content_key
 from tools.repofiles import MAX_TEXT_BYTES, is_binary, list_files, state_dir
+from tools.text import printable
 
 
 @dataclass
@@ -73,26 +74,46 @@ class Workspace:
     # ---- paths -------------------------------------------------------------------------
 
     def resolve(self, path: str | Path, *, for_write: bool = False) -> Path:
-        """The absolute path of `path` (relative to the root, or absolute inside it)."""
+        """The absolute path of `path` (relative to the root, or absolute inside it).
+
+        Refused with a ToolError for the model: paths outside the root (lexically or through
+        symlinks), NUL bytes, symlink loops and unresolvable names, existing files that are not
+        regular files or folders (FIFOs, sockets, devices: never opened, so they cannot hang
+        a read), and for writing, anything inside a `.git` directory at any depth.
+        """
         text = str(path).strip()
         if not text:
             raise ToolError("empty path: give a path relative to the repository root, e.g. src/app.py")
+        shown = printable(text, 200)
+        if "\0" in text:
+            raise ToolError(f"the path {shown} contains a NUL byte; give a plain relative path")
         raw = Path(text)
         lexical = Path(os.path.normpath(raw if raw.is_absolute() else self.root / raw))
         if not _inside(lexical, self.root):
             kind = "absolute path" if raw.is_absolute() else "path"
             raise ToolError(
-                f"{kind} {text} is outside the repository ({self.root}); "
+                f"{kind} {shown} is outside the repository ({self.root}); "
                 "use a path relative to the repository root"
             )
-        real = lexical.resolve()
+        try:
+            real = lexical.resolve()
+            mode = _mode(real)
+        except RuntimeError:  # Python < 3.13 reports a symlink loop so
+            raise ToolError(f"{shown} is a symlink loop; it leads nowhere") from None
+        except OSError as exc:  # a loop (3.13+), a name too long, no permission
+            raise ToolError(f"{shown} cannot be used: {exc.strerror or exc}") from None
         if not _inside(real, self.root):
             raise ToolError(
-                f"{text} is a symlink (or under one) that leads outside the repository, to {real}; "
-                "only files inside the repository can be used"
+                f"{shown} is a symlink (or under one) that leads outside the repository, to "
+                f"{printable(real, 200)}; only files inside the repository can be used"
             )
-        if for_write and self.relpath(real).split("/")[0] == ".git":
-            raise ToolError(f"{text} is inside .git; the tools do not change git's own files")
+        if mode is not None and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+            raise ToolError(
+                f"{shown} is a {_special_kind(mode)}, not a regular file; the tools only read and write "
+                "regular files"
+            )
+        if for_write and (_in_git_dir(self.relpath(real)) or _in_git_dir(self.relpath(lexical))):
+            raise ToolError(f"{shown} is inside a .git directory; the tools do not change git's own files")
         return real
 
     def relpath(self, path: str | Path) -> str:
@@ -108,9 +129,11 @@ class Workspace:
     def read_bytes(self, path: str | Path) -> bytes:
         target = self.resolve(path)
         if target.is_dir():
-            raise ToolError(f"{path} is a directory, not a file")
+            raise ToolError(f"{printable(path)} is a directory, not a file")
         if not target.exists():
-            raise ToolError(f"{path} does not exist; use find or view on a folder to see what is there")
+            raise ToolError(
+                f"{printable(path)} does not exist; use find or view on a folder to see what is there"
+            )
         return target.read_bytes()
 
     def read_text(self, path: str | Path, *, limit: int = MAX_TEXT_BYTES) -> str:
@@ -118,10 +141,14 @@ class Workspace:
         target = self.resolve(path)
         if target.is_file() and target.stat().st_size > limit:
             size = target.stat().st_size
-            raise ToolError(f"{path} is {size:,} bytes, too large to read whole; use view with start/end")
+            raise ToolError(
+                f"{printable(path)} is {size:,} bytes, too large to read whole; use view with start/end"
+            )
         data = self.read_bytes(path)
         if is_binary(data):
-            raise ToolError(f"{path} is a binary file ({len(data):,} bytes); it cannot be shown or edited")
+            raise ToolError(
+                f"{printable(path)} is a binary file ({len(data):,} bytes); it cannot be shown or edited"
+            )
         return data.decode("utf-8", "surrogateescape")
 
     # ---- writing -----------------------------------------------------------------------
@@ -257,6 +284,32 @@ class Workspace:
 
 def _inside(path: Path, root: Path) -> bool:
     return path == root or root in path.parents
+
+
+def _mode(path: Path) -> int | None:
+    """The file type bits of `path` (links followed), None when it does not exist (yet)."""
+    try:
+        return path.stat().st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+
+
+def _in_git_dir(rel: str) -> bool:
+    """True when a path (relative, POSIX) names or lies under a `.git` entry at any depth.
+
+    Case-folded: on a case-insensitive file system `.GIT/hooks` is git's hooks folder too.
+    """
+    return any(part.casefold() == ".git" for part in rel.split("/"))
+
+
+def _special_kind(mode: int) -> str:
+    if stat.S_ISFIFO(mode):
+        return "FIFO (named pipe)"
+    if stat.S_ISSOCK(mode):
+        return "socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "device"
+    return "special file"
 
 
 def _atomic_write(target: Path, data: bytes) -> None:

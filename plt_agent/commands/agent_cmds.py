@@ -15,6 +15,8 @@ from typing import Any
 import typer
 from rich.console import Console
 
+from plt_agent.display import literal
+
 err = Console(stderr=True)
 out = Console()
 
@@ -105,7 +107,9 @@ def run_fix(
 def _load(config: Any, console: Console) -> Any:
     from plt_agent.models import ModelOptions, load_model
 
-    options = ModelOptions.from_config(config, announce=lambda line: console.print(f"[cyan]{line}[/]"))
+    options = ModelOptions.from_config(
+        config, announce=lambda line: console.print(f"[cyan]{literal(line)}[/]")
+    )
     return load_model(config.model, options)
 
 
@@ -116,9 +120,8 @@ def _confirm_commands(console: Console):  # type: ignore[no-untyped-def]
     def confirm(action: Any) -> bool:
         if action.name != "bash":
             return True
-        console.print(
-            f"[yellow]The model wants to run:[/] {action.arguments.get('command', '')}", highlight=False
-        )
+        command = literal(action.arguments.get("command", ""), 100_000, lines=True)
+        console.print(f"[yellow]The model wants to run:[/] {command}", highlight=False)
         return Confirm.ask("Run it?", console=console, default=True)
 
     return confirm
@@ -132,7 +135,7 @@ def _report(result: Any, console: Console) -> None:
     figures = (
         f"{o.steps} step{'s' if o.steps != 1 else ''}, {o.tokens} tokens ({o.prompt_tokens} prompt, "
         f"{o.completion_tokens} completion, {o.cached_tokens} reused), {o.seconds:.1f} s, "
-        f"mode {result.mode}, model {result.model}"
+        f"mode {result.mode}, model {literal(result.model)}"
     )
     if result.fixed:
         if result.diff:
@@ -140,29 +143,31 @@ def _report(result: Any, console: Console) -> None:
             sys.stdout.flush()
         if o.status == "submitted":  # nothing verified the change against the task itself
             console.print(
-                f"[bold yellow]Submitted, not verified against the task[/] ({o.message}). {figures}",
+                f"[bold yellow]Submitted, not verified against the task[/] ({literal(o.message)}). {figures}",
                 highlight=False,
             )
         else:
-            console.print(f"[bold green]Fixed[/] ({o.message}). {figures}", highlight=False)
+            console.print(f"[bold green]Fixed[/] ({literal(o.message)}). {figures}", highlight=False)
         console.print(
             "The changes are in your working tree"
             + (f", committed as {result.commit}." if result.commit else "; review them with `git diff`.")
         )
     else:
-        console.print(f"[bold red]Not fixed[/]: {o.status} ({o.message}). {figures}", highlight=False)
-        restored = f" ({', '.join(result.restored)})" if result.restored else ""
+        console.print(
+            f"[bold red]Not fixed[/]: {o.status} ({literal(o.message)}). {figures}", highlight=False
+        )
+        restored = f" ({literal(', '.join(result.restored))})" if result.restored else ""
         console.print(f"Every file the agent changed was put back{restored}.", highlight=False)
         if result.kept_by_user:
             console.print(
                 f"[yellow]Left alone (changed by someone else during the run):[/] "
-                f"{', '.join(result.kept_by_user)}",
+                f"{literal(', '.join(result.kept_by_user))}",
                 highlight=False,
             )
     for note in result.notes:
-        console.print(f"[yellow]{note}[/]", highlight=False)
+        console.print(f"[yellow]{literal(note)}[/]", highlight=False)
     if result.trajectory:
-        console.print(f"[dim]trajectory: {result.trajectory}[/]", highlight=False)
+        console.print(f"[dim]trajectory: {literal(result.trajectory)}[/]", highlight=False)
 
 
 def demo(
@@ -194,7 +199,7 @@ def run_demo(model: str | None, *, keep: bool = False, console: Console) -> int:
     config = load_config(None, {"model": model})
     config = dataclasses.replace(config, max_steps=min(config.max_steps, 12))
     console.print(
-        f"[bold]plt-agent demo[/]: a copy of a small library with a failing test is in {repo}",
+        f"[bold]plt-agent demo[/]: a copy of a small library with a failing test is in {literal(repo)}",
         highlight=False,
     )
     code = run_fix(repo, config, yes=True, console=console)  # the trajectory goes to the store's folder
@@ -206,7 +211,7 @@ def run_demo(model: str | None, *, keep: bool = False, console: Console) -> int:
             "try a stronger one with --model (see `plt-agent models list`)."
         )
     if keep or code != 0:
-        console.print(f"The demo repository is kept at {repo}", highlight=False)
+        console.print(f"The demo repository is kept at {literal(repo)}", highlight=False)
     else:
         shutil.rmtree(parent, ignore_errors=True)
     return code

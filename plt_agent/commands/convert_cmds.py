@@ -12,6 +12,8 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from plt_agent.display import literal
+
 console = Console()
 
 
@@ -94,7 +96,7 @@ def _print_summary(report) -> None:
     by_type: dict[str, list] = {}
     for p in report.plans:
         by_type.setdefault(p.qtype.name, []).append(p)
-    table = Table(title=f"{report.output} ({report.outtype})")
+    table = Table(title=f"{literal(report.output)} ({report.outtype})")
     for col in ("type", "tensors", "bytes in", "bytes out"):
         table.add_column(col, justify="left" if col == "type" else "right")
     for name, plans in sorted(by_type.items()):
@@ -110,7 +112,7 @@ def _print_summary(report) -> None:
         f"{len(report.metadata)} metadata keys; {report.seconds:.2f} s ({rate:.0f} MiB/s of source)"
     )
     for note in report.notes:
-        console.print(f"[yellow]note:[/] {note}", highlight=False)
+        console.print(f"[yellow]note:[/] {literal(note)}", highlight=False)
 
 
 def _run_check(src_dir: Path, output: Path) -> None:
@@ -120,13 +122,18 @@ def _run_check(src_dir: Path, output: Path) -> None:
     from converters.errors import ConvertError
 
     rows = check_gguf(src_dir, output)
-    table = Table(title=f"check {output}")
+    table = Table(title=f"check {literal(output)}")
     for col in ("tensor", "type", "max abs err", "max rel err", "err / bound", "ok"):
         table.add_column(col, justify="left" if col in ("tensor", "type") else "right")
     for r in rows:
-        mark = "[green]ok[/]" if r.ok else f"[red]FAIL[/] {r.problem}"
+        mark = "[green]ok[/]" if r.ok else f"[red]FAIL[/] {literal(r.problem)}"
         table.add_row(
-            r.name, r.qtype, f"{r.max_abs_err:.3g}", f"{r.max_rel_err:.3g}", f"{r.bound_ratio:.3f}", mark
+            literal(r.name),
+            r.qtype,
+            f"{r.max_abs_err:.3g}",
+            f"{r.max_rel_err:.3g}",
+            f"{r.bound_ratio:.3f}",
+            mark,
         )
     console.print(table)
     failed = [r.name for r in rows if not r.ok]

@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 
 from plt_agent.commands.common import group
+from plt_agent.display import literal
 
 console = Console()
 
@@ -69,7 +70,7 @@ def make_tiny(
     path = run_make_tiny(out_dir, **options)
     n = n_parameters(TinyOptions(**options))
     kind = "LlamaForCausalLM" if llama else f"IQuestPLTCoderForCausalLM, {loops} loops, gate {gate.value}"
-    console.print(f"wrote {path} ({kind}, {n:,} parameters, {shards} shard(s))")
+    console.print(f"wrote {literal(path)} ({kind}, {n:,} parameters, {shards} shard(s))")
 
 
 def register(app: typer.Typer) -> None:

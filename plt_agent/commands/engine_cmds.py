@@ -209,8 +209,10 @@ def _print_bench(result: dict) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from plt_agent.display import literal
+
     table = Table(
-        title=f"{result['model']} ({result['matrix_type']}, {result['layers']} layers, "
+        title=f"{literal(result['model'])} ({result['matrix_type']}, {result['layers']} layers, "
         f"{result['weights_mib']} MiB, {result['backend']} x{result['threads']})"
     )
     for col in (

@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 
 from plt_agent.commands.common import group
+from plt_agent.display import literal
 
 err = Console(stderr=True)
 out = Console()
@@ -32,13 +33,21 @@ def models_list() -> None:
 
     store = ModelStore()
     stored = {m.name: m for m in store.list()}
-    table = Table("name", "backend", "status", "size", "description", title=f"models in {store.models_dir}")
+    table = Table(
+        "name", "backend", "status", "size", "description", title=f"models in {literal(store.models_dir)}"
+    )
     for name in sorted(set(CATALOG) | set(stored)):
         entry, have = CATALOG.get(name), stored.get(name)
         status = "[green]downloaded[/]" if have else "not downloaded"
         size = f"{have.size_bytes / 1e6:,.0f} MB" if have else (entry.size if entry else "")
         backend = have.backend if have else (entry.backend if entry else "")
-        table.add_row(name, backend, status, size, entry.description if entry else have.source)
+        table.add_row(
+            literal(name),
+            literal(backend),
+            status,
+            literal(size),
+            literal(entry.description if entry else have.source),
+        )
     out.print(table)
 
 
@@ -55,7 +64,9 @@ def models_pull(
     """Download (and convert, if needed) a model into the store."""
     from plt_agent.store import ModelStore
 
-    stored = ModelStore().pull(name, quant=quant, from_dir=from_dir, announce=lambda line: err.print(line))
+    stored = ModelStore().pull(
+        name, quant=quant, from_dir=from_dir, announce=lambda line: err.print(literal(line))
+    )
     typer.echo(str(stored.path))
 
 
@@ -65,7 +76,7 @@ def models_rm(name: str = typer.Argument(..., help="Model name to remove from th
     from plt_agent.store import ModelStore
 
     removed = ModelStore().rm(name)
-    err.print(f"removed {removed}")
+    err.print(f"removed {literal(removed)}")
 
 
 @models_app.command("path")

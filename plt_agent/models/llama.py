@@ -73,6 +73,7 @@ class LlamaModel(LocalModel):
             import llama_cpp
         except ImportError as exc:
             raise ModelError(f"llama backend needs llama-cpp-python ({exc})") from None
+        _check_file(self.path)
         trained = gguf_context_length(self.path) or DEFAULT_MAX_CONTEXT
         n_ctx = min(context or DEFAULT_MAX_CONTEXT, trained)
         try:
@@ -154,3 +155,15 @@ class LlamaModel(LocalModel):
                 break
             n += 1
         return n
+
+
+def _check_file(path: Path) -> None:
+    """The engine's header and hyperparameter checks before llama.cpp sees the file: llama.cpp
+    aborts the whole process on some hostile values (block_count 0 or 2^31)."""
+    from engine.api import check_header
+    from engine.errors import EngineError
+
+    try:
+        check_header(path)
+    except EngineError as exc:
+        raise ModelError(f"llama backend: {exc}") from None

@@ -27,9 +27,10 @@ from typing import Any, TextIO
 from rich.console import Console
 from rich.live import Live
 from rich.markdown import Markdown
-from rich.markup import escape
 from rich.syntax import Syntax
 from rich.text import Text
+
+from plt_agent.display import literal, printable
 
 EXIT_HINT = "(to leave, type /exit or press Ctrl-D)"
 PROMPT = "> "
@@ -81,13 +82,13 @@ class Terminal:
     # ---- output ------------------------------------------------------------------------
 
     def info(self, text: str) -> None:
-        self.console.print(f"[dim]{escape(text)}[/]")
+        self.console.print(f"[dim]{literal(text, 100_000, lines=True)}[/]")
 
     def say(self, text: str, style: str = "") -> None:
-        self.console.print(Text(text, style=style))
+        self.console.print(Text(printable(text, 100_000, lines=True), style=style))
 
     def error(self, text: str) -> None:
-        self.console.print(Text(text, style="bold red"))
+        self.console.print(Text(printable(text, 100_000, lines=True), style="bold red"))
 
     def markdown(self, text: str) -> None:
         if self.interactive:
