@@ -98,7 +98,7 @@ def _load_model(job: dict) -> dict:
     """What `fix`/`chat --model FILE.gguf` do first: pick the backend by architecture and load."""
     from engine.errors import EngineError
     from plt_agent.errors import PltAgentError
-    from plt_agent.models import load_model
+    from plt_agent.models import ModelOptions, load_model
 
     try:  # how the CLI prints the message
         from plt_agent.display import printable
@@ -107,7 +107,7 @@ def _load_model(job: dict) -> dict:
 
     result: dict = {"exit": None, "out": "", "err": "", "exc": None}
     try:
-        model = load_model(job["path"], context=64, threads=1)
+        model = load_model(job["path"], ModelOptions(context=64, threads=1))
     except (PltAgentError, EngineError) as error:  # the CLI prints these as one line
         result["exit"], result["err"] = 1, f"error: {printable(error)}"
         return result
