@@ -3,7 +3,8 @@
 Every import counts, wherever it is written (top of the file, inside a function, under
 TYPE_CHECKING): a cycle that only the type checker sees is still a cycle in the design.
 The rules are DESIGN.md's between the four packages (only plt_agent imports the others,
-and the engine only through its public modules; converters may use `engine.arch`; tools
+and the engine only through its public modules; converters may use `engine.arch` and the
+message helpers of `engine.errors`; tools
 import none of them), and the layers below inside plt_agent and its agent package.
 """
 
@@ -22,14 +23,14 @@ ALLOWED = {
         "tools": None,
     },
     "engine": {},
-    "converters": {"engine": {"engine.arch"}},
+    "converters": {"engine": {"engine.arch", "engine.errors"}},
     "tools": {},
 }
 # Layers inside a package, lowest first: a module may import from a lower layer, or from its
 # own part of the package (where that part has layers of its own, they apply in turn).
 LAYERS = {
     "plt_agent": [
-        {"__init__", "errors"},
+        {"__init__", "errors", "display"},
         {"config"},
         {"store"},
         {"models"},
