@@ -2,7 +2,8 @@
 
 `list_files` honours .gitignore through `git ls-files` inside a git work tree and falls back
 to a directory walk that skips hidden directories, virtualenvs, node_modules and caches.
-`state_dir` names a private folder for caches and undo data: under the repository's git
+`state_dir` names a private folder for caches and undo data (`run_dir` the one holding the
+repository's run lock): under the repository's git
 directory when there is one (never in the work tree), else under the user's cache dir.
 
 This module knows nothing about tools, models or edits.
@@ -83,6 +84,13 @@ def is_binary(data: bytes) -> bool:
     except UnicodeDecodeError as exc:
         return exc.start < len(head) - 4  # a multi-byte character cut at the sniff boundary is fine
     return False
+
+
+def run_dir(root: Path, *, use_git: bool = True) -> Path:
+    """The repository-wide folder of plt-agent's run lock: `<git dir>/plt-agent` in git (every
+    workspace's journal lives at or under it), else the directory's own state folder."""
+    gd = git_dir(root) if use_git else None
+    return gd / "plt-agent" if gd is not None else state_dir(root, use_git=False)
 
 
 def state_dir(root: Path, *, use_git: bool = True) -> Path:
