@@ -104,15 +104,8 @@ def differences(before: dict[str, object], after: dict[str, object]) -> list[str
 def plt_agent(*args: str, cwd: Path, env: dict[str, str], **popen: object) -> subprocess.Popen:
     """Start `plt-agent ARGS` as a real process (this checkout's code, the test's environment)."""
     code = "import sys; from plt_agent.cli import main; sys.argv[0] = 'plt-agent'; main()"
-    return subprocess.Popen(
-        [sys.executable, "-c", code, *args],
-        cwd=cwd,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        **popen,  # type: ignore[arg-type]
-    )
+    options: dict = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True, **popen}
+    return subprocess.Popen([sys.executable, "-c", code, *args], cwd=cwd, env=env, **options)
 
 
 def child_env(home: Path) -> dict[str, str]:

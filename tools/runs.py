@@ -111,6 +111,8 @@ def begin_run(
     stale = lock.acquire(kind, command, wait=wait, on_wait=on_wait) if lock else None
     run = Run(workspace, lock, stale)
     try:
+        if lock is not None:
+            workspace.reload()  # what the previous holder left, not what was read before the lock
         run.recovered = recover_all(workspace)
         blocked = [rec for rec in run.recovered if rec.report.skipped]
         if blocked:

@@ -82,11 +82,17 @@ class Workspace:
         folder = self.state_dir if persist and self._state_writable() else None
         self.persisted = folder is not None
         self.store = ObjectStore(folder / "objects" if folder else None)
+        self._folder = folder
+        self.reload()
+        self._git: GitRepo | None | bool = False  # found on first use
+
+    def reload(self) -> None:
+        """Read the journal and stat cache from disk again (another process may have changed them)."""
+        folder = self._folder
         self.journal = Journal(self.store, folder / "journal.json" if folder else None)
         self.scanner = TreeScanner(
             self.root, self.files, self.store, folder / "stat-cache.json" if folder else None
         )
-        self._git: GitRepo | None | bool = False  # found on first use
 
     @property
     def git(self) -> GitRepo | None:

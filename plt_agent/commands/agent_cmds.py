@@ -243,6 +243,7 @@ def recover(
     lock = lock_for(workspace)
     if lock is not None:
         lock.acquire("recover")
+        workspace.reload()
     try:
         found = recover_all(workspace, force=force, discard=discard)
     finally:

@@ -16,9 +16,10 @@ import pytest
 from userstate import child_env, differences, git, make_user_repo, plt_agent, user_state
 
 from tools.registry import run_tool
-from tools.runlock import RepositoryBusy, RunLock
-from tools.runs import begin_run
-from tools.workspace import UnfinishedRun, Workspace
+from tools.workspace import Workspace
+
+# The lock, run and recovery API is imported inside the tests that use it, so the tests of
+# behaviour alone also run (and fail) against code that lacks it.
 
 
 @pytest.fixture
@@ -59,6 +60,8 @@ def _proc_start(pid: int) -> int:
 
 
 def test_a_second_run_is_refused_naming_the_holder_then_a_dead_holder_is_taken_over(user_repo, env):
+    from tools.runlock import RepositoryBusy, RunLock
+
     lock_path = user_repo / ".git" / "plt-agent" / "run.lock"
     holder = _hold_lock(lock_path, env)
     try:
@@ -91,6 +94,8 @@ def test_a_second_run_is_refused_naming_the_holder_then_a_dead_holder_is_taken_o
 
 
 def test_a_reused_pid_or_a_zombie_does_not_hold_the_lock(tmp_path):
+    from tools.runlock import RunLock
+
     lock_path = tmp_path / "run.lock"
     parent = os.getppid()  # alive, but it never took this lock: its start time differs
     record = {"pid": parent, "start": _proc_start(parent) + 1, "boot": "", "started": 0, "kind": "fix"}
@@ -141,6 +146,8 @@ def test_a_run_killed_in_the_middle_of_a_write_is_put_back_by_recover(user_repo,
     proc = subprocess.run([sys.executable, "-c", _DIE_IN_WRITE, str(user_repo)], env=env, capture_output=True)
     assert proc.returncode == -signal.SIGKILL, proc.stderr
     assert (user_repo / "lib.py").read_text() == "half-confirmed\n"
+    from tools.workspace import UnfinishedRun
+
     with pytest.raises(UnfinishedRun, match="plt-agent recover"):
         Workspace(user_repo).snapshot()  # never drops a dead run's journal
     cli = _run(["recover"], user_repo, env)
@@ -213,6 +220,8 @@ _GIT_BY_SCRIPT = (
 
 
 def test_git_changes_made_behind_the_guards_back_are_put_back_exactly(user_repo):
+    from tools.runs import begin_run
+
     before = user_state(user_repo)
     ws = Workspace(user_repo)
     run = begin_run(ws, "fix")
@@ -234,6 +243,8 @@ def test_git_changes_made_behind_the_guards_back_are_put_back_exactly(user_repo)
 
 
 def test_git_changes_someone_else_made_between_commands_are_left_alone(user_repo):
+    from tools.runs import begin_run
+
     ws = Workspace(user_repo)
     run = begin_run(ws, "fix")
     assert run_tool(
