@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 import subprocess
 from pathlib import Path
 
@@ -45,14 +46,28 @@ def git_dir(root: Path) -> Path | None:
     return Path(out.strip()) if out else None
 
 
-def list_files(root: Path, *, use_git: bool = True) -> list[str]:
-    """Relative POSIX paths of the repository's files (tracked + untracked, not ignored), sorted."""
+def list_files(root: Path, *, use_git: bool = True, check: bool = True) -> list[str]:
+    """Relative POSIX paths of the repository's files (tracked + untracked, not ignored), sorted.
+
+    `check=False` skips the per-file check that each is a regular file (callers that lstat
+    every name anyway): names git lists may then be missing or be symlinks.
+    """
     if use_git:
         out = git_output(root, "ls-files", "-z", "--cached", "--others", "--exclude-standard")
         if out is not None:
             names = {n for n in out.split("\0") if n}
-            return sorted(n for n in names if (root / n).is_file() and not (root / n).is_symlink())
+            if not check:
+                return sorted(names)
+            base = str(root)
+            return sorted(n for n in names if _regular(os.path.join(base, n)))
     return sorted(_walk(root))
+
+
+def _regular(path: str) -> bool:
+    try:
+        return stat.S_ISREG(os.lstat(path).st_mode)
+    except OSError:
+        return False
 
 
 def _walk(root: Path) -> list[str]:

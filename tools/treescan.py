@@ -15,6 +15,7 @@ is re-read. This module knows nothing about tools, journals or git.
 from __future__ import annotations
 
 import json
+import os
 import stat
 import time
 from collections.abc import Callable
@@ -44,6 +45,7 @@ class TreeScanner:
         self, root: Path, list_files: Callable[[], list[str]], store: ObjectStore, cache: Path | None
     ):
         self.root = root
+        self._base = str(root)
         self.list_files = list_files
         self.store = store
         self.cache_path = cache
@@ -73,7 +75,8 @@ class TreeScanner:
         self.cache_path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(self.cache_path, json.dumps(raw).encode())
 
-    def capture(self) -> dict[str, str]:
+    def capture(self, *, save: bool = True) -> dict[str, str]:
+        """{path: content key} now. `save=False` keeps the stat cache in memory only."""
         now = time.time_ns()
         fresh: dict[str, _Stat] = {}
         with self.store.batch():
@@ -82,14 +85,15 @@ class TreeScanner:
                 if found is not None:
                     fresh[rel] = found
         self._stats, self._captured_ns = fresh, now
-        self._save()
+        if save:
+            self._save()
         self.modes = {rel: s.mode for rel, s in fresh.items()}
         return {rel: s.key for rel, s in fresh.items()}
 
     def _stat(self, rel: str) -> _Stat | None:
-        path = self.root / rel
+        path = os.path.join(self._base, rel)
         try:
-            st = path.lstat()
+            st = os.lstat(path)
         except OSError:
             return None
         if not stat.S_ISREG(st.st_mode):
@@ -102,7 +106,8 @@ class TreeScanner:
         if st.st_size > MAX_CAPTURE_BYTES:
             return _Stat(st.st_size, st.st_mtime_ns, st.st_ino, f"{BIG}{st.st_size}:{st.st_mtime_ns}", mode)
         try:
-            data = path.read_bytes()
+            with open(path, "rb") as fh:
+                data = fh.read()
         except OSError:
             return None
         return _Stat(st.st_size, st.st_mtime_ns, st.st_ino, self.store.put(data), mode)

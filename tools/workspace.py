@@ -91,7 +91,10 @@ class Workspace:
         folder = self._folder
         self.journal = Journal(self.store, folder / "journal.json" if folder else None)
         self.scanner = TreeScanner(
-            self.root, self.files, self.store, folder / "stat-cache.json" if folder else None
+            self.root,
+            lambda: list_files(self.root, use_git=self.use_git, check=False),  # the scanner lstat()s each
+            self.store,
+            folder / "stat-cache.json" if folder else None,
         )
 
     @property
@@ -241,7 +244,7 @@ class Workspace:
         The tree and git state before it are on disk before the block runs, so a process
         killed inside the block can still be undone (see `restore_all`).
         """
-        before = self.scanner.capture()
+        before = self.scanner.capture(save=False)  # saved after the command, with its changes
         git_before = self.git.capture(self.store) if git and self.git else None
         self.journal.begin_command(command, before, self.scanner.modes, git_before)
         try:
@@ -430,16 +433,15 @@ class Workspace:
 
 def _new_dirs(before: dict[str, str], after: dict[str, str]) -> list[str]:
     """Folders of files that appeared which held none of the files before (made by the command)."""
-    known = {str(parent) for rel in before for parent in Path(rel).parents}
-    found: set[str] = set()
-    for rel in after:
-        if rel in before:
-            continue
-        for parent in Path(rel).parents:
-            if str(parent) in known or str(parent) == ".":
-                break
-            found.add(parent.as_posix())
-    return sorted(found)
+    new = [rel for rel in after if rel not in before]
+    if not new:
+        return []
+    known = {rel[:i] for rel in before for i in _slashes(rel)}
+    return sorted({rel[:i] for rel in new for i in _slashes(rel) if rel[:i] not in known})
+
+
+def _slashes(rel: str) -> list[int]:
+    return [i for i, ch in enumerate(rel) if ch == "/"]
 
 
 def file_diff(rel: str, original: str | None, old: bytes | None, exists: bool, new: bytes) -> str:
