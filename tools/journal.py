@@ -31,8 +31,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tools.fsutil import atomic_write_bytes, durable_write, fsync_dir
 from tools.gitstate import GitState
-from tools.runlock import Holder, durable_write, fsync_dir, this_process
+from tools.runlock import Holder, this_process
 
 BIG = "big:"  # prefix of keys for files too large to store
 _SYNCFS_MIN = 16  # from this many new blobs in a batch, one syncfs instead of an fsync each
@@ -40,13 +41,6 @@ _SYNCFS_MIN = 16  # from this many new blobs in a batch, one syncfs instead of a
 
 def content_key(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write via a temp file in the same folder and os.replace (caches: not fsynced)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
 
 
 class ObjectStore:

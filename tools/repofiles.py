@@ -2,9 +2,9 @@
 
 `list_files` honours .gitignore through `git ls-files` inside a git work tree and falls back
 to a directory walk that skips hidden directories, virtualenvs, node_modules and caches.
-`state_dir` names a private folder for caches and undo data (`run_dir` the one holding the
-repository's run lock): under the repository's git
-directory when there is one (never in the work tree), else under the user's cache dir.
+`state_dir` names a private folder for caches and undo data, `run_dir` the one holding the
+repository's run lock: under the repository's git directory when there is one (never in
+the work tree), else under the user's cache dir.
 
 This module knows nothing about tools, models or edits.
 """

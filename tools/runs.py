@@ -24,8 +24,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tools.restore import RestoreReport, file_diff
 from tools.runlock import Holder, RepositoryBusy, RunLock, this_process
-from tools.workspace import RestoreReport, UnfinishedRun, Workspace, file_diff
+from tools.workspace import UnfinishedRun, Workspace
 
 LOCK_NAME = "run.lock"
 _ACTIVE: set[str] = set()  # journals of runs open in this process

@@ -2,11 +2,12 @@
 
 `TreeScanner.capture()` lists the files (tracked and untracked, .gitignore respected),
 lstat()s each one (`modes` keeps the permission bits of the last capture) and re-reads only
-files whose size, mtime or inode changed since the last
-capture (or were modified too close to it to trust the stat); their contents go into the
-ObjectStore and are made durable (one syncfs for many) before `capture` returns. So after a
-capture, every file's content at that moment can be put back, whatever a command then does
-to the tree. Files over MAX_CAPTURE_BYTES are noticed (size and mtime) but not stored.
+files whose size, mtime or inode changed since the last capture (or were modified too close
+to it to trust the stat); their contents go into the ObjectStore and are made durable (one
+syncfs for many) before `capture` returns. So after a capture, every file's content at that
+moment can be put back, whatever a command then does to the tree. Files over
+MAX_CAPTURE_BYTES are noticed (size and mtime) but not stored; ignored files are not
+captured at all.
 
 The stat cache persists between processes; a cached key whose blob is missing from the store
 is re-read. This module knows nothing about tools, journals or git.

@@ -2,56 +2,44 @@
 
 `Workspace(root)` resolves every path inside `root` (`..`, absolute paths and symlinks that
 lead outside are refused with a message for the model), reads and writes files atomically
-(temp file + fsync + os.replace, mode bits kept), and keeps a write-ahead journal of the
-files the agent changes (tools.journal): the original and the change about to be made are
-on disk, fsynced, before the file is touched. `changed_files()`, `diff()` and
+(temp file + fsync + rename, mode bits kept: tools.fsutil), and keeps a write-ahead journal
+of the files the agent changes (tools.journal): the original and the change about to be
+made are on disk, fsynced, before the file is touched. `changed_files()`, `diff()` and
 `restore_all()` answer "what did the agent change since the snapshot" and "put it back".
 
 Commands that may change files run inside `track_changes()`: the whole work tree is
-captured (tools.treescan) and the capture recorded in the journal before the command
-starts, with HEAD, refs, stash and index (tools.gitstate); after it, the differences are
-journaled. A run killed in the middle of a command can therefore still be undone
-(tools.runs recovers it). `restore_all` also puts back the git state the agent's commands
-changed, where nobody changed it since.
+captured (tools.treescan) and recorded in the journal, with HEAD, refs, stash and index
+(tools.gitstate), before the command starts; after it, the differences are journaled. A run
+killed in the middle of a command can therefore still be undone (tools.restore puts things
+back, tools.runs recovers dead runs). `restore_all` also puts back the git state the
+agent's commands changed, where nobody changed it since.
 
 The journal and caches live in `<git dir>/plt-agent/` (or the user's cache dir outside git),
 so separate `plt-agent tool run` calls share one journal until `snapshot()` starts a new
-one. Apart from putting back what the agent's own commands changed, nothing here touches
-the user's index, stash, branches or history.
+one; `snapshot()` never drops the journal of a run that did not finish. Apart from putting
+back what the agent's own commands changed, nothing here touches the user's index, stash,
+branches or history.
 """
 
 from __future__ import annotations
 
-import difflib
 import os
 import stat
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 
+from tools import fsutil, restore
 from tools.base import ToolError
-from tools.gitstate import GitRepo, GitState, changed_parts
-from tools.journal import BIG, Journal, ObjectStore, content_key
+from tools.fsutil import fsync_dir
+from tools.gitstate import GitRepo
+from tools.journal import Journal, ObjectStore, content_key
 from tools.repofiles import MAX_TEXT_BYTES, is_binary, list_files, run_dir, state_dir
-from tools.runlock import RepositoryBusy, fsync_dir
+from tools.restore import RestoreReport, file_diff
+from tools.runlock import RepositoryBusy
 from tools.treescan import TreeScanner
 
-
-@dataclass
-class RestoreReport:
-    """What a restore did: files written back, removed, left alone (with why); git parts."""
-
-    restored: list[str] = field(default_factory=list)
-    removed: list[str] = field(default_factory=list)
-    skipped: dict[str, str] = field(default_factory=dict)
-    git_restored: list[str] = field(default_factory=list)
-    git_skipped: dict[str, str] = field(default_factory=dict)
-    replaced: dict[str, str | None] = field(default_factory=dict)  # unattributed content overwritten
-
-    def __bool__(self) -> bool:
-        return bool(self.restored or self.removed or self.skipped or self.git_restored or self.git_skipped)
+__all__ = ["RestoreReport", "UnfinishedRun", "Workspace", "file_diff"]
 
 
 class UnfinishedRun(ToolError):
@@ -179,7 +167,7 @@ class Workspace:
         new = self.store.put(data)
         self._journal_intent(rel, target, new)
         self._make_parents(target.parent)
-        _atomic_write(target, data)
+        fsutil.replace_file(target, data)
         self.journal.note_written(rel, new)
         return target
 
@@ -253,43 +241,18 @@ class Workspace:
             self.settle_command(died=False)
 
     def settle_command(self, *, died: bool = True) -> None:
-        """Journal what the command in flight changed (from its recorded baseline) and close it.
-
-        `died`: its process was killed, so no cached stat is trusted (every file is read).
-        """
-        journal = self.journal
-        if journal.command is None:
-            return
-        baseline = journal.baseline()
-        if died:
-            self.scanner.forget()
-        after = self.scanner.capture()
-        before, modes = baseline if baseline is not None else ({}, {})
-        for rel in sorted(set(before) | set(after)) if baseline is not None else []:
-            if (before.get(rel), modes.get(rel)) != (after.get(rel), self.scanner.modes.get(rel)):
-                journal.note_original(rel, before.get(rel), modes.get(rel))
-                journal.entries[rel].last = after.get(rel)
-        for folder in _new_dirs(before, after):
-            if folder not in journal.created_dirs:
-                journal.created_dirs.append(folder)
-        git_before = journal.command.get("git")
-        if git_before and self.git:
-            start, now = GitState.from_json(git_before), self.git.capture(self.store)
-            if changed_parts(start, now):
-                journal.note_git(start, now)
-        journal.end_command()
+        """Journal what the command in flight changed and close it (see tools.restore)."""
+        restore.settle_command(self, died=died)
 
     # ---- diff and undo -----------------------------------------------------------------
 
-    def _current_key(self, rel: str) -> str | None:
+    def current_key(self, rel: str) -> str | None:
         path = self.root / rel
         return content_key(path.read_bytes()) if path.is_file() else None
 
     def changed_files(self) -> list[str]:
         """Files whose content or existence differs from the snapshot, because of the agent."""
-        return [
-            rel for rel, e in sorted(self.journal.entries.items()) if self._current_key(rel) != e.original
-        ]
+        return [rel for rel, e in sorted(self.journal.entries.items()) if self.current_key(rel) != e.original]
 
     def diff(self) -> str:
         """A unified diff of the agent's changes since the snapshot ('' when there are none)."""
@@ -308,180 +271,16 @@ class Workspace:
         A command still in flight (its process died) is settled first. The journal keeps
         only what was skipped.
         """
-        self.settle_command()
-        report = RestoreReport()
-        for rel, entry in sorted(self.journal.entries.items()):
-            current, mode = self._current(rel)
-            content = current != entry.original
-            if not content and (entry.mode is None or current is None or mode == entry.mode):
-                continue
-            if content and not entry.ours(current):
-                if not force:
-                    report.skipped[rel] = "changed by someone else after the agent's last change"
-                    continue
-                report.replaced[rel] = current and self.store.put((self.root / rel).read_bytes())
-            self._restore_one(rel, entry.original, report, entry.mode, content=content)
-        self._remove_created_dirs()
-        self.journal.entries = {rel: self.journal.entries[rel] for rel in report.skipped}
-        self.journal.created_dirs = []
-        self.restore_git(report)
-        return report
+        return restore.restore_all(self, force=force)
 
-    def restore_git(self, report: RestoreReport | None = None) -> RestoreReport:
+    def restore_git(self) -> RestoreReport:
         """Put back the HEAD, refs, stash and index the agent's commands changed (where unchanged since)."""
-        report = report if report is not None else RestoreReport()
-        change = self.journal.git_change()
-        if change and self.git:
-            report.git_restored, report.git_skipped = self.git.restore(self.store, *change)
-        self.journal.git = None
-        self.journal.save()
-        return report
+        return restore.restore_git(self)
 
     def revert_in_flight(self, *, force: bool = False) -> RestoreReport:
-        """Undo only what was in flight when a chat or `tool run` died: the command running
-        then (back to the tree recorded before it) and writes not yet confirmed."""
-        report = RestoreReport()
-        journal = self.journal
-        baseline = journal.baseline() if journal.command else None
-        if journal.command is not None and baseline is not None:
-            before, modes = baseline
-            self.scanner.forget()
-            now = self.scanner.capture()
-            for rel in sorted(set(before) | set(now)):
-                if (before.get(rel), modes.get(rel)) != (now.get(rel), self.scanner.modes.get(rel)):
-                    content = before.get(rel) != now.get(rel)
-                    if content:
-                        report.replaced[rel] = now.get(rel)
-                    self._restore_one(rel, before.get(rel), report, modes.get(rel), content=content)
-            self._remove_empty_dirs(_new_dirs(before, now))
-            git_before = journal.command.get("git")
-            if git_before and self.git:
-                start = GitState.from_json(git_before)
-                report.git_restored, report.git_skipped = self.git.restore(
-                    self.store, start, self.git.capture(self.store)
-                )
-        journal.command = None
-        for rel, entry in sorted(journal.entries.items()):
-            if entry.pending is None:
-                continue
-            current = self._current_key(rel)
-            if current == entry.pending[0] and current != entry.last:
-                mode = entry.mode if entry.last == entry.original else None
-                self._restore_one(rel, entry.last, report, mode)
-            elif current != entry.last and not force:
-                report.skipped[rel] = "changed by someone else after the agent's last change"
-                continue
-            entry.pending = None
-        journal.save()
-        return report
-
-    def _current(self, rel: str) -> tuple[str | None, int | None]:
-        """The content key and permission bits of a file now ((None, None): no such file)."""
-        path = self.root / rel
-        try:
-            st = path.lstat()
-        except OSError:
-            return None, None
-        if not stat.S_ISREG(st.st_mode):
-            return None, None
-        return content_key(path.read_bytes()), stat.S_IMODE(st.st_mode)
-
-    def _remove_created_dirs(self) -> None:
-        self._remove_empty_dirs(self.journal.created_dirs)
-
-    def _remove_empty_dirs(self, folders: list[str]) -> None:
-        for rel in sorted(folders, key=lambda r: r.count("/"), reverse=True):
-            folder = self.root / rel
-            if folder.is_dir() and not folder.is_symlink() and not any(folder.iterdir()):
-                folder.rmdir()
-
-    def _restore_one(
-        self,
-        rel: str,
-        original: str | None,
-        report: RestoreReport,
-        mode: int | None = None,
-        *,
-        content: bool = True,
-    ) -> None:
-        path = self.root / rel
-        if original is None:
-            if path.is_file() or path.is_symlink():
-                path.unlink()
-                fsync_dir(path.parent)
-            report.removed.append(rel)
-            return
-        if content:
-            why = self._write_original(path, original)
-            if why:
-                report.skipped[rel] = why
-                return
-        if mode is not None:
-            os.chmod(path, mode)
-        report.restored.append(rel)
-
-    def _write_original(self, path: Path, original: str) -> str:
-        if original.startswith(BIG):
-            return "its original was too large to record (over 4 MB); not restored"
-        data = self.store.get(original)
-        if data is None:
-            return f"its recorded original ({original[:12]}) is missing from plt-agent's store; not restored"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        _atomic_write(path, data)
-        return ""
-
-
-def _new_dirs(before: dict[str, str], after: dict[str, str]) -> list[str]:
-    """Folders of files that appeared which held none of the files before (made by the command)."""
-    new = [rel for rel in after if rel not in before]
-    if not new:
-        return []
-    known = {rel[:i] for rel in before for i in _slashes(rel)}
-    return sorted({rel[:i] for rel in new for i in _slashes(rel) if rel[:i] not in known})
-
-
-def _slashes(rel: str) -> list[int]:
-    return [i for i, ch in enumerate(rel) if ch == "/"]
-
-
-def file_diff(rel: str, original: str | None, old: bytes | None, exists: bool, new: bytes) -> str:
-    """A unified diff of one file from its recorded original (key) to `new`."""
-    if original and original.startswith(BIG) or old is None:
-        return f"--- a/{rel}\n+++ b/{rel}\n(large file changed; its original was not recorded)\n"
-    if is_binary(old) or is_binary(new):
-        return f"Binary file {rel} changed ({len(old):,} -> {len(new):,} bytes)\n"
-    a = f"a/{rel}" if original else "/dev/null"
-    b = f"b/{rel}" if exists else "/dev/null"
-    old_lines = old.decode("utf-8", "replace").splitlines(keepends=True)
-    new_lines = new.decode("utf-8", "replace").splitlines(keepends=True)
-    lines = difflib.unified_diff(old_lines, new_lines, a, b)
-    return "".join(
-        line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in lines
-    )
+        """Undo only the command or write in flight when a chat or `tool run` died."""
+        return restore.revert_in_flight(self, force=force)
 
 
 def _inside(path: Path, root: Path) -> bool:
     return path == root or root in path.parents
-
-
-def _atomic_write(target: Path, data: bytes) -> None:
-    """Temp file in the same folder, fsync, keep the old mode bits (or the umask default), replace."""
-    mode = stat.S_IMODE(target.stat().st_mode) if target.exists() else 0o666 & ~_umask()
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".plt-tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    fsync_dir(target.parent)
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask

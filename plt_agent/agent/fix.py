@@ -38,8 +38,9 @@ from plt_agent.config import Config
 from plt_agent.errors import PltAgentError, UsageError
 from plt_agent.models.base import Model
 from tools.base import Tool
+from tools.restore import RestoreReport
 from tools.runs import begin_run
-from tools.workspace import RestoreReport, Workspace
+from tools.workspace import Workspace
 
 TINY_MODEL_PARAMS = 1_000_000_000  # below this, the whole-file strategy is the default
 # Text protocol: one action per reply, so a reply gets at most an eighth of the window, and a

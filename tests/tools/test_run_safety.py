@@ -125,18 +125,18 @@ _DIE_IN_WRITE = """
 import os, sys
 from tools.runs import begin_run
 from tools.workspace import Workspace
-import tools.workspace as w
+import tools.fsutil as fsutil
 
 ws = Workspace(sys.argv[1])
 begin_run(ws, "fix", command="plt-agent fix (test)")
 ws.write_text("calc.py", "edited by the run\\n")
 ws.delete("notes.txt")
 ws.write_text("new/dir/made.py", "created\\n")
-real = w._atomic_write
+real = fsutil.replace_file
 def die_after_writing(target, data):
     real(target, data)
     os.kill(os.getpid(), 9)  # killed between the write and its confirmation in the journal
-w._atomic_write = die_after_writing
+fsutil.replace_file = die_after_writing
 ws.write_text("lib.py", "half-confirmed\\n")
 """
 
