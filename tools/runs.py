@@ -74,13 +74,17 @@ class Run:
     recovered: list[Recovery] = field(default_factory=list)
     finished: bool = False
 
-    def finish(self) -> None:
+    def finish(self, *, completed: bool = True) -> None:
+        """Drop the lock; with `completed`, mark the journal finished. A run that could not
+        put things back (stopped again while restoring) leaves it unfinished, for the next
+        run to recover."""
         if self.finished:
             return
         self.finished = True
         journal = self.workspace.journal
         try:
-            journal.close_run()
+            if completed:
+                journal.close_run()
         finally:
             _ACTIVE.discard(str(journal.path))
             if self.lock is not None:

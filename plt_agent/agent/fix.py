@@ -184,6 +184,7 @@ def fix_repository(
     run = begin_run(
         workspace, "fix", wait=wait, on_wait=lambda h: events.note(f"waiting for {h.describe()} to finish")
     )
+    completed = False  # False: the journal stays unfinished, for the next run to put back
     try:
         recovered = [line for rec in run.recovered for line in rec.lines()]
         for line in recovered:
@@ -192,11 +193,13 @@ def fix_repository(
             result = _fix(request, config, model_loader, workspace, events, confirm, should_stop)
         except BaseException:
             workspace.restore_all()  # stopped or crashed: every file and git part back
+            completed = True
             raise
+        completed = True
         result.recovered = recovered
         return result
     finally:
-        run.finish()
+        run.finish(completed=completed)
 
 
 def _fix(

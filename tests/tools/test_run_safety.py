@@ -294,3 +294,18 @@ def test_read_only_git_commands_run_and_leave_the_index_bytes_alone(user_repo):
     refused = run_tool("run_tests", {"command": "git stash"}, ws)
     assert not refused.ok
     assert refused.text.startswith("refused: `git stash")
+
+
+def test_a_run_stopped_while_putting_things_back_leaves_its_journal_to_the_next_run(user_repo):
+    from tools.runs import begin_run
+
+    before = user_state(user_repo)
+    ws = Workspace(user_repo)
+    run = begin_run(ws, "fix", command="first")
+    assert run_tool("write", {"path": "calc.py", "content": "junk\n"}, ws).ok
+    run.finish(completed=False)  # e.g. a second Ctrl-C hit the restore
+    second = Workspace(user_repo)
+    again = begin_run(second, "fix", command="second")
+    again.finish()
+    assert differences(before, user_state(user_repo)) == []
+    assert [rec.report.restored for rec in again.recovered] == [["calc.py"]]
