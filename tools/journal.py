@@ -76,6 +76,12 @@ class ObjectStore:
     def has(self, key: str) -> bool:
         return key in self._memory if self.folder is None else self._path(key).exists()
 
+    def discard(self, key: str) -> None:
+        if self.folder is None:
+            self._memory.pop(key, None)
+        else:
+            self._path(key).unlink(missing_ok=True)
+
     def get(self, key: str) -> bytes | None:
         if self.folder is None:
             return self._memory.get(key)
@@ -310,8 +316,11 @@ class Journal:
             self.git["last"] = after.to_json()
 
     def end_command(self) -> None:
+        baseline = self.command["baseline"] if self.command else None
         self.command = None
         self.save()
+        if baseline:
+            self.store.discard(baseline)  # settled: the tree record is not needed any more
 
     def git_change(self) -> tuple[GitState, GitState] | None:
         if not self.git:
