@@ -130,10 +130,11 @@ class GitRepo:
         for part in changed_parts(original, last):
             if now.get(part) == before.get(part):
                 continue  # already as it was
-            if now.get(part) != after.get(part):
-                skipped[part] = "changed by someone else after the agent's command"
-            else:
+            if now.get(part) == after.get(part):
                 todo.append(part)
+            elif part != "index" or not self.same_index(store, original.index, last.index):
+                skipped[part] = "changed by someone else after the agent's command"
+            # else: the agent's commands only refreshed the index's stat data; someone changed it since
         restored: list[str] = []
         if "HEAD" in todo:  # first: a branch HEAD was moved onto may be deleted below
             _note(restored, skipped, "HEAD", self._set_head(original.head))
