@@ -309,3 +309,24 @@ def test_a_run_stopped_while_putting_things_back_leaves_its_journal_to_the_next_
     again.finish()
     assert differences(before, user_state(user_repo)) == []
     assert [rec.report.restored for rec in again.recovered] == [["calc.py"]]
+
+
+def test_a_dead_runs_file_changed_since_blocks_new_runs_until_recover_force(user_repo, env):
+    before = user_state(user_repo)
+    proc = subprocess.run([sys.executable, "-c", _DIE_IN_WRITE, str(user_repo)], env=env, capture_output=True)
+    assert proc.returncode == -signal.SIGKILL
+    (user_repo / "calc.py").write_text("the user's edit after the crash\n")
+    blocked = _run(["tool", "run", "write", "--args", '{"path": "x.py", "content": "x"}'], user_repo, env)
+    assert blocked.returncode == 2
+    assert "calc.py changed since" in blocked.stderr
+    assert "plt-agent recover --force" in blocked.stderr
+    assert not (user_repo / "x.py").exists()
+    plain = _run(["recover"], user_repo, env)
+    assert plain.returncode == 1
+    assert (user_repo / "calc.py").read_text() == "the user's edit after the crash\n"  # not overwritten
+    assert "left alone: calc.py" in plain.stderr
+    forced = _run(["recover", "--force"], user_repo, env)
+    assert forced.returncode == 0, forced.stderr
+    assert differences(before, user_state(user_repo)) == []
+    patch = next((user_repo / ".git" / "plt-agent").glob("recovered-*.patch"))
+    assert "+the user's edit after the crash" in patch.read_text()
