@@ -1,9 +1,10 @@
-"""`plt-agent fix`, `plt-agent demo` and `plt-agent models list|pull|rm|path`.
+"""`plt-agent fix`, `plt-agent recover`, `plt-agent demo` and `plt-agent models list|pull|rm|path`.
 
 Thin wrappers: flags are merged with the config (`plt_agent.config`); the work is done by
-`plt_agent.agent.fix`, `plt_agent.agent.demo` and `plt_agent.store`, imported inside the
-commands so `plt-agent --help` stays fast. Progress goes to stderr, the diff to stdout.
-Exit codes: 0 fixed, 1 not fixed, 2 bad usage or configuration.
+`plt_agent.agent.fix`, `tools.runs` (recover), `plt_agent.agent.demo` and `plt_agent.store`,
+imported inside the commands so `plt-agent --help` stays fast. Progress goes to stderr, the
+diff to stdout. `fix` turns SIGTERM and SIGHUP into a stop, so the files are put back.
+Exit codes: 0 fixed, 1 not fixed, 2 bad usage, configuration or a busy repository.
 """
 
 from __future__ import annotations
