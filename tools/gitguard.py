@@ -147,6 +147,7 @@ def _env_git_dir(words: list[str], i: int) -> str | None:
 
 
 def _git_call(args: list[str], root: Path, cwd: Path, git_dir: str | None) -> str:
+    args = _substitutions_as_words(args)
     args = _until_separator(args)
     where = cwd
     k = 0
@@ -154,7 +155,9 @@ def _git_call(args: list[str], root: Path, cwd: Path, git_dir: str | None) -> st
         flag, _, value = args[k].partition("=")
         if flag in _GLOBAL_WITH_VALUE and not value and k + 1 < len(args):
             value, k = args[k + 1], k + 1
-        if flag == "-C":
+        if value == _UNKNOWN:
+            pass  # a $(...) value: where it points is unknown, so this repository is assumed
+        elif flag == "-C":
             where = Path(os.path.normpath(where / value))
         elif flag in ("--git-dir", "--work-tree"):
             git_dir = value
@@ -173,6 +176,26 @@ def _git_call(args: list[str], root: Path, cwd: Path, git_dir: str | None) -> st
         f"refused: `{shown}` {_WHAT.get(sub, _HISTORY)}. plt-agent leaves the user's commits, branches, "
         "index and stash alone: change the files only (the user reviews and commits them)"
     )
+
+
+_UNKNOWN = "$(...)"
+
+
+def _substitutions_as_words(args: list[str]) -> list[str]:
+    """`( ... )` right after a word (a `$(...)` argument) becomes one unknown word."""
+    out: list[str] = []
+    k = 0
+    while k < len(args):
+        if args[k] == "(" and out and out[-1] not in _SEPARATORS:
+            depth, k = 1, k + 1
+            while k < len(args) and depth:
+                depth += {"(": 1, ")": -1}.get(args[k], 0)
+                k += 1
+            out.append(_UNKNOWN)
+            continue
+        out.append(args[k])
+        k += 1
+    return out
 
 
 def _until_separator(args: list[str]) -> list[str]:

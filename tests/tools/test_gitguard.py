@@ -44,6 +44,9 @@ REFUSED = [
     "git reflog expire --all",
     "git symbolic-ref HEAD refs/heads/x",
     "git ci -m x",  # an alias: unknown, so refused
+    "git -C $(pwd) commit -m x",  # where $(...) points is unknown: this repository is assumed
+    'git -C "$(pwd)" commit -m x',
+    "git --git-dir=$(pwd)/.git commit -m x",
 ]
 ALLOWED = [
     "git status",
@@ -59,6 +62,7 @@ ALLOWED = [
     "cd /tmp/elsewhere && git commit -m x",
     "GIT_DIR=/tmp/o/.git git update-ref refs/heads/a b",
     "echo $(git rev-parse HEAD)",
+    "git log $(git merge-base HEAD main)..HEAD",
     "grep -rn git src/",
     "git -c core.pager=cat status",
     "git --no-pager log",
