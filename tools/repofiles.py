@@ -2,8 +2,9 @@
 
 `list_files` honours .gitignore through `git ls-files` inside a git work tree and falls back
 to a directory walk that skips hidden directories, virtualenvs, node_modules and caches.
-`state_dir` names a private folder for caches and undo data: under the repository's git
-directory when there is one (never in the work tree), else under the user's cache dir.
+`state_dir` names a private folder for caches and undo data, `run_dir` the one holding the
+repository's run lock: under the repository's git directory when there is one (never in
+the work tree), else under the user's cache dir.
 
 This module knows nothing about tools, models or edits.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 import subprocess
 from pathlib import Path
 
@@ -44,14 +46,28 @@ def git_dir(root: Path) -> Path | None:
     return Path(out.strip()) if out else None
 
 
-def list_files(root: Path, *, use_git: bool = True) -> list[str]:
-    """Relative POSIX paths of the repository's files (tracked + untracked, not ignored), sorted."""
+def list_files(root: Path, *, use_git: bool = True, check: bool = True) -> list[str]:
+    """Relative POSIX paths of the repository's files (tracked + untracked, not ignored), sorted.
+
+    `check=False` skips the per-file check that each is a regular file (callers that lstat
+    every name anyway): names git lists may then be missing or be symlinks.
+    """
     if use_git:
         out = git_output(root, "ls-files", "-z", "--cached", "--others", "--exclude-standard")
         if out is not None:
             names = {n for n in out.split("\0") if n}
-            return sorted(n for n in names if (root / n).is_file() and not (root / n).is_symlink())
+            if not check:
+                return sorted(names)
+            base = str(root)
+            return sorted(n for n in names if _regular(os.path.join(base, n)))
     return sorted(_walk(root))
+
+
+def _regular(path: str) -> bool:
+    try:
+        return stat.S_ISREG(os.lstat(path).st_mode)
+    except OSError:
+        return False
 
 
 def _walk(root: Path) -> list[str]:
@@ -83,6 +99,13 @@ def is_binary(data: bytes) -> bool:
     except UnicodeDecodeError as exc:
         return exc.start < len(head) - 4  # a multi-byte character cut at the sniff boundary is fine
     return False
+
+
+def run_dir(root: Path, *, use_git: bool = True) -> Path:
+    """The repository-wide folder of plt-agent's run lock: `<git dir>/plt-agent` in git (every
+    workspace's journal lives at or under it), else the directory's own state folder."""
+    gd = git_dir(root) if use_git else None
+    return gd / "plt-agent" if gd is not None else state_dir(root, use_git=False)
 
 
 def state_dir(root: Path, *, use_git: bool = True) -> Path:

@@ -3,8 +3,10 @@
 `run_command` starts `bash -c COMMAND` in a new session (so its own process group), reads
 its combined output while keeping only a head and a tail in memory, and when the command
 ends or times out kills whatever the group left behind (background jobs, grandchildren).
-`BashTool` is the model-facing wrapper; changes the command makes to files are journaled
-through `Workspace.track_changes` so diff and undo see them.
+`BashTool` is the model-facing wrapper: it refuses git commands that would change the
+user's HEAD, index, refs or stash (tools.gitguard), and runs the others inside
+`Workspace.track_changes`, which records the work tree and git state before the command and
+journals what it changed, so diff and undo (and recovery after a kill) see it.
 
 This module knows nothing about tests or edits.
 """
@@ -22,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from tools.base import Observation, ToolError
+from tools.gitguard import git_refusal
 from tools.workspace import Workspace
 
 DEFAULT_TIMEOUT = 120.0
@@ -76,6 +79,7 @@ def command_env() -> dict[str, str]:
         "NO_COLOR": "1",
         "PYTHONDONTWRITEBYTECODE": "1",
         "PYTHONUNBUFFERED": "1",
+        "GIT_OPTIONAL_LOCKS": "0",  # `git status` does not rewrite the user's index
     }
 
 
@@ -158,12 +162,16 @@ class BashTool:
         "additionalProperties": False,
     }
 
-    def run(self, args: dict[str, Any], workspace: Workspace) -> Observation:
+    def run(self, args: dict[str, Any], workspace: Workspace, *, allow_git: bool = False) -> Observation:
+        """`allow_git`: the user's own command (chat /run), not the model's: git is not refused."""
         command = args["command"]
         if not command.strip():
             return Observation("empty command: give a shell command to run", ok=False)
+        refused = "" if allow_git else git_refusal(command, workspace.root)
+        if refused:
+            return Observation(refused, ok=False, data={"refused": True})
         timeout = min(float(args.get("timeout") or DEFAULT_TIMEOUT), MAX_TIMEOUT)
-        with workspace.track_changes():
+        with workspace.track_changes(command, git=not allow_git):
             result = run_command(command, workspace.root, timeout=timeout)
         data = {"exit_code": result.exit_code, "timed_out": result.timed_out, "cut_chars": result.cut_chars}
         return Observation(describe(result, timeout), ok=not result.timed_out, data=data)

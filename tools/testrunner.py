@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from tools.base import Observation, ToolError, arg, schema
+from tools.gitguard import git_refusal
 from tools.shell import MAX_TIMEOUT, run_command
 from tools.text import truncate_middle
 from tools.workspace import Workspace
@@ -184,7 +185,10 @@ class RunTestsTool:
         parts = [base, *(pytest_flags(base) if pytest else []), *(shlex.quote(t) for t in tests)]
         command = " ".join(parts)
         timeout = min(float(args.get("timeout") or DEFAULT_TIMEOUT), MAX_TIMEOUT)
-        with workspace.track_changes():
+        refused = git_refusal(args["command"], workspace.root) if args.get("command") else ""
+        if refused:
+            return Observation(refused, ok=False, data={"refused": True})
+        with workspace.track_changes(command):
             result = run_command(command, workspace.root, timeout=timeout, limit=_PARSE_LIMIT)
         data: dict[str, Any] = {
             "command": command,

@@ -11,13 +11,17 @@
    the user's own uncommitted edits included, unless the request says `keep_changes`
    (the eval harness: like SWE-bench, it grades whatever diff the agent left).
 
-The user's index, stash and history are never touched (except the one `--commit`).
+The whole run holds the repository's run lock and journals ahead of every change
+(tools.runs, tools.workspace), so a second run refuses (or waits), and a run killed midway
+is put back by the next one. The model's git commands that would change HEAD, the index,
+refs or stash are refused; whatever its commands changed there anyway is put back at the
+end of every run. The only git change a fix makes is the one `--commit`.
 This module knows nothing about the terminal: `events` and `confirm` come from the caller.
 """
 
 from __future__ import annotations
 
-import hashlib
+import os
 import subprocess
 import time
 from collections.abc import Callable
@@ -36,6 +40,8 @@ from plt_agent.config import Config
 from plt_agent.errors import PltAgentError, UsageError
 from plt_agent.models.base import Model
 from tools.base import Tool
+from tools.restore import RestoreReport
+from tools.runs import begin_run
 from tools.workspace import Workspace
 
 FIX_TOOLS = ("view", "search", "find", "edit", "write", "insert", "run_tests", "bash")
@@ -62,6 +68,7 @@ class FixResult:
     kept_by_user: list[str] = field(default_factory=list)  # files not restored: changed by someone else
     commit: str = ""
     notes: list[str] = field(default_factory=list)
+    recovered: list[str] = field(default_factory=list)  # what a dead earlier run left, put back first
 
     @property
     def fixed(self) -> bool:
@@ -133,12 +140,45 @@ def fix_repository(
     events: AgentEvents | None = None,
     confirm: Callable[[Action], bool] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    wait: bool = False,
 ) -> FixResult:
-    """Run one fix (see the module docstring). Raises UsageError for bad input before any change."""
+    """Run one fix (see the module docstring). Raises UsageError for bad input before any change.
+
+    Holds the repository's run lock throughout (RepositoryBusy when another run holds it,
+    unless `wait`); first puts back what a dead earlier run left (reported in `recovered`).
+    """
     events = events or AgentEvents()
     workspace = open_workspace(request, config)
-    workspace.snapshot()
-    index_before = _index_digest(workspace.root) if not request.no_git else ""
+    run = begin_run(
+        workspace, "fix", wait=wait, on_wait=lambda h: events.note(f"waiting for {h.describe()} to finish")
+    )
+    completed = False  # False: the journal stays unfinished, for the next run to put back
+    try:
+        recovered = [line for rec in run.recovered for line in rec.lines()]
+        for line in recovered:
+            events.note(line)
+        try:
+            result = _fix(request, config, model_loader, workspace, events, confirm, should_stop)
+        except BaseException:
+            workspace.restore_all()  # stopped or crashed: every file and git part back
+            completed = True
+            raise
+        completed = True
+        result.recovered = recovered
+        return result
+    finally:
+        run.finish(completed=completed)
+
+
+def _fix(
+    request: FixRequest,
+    config: Config,
+    model_loader: Callable[[], Model],
+    workspace: Workspace,
+    events: AgentEvents,
+    confirm: Callable[[Action], bool] | None,
+    should_stop: Callable[[], bool] | None,
+) -> FixResult:
     dirty_before = _dirty_files(workspace.root) if not request.no_git else set()
     verify = make_verifier(workspace)
     first = verify() if (request.message is None or _has_tests(workspace)) else None
@@ -160,41 +200,44 @@ def fix_repository(
         settings=config.__dict__,
     )
     events.note(f"model {model.name} (context {model.context_window} tokens), mode {mode}")
-    try:
-        outcome = _run(
-            request,
-            config,
-            model,
-            profile,
-            workspace,
-            verify,
-            first,
-            events,
-            confirm,
-            should_stop,
-            trajectory,
-        )
-    except BaseException:
-        workspace.restore_all()
-        raise
+    outcome = _run(
+        request,
+        config,
+        model,
+        profile,
+        workspace,
+        verify,
+        first,
+        events,
+        confirm,
+        should_stop,
+        trajectory,
+    )
     result = FixResult(outcome, mode, model.name, trajectory=request.trajectory)
     if outcome.status == "submitted" and failing:
         outcome.status = "fixed" if verify().passed else "not_fixed"
-    if result.fixed:
+    if result.fixed or request.keep_changes:
+        _put_back_git(workspace.restore_git(), result.notes)
         result.diff = workspace.diff()
-        if request.commit and not request.no_git:
+        if result.fixed and request.commit and not request.no_git:
             result.commit = _commit(workspace, dirty_before, outcome, result.notes)
-    elif request.keep_changes:
-        result.diff = workspace.diff()
-        if result.diff:
+        if not result.fixed and result.diff:
             result.notes.append("the run did not succeed; its changes are kept as asked (keep_changes)")
     else:
         report = workspace.restore_all()
         result.restored = report.restored + report.removed
         result.kept_by_user = sorted(report.skipped)
-    if not request.no_git and not request.commit and _index_digest(workspace.root) != index_before:
-        result.notes.append("warning: the git index changed during the run (a command the model ran did it)")
+        _put_back_git(report, result.notes)
     return result
+
+
+def _put_back_git(report: RestoreReport, notes: list[str]) -> None:
+    if report.git_restored:
+        notes.append(
+            "the model's commands changed git state; put back as it was: " + ", ".join(report.git_restored)
+        )
+    for part, why in report.git_skipped.items():
+        notes.append(f"warning: git {part} was changed by the model's commands and not put back ({why})")
 
 
 def _run(
@@ -274,21 +317,12 @@ def _repo_map(workspace: Workspace, query: str) -> str | None:
     return obs.text if obs.ok else None
 
 
-def _index_digest(root: Path) -> str:
-    proc = subprocess.run(
-        ["git", "-C", str(root), "rev-parse", "--git-path", "index"], capture_output=True, text=True
-    )
-    index = (root / proc.stdout.strip()) if proc.returncode == 0 else None
-    if index is None or not index.is_file():
-        return ""
-    return hashlib.sha256(index.read_bytes()).hexdigest()
-
-
 def _dirty_files(root: Path) -> set[str]:
     proc = subprocess.run(
         ["git", "-C", str(root), "status", "--porcelain", "-z", "--untracked-files=all"],
         capture_output=True,
         text=True,
+        env={**os.environ, "GIT_OPTIONAL_LOCKS": "0"},  # do not refresh (rewrite) the user's index
     )
     entries = [e for e in proc.stdout.split("\0") if e]
     return {e[3:] for e in entries if len(e) > 3}

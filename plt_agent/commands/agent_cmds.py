@@ -1,14 +1,19 @@
-"""`plt-agent fix` and `plt-agent demo`.
+"""`plt-agent fix`, `plt-agent recover` and `plt-agent demo`.
 
 Thin wrappers: flags are merged with the config (`plt_agent.config`); the work is done by
-`plt_agent.agent.fix` (the demo repository: `plt_agent.agent.demo`), imported inside the
-commands so `plt-agent --help` stays fast. Progress goes to stderr, the diff to stdout.
-Exit codes: 0 fixed, 1 not fixed, 2 bad usage or configuration.
+`plt_agent.agent.fix`, `tools.runs` (recover) and `plt_agent.agent.demo`, imported inside
+the commands so `plt-agent --help` stays fast. Progress goes to stderr, the diff to stdout.
+`fix` turns SIGTERM and SIGHUP into a stop, so the files are put back.
+Exit codes: 0 fixed, 1 not fixed, 2 bad usage, configuration or a busy repository.
 """
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +29,7 @@ out = Console()
 def register(app: typer.Typer) -> None:
     """Add `fix` and `demo` to the root app."""
     app.command("fix")(fix)
+    app.command("recover")(recover)
     app.command("demo")(demo)
 
 
@@ -43,10 +49,13 @@ def fix(
         None, "--replay", help="Re-run a saved trajectory through the scripted backend."
     ),
     trajectory: Path = typer.Option(None, "--trajectory", help="Where to write the run log (JSONL)."),
+    wait: bool = typer.Option(
+        False, "--wait", help="If another plt-agent run is working in the repository, wait for it."
+    ),
 ) -> None:
     """Fix a repository: run its tests, let the model edit until they pass, print the diff.
 
-    The changes stay in the working tree (committed only with --commit); a run that fails leaves every file as it found it, your own uncommitted edits included. Exit code 0 fixed, 1 not fixed, 2 bad usage or configuration.
+    The changes stay in the working tree (committed only with --commit); a run that fails or is stopped leaves every file as it found it, your own uncommitted edits included, and your index, stash and branches as they were. One run at a time per repository: another run makes this one exit 2 (or wait, with --wait). Exit code 0 fixed, 1 not fixed, 2 bad usage, configuration or a busy repository.
     """  # noqa: E501
     from plt_agent.agent.fix import git_root
     from plt_agent.config import load_config
@@ -57,7 +66,14 @@ def fix(
     if replay is not None:
         config = _replay_config(config, replay)
     code = run_fix(
-        path, config, message=message, yes=yes, commit=commit, no_git=no_git, trajectory=trajectory
+        path,
+        config,
+        message=message,
+        yes=yes,
+        commit=commit,
+        no_git=no_git,
+        trajectory=trajectory,
+        wait=wait,
     )
     raise typer.Exit(code)
 
@@ -82,6 +98,7 @@ def run_fix(
     no_git: bool = False,
     trajectory: Path | None = None,
     console: Console | None = None,
+    wait: bool = False,
 ) -> int:
     """The whole `fix` command after option parsing; returns the exit code."""
     from plt_agent.agent.fix import FixRequest, default_trajectory_path, fix_repository
@@ -99,9 +116,30 @@ def run_fix(
     interactive = not yes and sys.stdin.isatty() and sys.stderr.isatty()
     confirm = _confirm_commands(console) if interactive else None
     events = ConsoleEvents(console, show_replies=True)
-    result = fix_repository(request, config, lambda: _load(config, console), events=events, confirm=confirm)
+    with _stop_on_terminate():
+        result = fix_repository(
+            request, config, lambda: _load(config, console), events=events, confirm=confirm, wait=wait
+        )
     _report(result, console)
     return 0 if result.fixed else 1
+
+
+@contextlib.contextmanager
+def _stop_on_terminate() -> Iterator[None]:
+    """SIGTERM and SIGHUP stop the run like Ctrl-C, so it puts the files back before exiting."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _load(config: Any, console: Console) -> Any:
@@ -168,6 +206,54 @@ def _report(result: Any, console: Console) -> None:
         console.print(f"[yellow]{literal(note)}[/]", highlight=False)
     if result.trajectory:
         console.print(f"[dim]trajectory: {literal(result.trajectory)}[/]", highlight=False)
+
+
+def recover(
+    path: Path = typer.Argument(Path("."), help="The repository (default: the current directory)."),
+    force: bool = typer.Option(
+        False,
+        "--force",
+        help="Also put back files changed since the run died (their contents saved as a patch).",
+    ),
+    discard: bool = typer.Option(
+        False, "--discard", help="Forget the dead run's record; leave every file as it is now."
+    ),
+    no_git: bool = typer.Option(False, "--no-git", help="The directory is not a git repository."),
+) -> None:
+    """Put back what a killed or crashed plt-agent run left in a repository.
+
+    fix, chat and tool run do this by themselves when they start; this does only that. Exit 0 when everything was put back (or nothing was unfinished), 1 when files were left alone, 2 while another run is working there.
+    """  # noqa: E501
+    from plt_agent.agent.fix import git_root
+    from plt_agent.errors import UsageError
+    from tools.runs import lock_for, recover_all
+    from tools.workspace import Workspace
+
+    if not path.is_dir():
+        raise UsageError(f"{path} is not a directory")
+    root = path if no_git else (git_root(path) or path)
+    workspace = Workspace(root, use_git=not no_git)
+    lock = lock_for(workspace)
+    if lock is not None:
+        lock.acquire("recover")
+        workspace.reload()
+    try:
+        found = recover_all(workspace, force=force, discard=discard)
+    finally:
+        if lock is not None:
+            lock.release()
+    for rec in found:
+        for line in rec.lines():
+            err.print(line, highlight=False, markup=False, soft_wrap=True)
+    if not found:
+        err.print(f"nothing to recover: no unfinished plt-agent run in {workspace.root}", markup=False)
+    if any(rec.report.skipped for rec in found):
+        err.print(
+            "files changed since the run died were left alone: `plt-agent recover --force` puts them "
+            "back too (saving their current contents as a patch); `--discard` keeps them as they are",
+            markup=False,
+        )
+    raise typer.Exit(1 if any(rec.report.skipped for rec in found) else 0)
 
 
 def demo(

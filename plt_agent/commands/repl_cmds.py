@@ -23,6 +23,9 @@ def chat(
         Path("."), help="The repository to work in (default: the current directory)."
     ),
     model: str = typer.Option(None, "--model", "-M", help="Model spec or store name (default: from config)."),
+    wait: bool = typer.Option(
+        False, "--wait", help="If another plt-agent run is working in the repository, wait for it."
+    ),
 ) -> None:
     """Chat with the model about a repository, in an interactive REPL.
 
@@ -30,8 +33,10 @@ def chat(
     `/help` lists the commands: /add FILE, /diff, /undo, /test, /run CMD, /tokens, ...
 
     Ctrl-C stops an answer; Ctrl-D or /exit leaves. With stdin not a terminal, lines are read as input.
+    One run at a time per repository: while another plt-agent run works there,
+    chat exits 2 (or waits, with --wait).
     """
     from plt_agent.repl.app import run_chat
 
     config = config_for(path, {"model": model})
-    raise typer.Exit(run_chat(path, config, load_model_for))
+    raise typer.Exit(run_chat(path, config, load_model_for, wait=wait))

@@ -1,7 +1,8 @@
 """`plt-agent hook run`: review the staged diff, print suggestions, decide the exit code.
 
 Order of business: skip (PLT_AGENT_SKIP=1, `SKIP` naming plt-agent-review as the pre-commit
-framework does, a merge/rebase/cherry-pick/revert underway, nothing staged); run the
+framework does, a merge/rebase/cherry-pick/revert underway, another plt-agent run holding
+the repository's run lock, nothing staged); run the
 deterministic checks (plt_agent.hook.checks); ask the model within the time budget
 (plt_agent.hook.review); print; optionally write the suggested patch under
 `<git dir>/plt-agent/` (never applied). Exit 0 always, except with `strict`, where a
@@ -25,6 +26,9 @@ from rich.markup import escape
 from plt_agent.hook import git as g
 from plt_agent.hook.checks import Finding, run_checks
 from plt_agent.hook.review import Review, review_diff
+from tools.repofiles import run_dir
+from tools.runlock import RepositoryBusy, RunLock
+from tools.runs import LOCK_NAME
 
 HOOK_ID = "plt-agent-review"
 PATCH_DIR = "plt-agent"
@@ -75,6 +79,28 @@ def run_hook(
     if reason:
         console.print(f"plt-agent: review skipped ({reason})", highlight=False)
         return HookResult(0, skipped=reason)
+    lock = RunLock(run_dir(root) / LOCK_NAME)
+    try:
+        lock.acquire("hook")
+    except RepositoryBusy as exc:  # a fix or chat is working here (maybe it is this commit's author)
+        who = exc.holder.describe() if exc.holder else "another plt-agent run"
+        reason = f"{who} is working in this repository"
+        console.print(
+            f"plt-agent: review skipped ({escape(reason)}); the commit goes through", highlight=False
+        )
+        return HookResult(0, skipped=reason)
+    except OSError:
+        lock = None  # the git dir is read-only: review without the lock
+    try:
+        return _review_staged(root, options, load_model, console)
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _review_staged(
+    root: Path, options: HookOptions, load_model: Callable[[str | None], Any], console: Console
+) -> HookResult:
     diff = g.staged_diff(root)
     if not diff.strip():
         return HookResult(0, skipped="nothing staged")

@@ -1,7 +1,9 @@
 """`plt-agent chat`: the read-eval-print loop that ties the terminal, the session and the commands.
 
 `run_chat(path, config, load_model)` opens the repository (a git work tree, or a plain
-directory), loads the model, takes a snapshot (what /diff and /undo compare against), then
+directory), takes its run lock for the whole session (tools.runs: a second chat or fix
+refuses, or waits with --wait; what a dead earlier run left is put back first), loads the
+model, takes a snapshot (what /diff and /undo compare against), then
 reads lines until /exit or end of input: a line starting with "/" is a command, anything
 else is a message for the model, answered with the agent in chat mode. Ctrl-C while the
 model works stops the answer (the REPL goes on); errors are printed as one line.
@@ -110,21 +112,54 @@ def open_workspace(path: Path, test_cmd: str | None) -> Any:
 
 
 def run_chat(
-    path: Path, config: Any, load_model: Callable[..., Any], terminal: Terminal | None = None
+    path: Path,
+    config: Any,
+    load_model: Callable[..., Any],
+    terminal: Terminal | None = None,
+    *,
+    wait: bool = False,
 ) -> int:
     """Run the chat until the user leaves; the exit code."""
     terminal = terminal or Terminal.open(history_file())
-    session = open_session(path, config, load_model, terminal)
-    _banner(terminal, session)
-    Repl(session, terminal).loop()
+    session = open_session(path, config, load_model, terminal, wait=wait)
+    try:
+        _banner(terminal, session)
+        Repl(session, terminal).loop()
+    finally:
+        session.run.finish()
     return 0
 
 
-def open_session(path: Path, config: Any, load_model: Callable[..., Any], terminal: Terminal) -> ChatSession:
-    """The workspace (snapshot taken), the model and the session for `path`, as `config` says."""
-    from plt_agent.agent.run import AgentSettings
+def open_session(
+    path: Path, config: Any, load_model: Callable[..., Any], terminal: Terminal, *, wait: bool = False
+) -> ChatSession:
+    """The workspace (run lock taken, dead run recovered, snapshot taken), the model and the
+    session for `path`, as `config` says. The caller calls `session.run.finish()` at the end."""
+    from tools.runs import begin_run
 
     workspace = open_workspace(path, config.test_cmd)
+    run = begin_run(
+        workspace,
+        "chat",
+        rollback="inflight",
+        wait=wait,
+        on_wait=lambda h: terminal.info(f"waiting for {h.describe()} to finish"),
+    )
+    for rec in run.recovered:
+        for line in rec.lines():
+            terminal.say(line, style="yellow")
+    try:
+        return _new_session(workspace, run, config, load_model, terminal)
+    except BaseException:
+        run.finish()
+        raise
+
+
+def _new_session(
+    workspace: Any, run: Any, config: Any, load_model: Callable[..., Any], terminal: Terminal
+) -> ChatSession:
+    from plt_agent.agent.run import AgentSettings
+
     model = load_model(config.model, config, announce=terminal.info)
     settings = AgentSettings(
         max_steps=config.max_steps,
@@ -140,8 +175,8 @@ def open_session(path: Path, config: Any, load_model: Callable[..., Any], termin
         settings=settings,
         mode=config.mode,
         confirm=_confirmer(terminal),
+        run=run,
     )
-    workspace.snapshot()
     return session
 
 

@@ -20,6 +20,7 @@ from plt_agent.repl.session import ChatSession
 from plt_agent.repl.terminal import Terminal
 from tools.base import ToolError
 from tools.registry import run_tool
+from tools.shell import BashTool
 
 
 class Repl(Protocol):
@@ -121,7 +122,8 @@ def cmd_run(repl: Repl, text: str) -> None:
     if not text.strip():
         repl.terminal.error("usage: /run COMMAND")
         return
-    observation = run_tool("bash", {"command": text.strip()}, repl.session.workspace)
+    # the user's own command: git is not refused, and what it does to git is not the agent's
+    observation = BashTool().run({"command": text.strip()}, repl.session.workspace, allow_git=True)
     repl.terminal.say(observation.text)
     repl.session.pending.append(f"I ran `{text.strip()}`:\n{observation.text}")
     repl.terminal.info("the output goes with your next message")

@@ -55,6 +55,7 @@ class ChatSession:
     totals: Totals = field(default_factory=Totals)
     _sent: dict[str, str] = field(default_factory=dict)  # file -> digest of the copy the model has
     _agent: Agent | None = None
+    run: Any = None  # tools.runs.Run: the repository's run lock and journal, held for the session
 
     @property
     def root(self) -> Path:
