@@ -41,7 +41,7 @@ def test_a_commit_during_a_fix_is_let_through_without_a_review(repo, hermetic_en
     try:
         assert holder.stdout is not None
         assert holder.stdout.readline().strip() == "held"
-        exit_code, skipped, out, loads = _hook(repo, FakeModel(answer="- app.py:2 blocker: wrong"))
+        exit_code, skipped, out, loads = _hook(repo, FakeModel(says="- app.py:2 blocker: wrong"))
     finally:
         holder.kill()
         holder.wait()
