@@ -34,6 +34,7 @@ from plt_agent.config import Config
 from plt_agent.errors import PltAgentError, UsageError
 from plt_agent.models.base import Model
 from tools.base import Tool
+from tools.procs import signals_deferred
 from tools.workspace import Workspace
 
 TINY_MODEL_PARAMS = 1_000_000_000  # below this, the whole-file strategy is the default
@@ -163,7 +164,7 @@ def fix_repository(
     model_loader: Callable[[], Model],
     *,
     events: AgentEvents | None = None,
-    confirm: Callable[[Action], bool] | None = None,
+    confirm: Callable[[Action], bool | str] | None = None,
     should_stop: Callable[[], bool] | None = None,
 ) -> FixResult:
     """Run one fix (see the module docstring). Raises UsageError for bad input before any change."""
@@ -195,8 +196,9 @@ def fix_repository(
         outcome = _run(
             request, config, model, mode, workspace, verify, first, events, confirm, should_stop, trajectory
         )
-    except BaseException:
-        workspace.restore_all()
+    except BaseException:  # Ctrl-C, SIGTERM: the shell tool has already killed its command
+        with signals_deferred():  # a second Ctrl-C must not cut the restore short
+            workspace.restore_all()
         raise
     result = FixResult(outcome, mode, model.name, trajectory=request.trajectory)
     if outcome.status == "submitted" and failing:
@@ -227,7 +229,7 @@ def _run(
     verify: Callable[[], Verdict],
     first: Verdict | None,
     events: AgentEvents,
-    confirm: Callable[[Action], bool] | None,
+    confirm: Callable[[Action], bool | str] | None,
     should_stop: Callable[[], bool] | None,
     trajectory: Trajectory,
 ) -> Outcome:

@@ -121,7 +121,7 @@ class Agent:
         *,
         settings: AgentSettings | None = None,
         verify: Callable[[], Verdict] | None = None,
-        confirm: Callable[[Action], bool] | None = None,
+        confirm: Callable[[Action], bool | str] | None = None,
         events: AgentEvents | None = None,
         trajectory: Trajectory | None = None,
         should_stop: Callable[[], bool] | None = None,
@@ -298,11 +298,14 @@ class Agent:
             return
         state.repeats = 0
         self._seen.append(key)
-        if self.confirm and not self.confirm(action):
+        answer = self.confirm(action) if self.confirm else True
+        if isinstance(answer, str) or not answer:  # declined by the user, or refused with a reason
+            refused = "refused" if isinstance(answer, str) else "declined"
             self.trajectory.log(
-                "action", step=state.steps, name=action.name, arguments=action.arguments, refused="declined"
+                "action", step=state.steps, name=action.name, arguments=action.arguments, refused=refused
             )
-            self._append_observation(prompts.declined(action.name), action.call_id, action.name)
+            text = answer if isinstance(answer, str) else prompts.declined(action.name)
+            self._append_observation(text, action.call_id, action.name)
             return
         self._run(action, state)
 

@@ -42,7 +42,13 @@ def fix(
     model: str = typer.Option(None, "--model", "-M", help="Model spec or store name (default: from config)."),
     max_steps: int = typer.Option(None, "--max-steps", help="Most model calls (default: config, else 30)."),
     mode: str = typer.Option(None, "--mode", help="Action format: auto, tools, text or whole-file."),
-    yes: bool = typer.Option(False, "--yes", "-y", help="Run shell commands without asking first."),
+    yes: bool = typer.Option(
+        False,
+        "--yes",
+        "-y",
+        help="Run the model's shell commands without asking. Without it they are asked about in a "
+        "terminal and refused when stdin is not one.",
+    ),
     commit: bool = typer.Option(False, "--commit", help="Commit the agent's changes when the fix succeeds."),
     no_git: bool = typer.Option(False, "--no-git", help="Work on a directory that is not a git repository."),
     replay: Path = typer.Option(
@@ -92,6 +98,7 @@ def run_fix(
     """The whole `fix` command after option parsing; returns the exit code."""
     from plt_agent.agent.fix import FixRequest, default_trajectory_path, fix_repository
     from plt_agent.agent.progress import ConsoleEvents
+    from plt_agent.signals import stop_signals
 
     console = console or err
     root = path.expanduser().resolve()
@@ -102,10 +109,11 @@ def run_fix(
         commit=commit,
         trajectory=trajectory or default_trajectory_path(root),
     )
-    interactive = not yes and sys.stdin.isatty() and sys.stderr.isatty()
-    confirm = _confirm_commands(console) if interactive else None
     events = ConsoleEvents(console, show_replies=True)
-    result = fix_repository(request, config, lambda: _load(config, console), events=events, confirm=confirm)
+    with stop_signals():
+        result = fix_repository(
+            request, config, lambda: _load(config, console), events=events, confirm=_confirmer(yes, console)
+        )
     _report(result, console)
     return 0 if result.fixed else 1
 
@@ -122,15 +130,30 @@ def _load(config: Any, console: Console) -> Any:
     )
 
 
+def _confirmer(yes: bool, console: Console):  # type: ignore[no-untyped-def]
+    """--yes: run the model's commands; a terminal: ask before each; otherwise refuse them."""
+    from plt_agent.agent.permissions import refuse_commands
+
+    if yes:
+        return None
+    if sys.stdin.isatty() and sys.stderr.isatty():
+        return _confirm_commands(console)
+    return refuse_commands(lambda line: console.print(line, markup=False, highlight=False))
+
+
 def _confirm_commands(console: Console):  # type: ignore[no-untyped-def]
-    """Ask before each shell command the model wants to run (interactive terminals only)."""
+    """Ask before each command the model wants to run (interactive terminals only)."""
+    from rich.markup import escape
     from rich.prompt import Confirm
 
+    from plt_agent.agent.permissions import runs_command
+
     def confirm(action: Any) -> bool:
-        if action.name != "bash":
+        if not runs_command(action):
             return True
         console.print(
-            f"[yellow]The model wants to run:[/] {action.arguments.get('command', '')}", highlight=False
+            f"[yellow]The model wants to run:[/] {escape(str(action.arguments.get('command', '')))}",
+            highlight=False,
         )
         return Confirm.ask("Run it?", console=console, default=True)
 

@@ -57,18 +57,25 @@ def chat(
         Path("."), help="The repository to work in (default: the current directory)."
     ),
     model: str = typer.Option(None, "--model", "-M", help="Model spec or store name (default: from config)."),
+    yes: bool = typer.Option(
+        False,
+        "--yes",
+        "-y",
+        help="Run the model's shell commands without asking. Without it they are asked about in a "
+        "terminal and refused when stdin is not one.",
+    ),
 ) -> None:
     """Chat with the model about a repository, in an interactive REPL.
 
     Type a message to ask, or to have the model change code with its tools.
     `/help` lists the commands: /add FILE, /diff, /undo, /test, /run CMD, /tokens, ...
 
-    Ctrl-C stops an answer; Ctrl-D or /exit leaves. With stdin not a terminal, lines are read as input.
-    """
+    Ctrl-C stops an answer (and ends a running shell command); Ctrl-D or /exit leaves. With stdin not a terminal, lines are read as input and the model's shell commands are refused unless --yes.
+    """  # noqa: E501
     from plt_agent.repl.app import run_chat
 
     config = _config(path, {"model": model})
-    raise typer.Exit(run_chat(path, config, _load_model))
+    raise typer.Exit(run_chat(path, config, _load_model, yes=yes))
 
 
 @hook_app.command("install")
