@@ -13,7 +13,8 @@ leader (so a recycled pid is never hit) that
   - holds the command's output pipe open, or
   - was re-parented to us (an orphan outside our own session that is no running command's
     leader: with several commands at once, one's sweep may end another's orphans),
-and reaps the killed ones re-parented to us. Elsewhere (no /proc) the process group is
+and reaps the killed ones re-parented to us (and the re-parented ones that exited by
+themselves, such as a daemon's intermediate parent). Elsewhere (no /proc) the process group is
 killed, which is all POSIX offers.
 
 Known limit: a process that clears its environment, starts its own session, closes the pipe
@@ -209,20 +210,39 @@ class ProcessTree:
         _LEADERS.discard(self.leader)
         return hit
 
-    def reap(self) -> None:
-        """Collect the killed processes that were re-parented to us (never the leader: Popen owns it)."""
+    def reap(self, wait_s: float = 0.5) -> None:
+        """Collect the killed processes re-parented to us (never the leader: Popen owns it).
+
+        A killed process whose parent was killed too reaches us only once that parent is
+        gone, so this waits up to `wait_s` for each to be ours or gone."""
         me = os.getpid()
-        for pid, start in list(self.killed.items()):
-            if pid == self.leader:
-                continue
-            stat = _stat(pid)
-            if stat is None or stat.start != start:
-                self.killed.pop(pid)
-                continue
-            if stat.ppid == me and stat.zombie:
+        self.killed.pop(self.leader, None)
+        deadline = time.monotonic() + wait_s
+        while self.killed:
+            for pid, start in list(self.killed.items()):
+                stat = _stat(pid)
+                if stat is None or stat.start != start:  # gone (reaped by its own parent)
+                    self.killed.pop(pid)
+                elif stat.ppid == me and stat.zombie:
+                    with contextlib.suppress(ChildProcessError, OSError):
+                        os.waitpid(pid, os.WNOHANG)
+                    self.killed.pop(pid)
+            if not self.killed or time.monotonic() >= deadline:
+                break
+            time.sleep(0.01)
+        self._reap_orphans()
+
+    def _reap_orphans(self) -> None:
+        """Collect the zombies of processes that were re-parented to us and then exited by themselves
+        (a daemon's intermediate parent): ours, not in our session, not a command's leader."""
+        if self.leader_start is None:
+            return
+        me, mine = os.getpid(), os.getsid(0)
+        for pid, s in _table().items():
+            ours = s.ppid == me and s.session != mine and pid not in _LEADERS
+            if s.zombie and ours and s.start >= self.leader_start:
                 with contextlib.suppress(ChildProcessError, OSError):
                     os.waitpid(pid, os.WNOHANG)
-                self.killed.pop(pid)
 
 
 def _signal(pid: int, sig: int) -> None:

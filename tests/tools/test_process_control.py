@@ -46,6 +46,19 @@ def _survivors(tag: str) -> list[int]:
     return found
 
 
+def _zombie_children() -> set[int]:
+    """Our children that died and were never collected."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        try:
+            fields = (entry / "stat").read_bytes().rsplit(b")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[0] == b"Z" and int(fields[1]) == os.getpid():
+            found.add(int(entry.name))
+    return found
+
+
 def _daemon(tag: str, *, clear_env: bool = False) -> str:
     """A shell line starting a classic double-fork daemon that keeps stdout (the pipe) open."""
     code = (
@@ -118,6 +131,7 @@ def test_nothing_outlives_a_command_that_exits_normally(tmp_path, tag, launch):
         line = _daemon(tag, clear_env=True)
     else:
         line = launch.format(tag=tag)
+    zombies = _zombie_children()
     start = time.monotonic()
     result = run_command(f"{line}\necho finished", tmp_path, timeout=60)
 
@@ -125,6 +139,7 @@ def test_nothing_outlives_a_command_that_exits_normally(tmp_path, tag, launch):
     assert "finished" in result.output
     assert time.monotonic() - start < 10
     assert _survivors(tag) == []
+    assert _zombie_children() - zombies == set()  # the re-parented ones were collected too
 
 
 def test_ctrl_c_kills_the_command_before_the_interrupt_reaches_the_caller(tmp_path, tag):
