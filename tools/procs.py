@@ -22,8 +22,11 @@ and is orphaned while subreaping is unavailable is not recognised (a cgroup or a
 namespace would catch it; neither is assumed, as both need privileges this program should
 not ask for).
 
-`signals_deferred()` holds SIGINT/SIGTERM/SIGHUP back while a kill is under way, so a second
-Ctrl-C cannot interrupt the cleanup of the first. This module knows nothing about output.
+`kill_leftovers(pid)` ends what the commands of a plt-agent that died (SIGKILL, a closed
+terminal...) left running, for the run that recovers after it; `die_with_parent()` makes a
+helper process die with its parent. `signals_deferred()` holds SIGINT/SIGTERM/SIGHUP back
+while a kill is under way, so a second Ctrl-C cannot interrupt the cleanup of the first.
+This module knows nothing about output.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ from pathlib import Path
 
 MARKER_VAR = "PLT_AGENT_COMMAND"
 PR_SET_CHILD_SUBREAPER = 36
+PR_SET_PDEATHSIG = 1
 _PROC = Path("/proc")
 _SUBREAPER_LOCK = threading.Lock()
 _subreaper_users = 0
@@ -62,6 +66,37 @@ def _set_subreaper(on: bool) -> bool:
         return libc.prctl(PR_SET_CHILD_SUBREAPER, int(on), 0, 0, 0) == 0
     except (OSError, AttributeError):
         return False
+
+
+def die_with_parent() -> bool:
+    """Linux: this process gets SIGKILL when its parent dies (even of SIGKILL); False elsewhere."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def kill_leftovers(owner_pid: int) -> int:
+    """Kill what commands run by a dead plt-agent (`owner_pid`) left running; how many were hit.
+
+    For a run that recovers after a crash: before it puts files back, nothing the dead run
+    started may still be writing. Found by the marker in the environment (Linux /proc only)."""
+    if owner_pid == os.getpid():
+        return 0
+    prefix = f"{MARKER_VAR}={owner_pid}-".encode()
+    hit = 0
+    for pid in _table():
+        try:
+            env = (_PROC / str(pid) / "environ").read_bytes()
+        except OSError:
+            continue
+        if any(entry.startswith(prefix) for entry in env.split(b"\0")):
+            _signal(pid, signal.SIGKILL)
+            hit += 1
+    return hit
 
 
 @contextlib.contextmanager

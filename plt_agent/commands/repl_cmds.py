@@ -160,6 +160,7 @@ def hook_run(
     from plt_agent.errors import UsageError
     from plt_agent.hook.run import DEFAULT_PATCH_NAME, HookOptions, run_hook
     from plt_agent.printable import plain
+    from plt_agent.signals import stop_signals
 
     try:
         config = _config(path, {"hook_strict": strict, "hook_timeout": timeout, "hook_model": model})
@@ -178,7 +179,8 @@ def hook_run(
     # Never download a model from inside a commit: the default model must be pulled already.
     load = functools.partial(_load_model, config=config, auto_pull=False)
     try:
-        result = run_hook(path, options, load, Console(highlight=False, soft_wrap=True))
+        with stop_signals():  # SIGTERM/SIGHUP: the review process is killed on the way out
+            result = run_hook(path, options, load, Console(highlight=False, soft_wrap=True))
     except Exception as exc:  # fail open: a problem of ours must not hold the commit up
         typer.echo(
             f"plt-agent: the review failed ({type(exc).__name__}: {plain(exc)}); the commit is not held up"

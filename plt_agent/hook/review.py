@@ -33,7 +33,7 @@ from typing import IO, Any
 
 from plt_agent.hook.checks import Finding
 from plt_agent.printable import plain
-from tools.procs import MARKER_VAR, ProcessTree, marker_env, signals_deferred, subreaper
+from tools.procs import MARKER_VAR, ProcessTree, die_with_parent, marker_env, signals_deferred, subreaper
 
 SYSTEM_PROMPT = """You review a git diff before it is committed. Report only real problems in \
 the added or changed lines: bugs, wrong logic, typos in code, crashes, security problems, \
@@ -159,10 +159,11 @@ def review_diff(
     token = marker_env({})[1]
     with subreaper(), tempfile.TemporaryFile() as log:
         read_fd, write_fd = os.pipe()
+        parent = os.getpid()
         pid = os.fork()
         if pid == 0:  # the child: never returns
             os.close(read_fd)
-            _child(load, diff, max_chars, deadline, write_fd, log, token)
+            _child(load, diff, max_chars, deadline, write_fd, log, token, parent)
         os.close(write_fd)
         tree = ProcessTree(pid, token)
         messages: dict[str, Any] = {"text": []}
@@ -188,6 +189,7 @@ def _child(
     out_fd: int,
     log: IO[bytes],
     token: str,
+    parent: int,
 ) -> None:
     """Review in the forked child and report over `out_fd`, one JSON message per line; exits."""
 
@@ -197,6 +199,9 @@ def _child(
             data = data[os.write(out_fd, data) :]
 
     try:
+        die_with_parent()  # the hook killed by git or the user: this goes too
+        if os.getppid() != parent:  # the parent died before that took effect
+            os._exit(0)
         os.setsid()  # out of the terminal's reach: the parent decides when it ends
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             signal.signal(sig, signal.SIG_DFL)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -13,6 +14,8 @@ import pytest
 from hook_helpers import CallLog, FakeModel
 
 from plt_agent.hook.review import ANSWER_TOKENS, GRACE_S, cap_diff, fit_diff, parse_review, review_diff
+
+ROOT = Path(__file__).parents[2]
 
 
 def _file_diff(name: str, lines: int) -> str:
@@ -190,3 +193,32 @@ def test_a_hung_loader_is_killed_with_everything_it_started():
     pids = started.read()
     assert len(pids) == 1
     assert not _alive(pids[0])
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
+def test_the_review_process_dies_with_the_hook_even_of_sigkill(tmp_path):
+    pid_file = tmp_path / "child.pid"
+    code = (
+        "import os, time\n"
+        "from plt_agent.hook.review import review_diff\n"
+        "def hanging():\n"
+        f"    open({str(pid_file)!r}, 'w').write(str(os.getpid()))\n"
+        "    time.sleep(3000)\n"
+        "review_diff(hanging, 'diff', budget_s=600, max_chars=1000)\n"
+    )
+    hook = subprocess.Popen([sys.executable, "-c", code], env={**os.environ, "PYTHONPATH": str(ROOT)})
+    try:
+        deadline = time.monotonic() + 30
+        while not pid_file.exists() or not pid_file.read_text():
+            assert time.monotonic() < deadline, "the review process never started"
+            time.sleep(0.05)
+        child = int(pid_file.read_text())
+        assert _alive(child)
+    finally:
+        hook.kill()
+        hook.wait()
+
+    deadline = time.monotonic() + 5
+    while _alive(child) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(child)

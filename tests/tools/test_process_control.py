@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -18,10 +19,11 @@ from pathlib import Path
 
 import pytest
 
-from tools.procs import signals_deferred
+from tools.procs import kill_leftovers, signals_deferred
 from tools.registry import run_tool
 from tools.shell import run_command, stop_commands
 
+ROOT = Path(__file__).parents[2]
 pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
 
 
@@ -184,3 +186,30 @@ def test_signals_are_held_back_during_cleanup_and_delivered_after():
     with pytest.raises(KeyboardInterrupt):
         hold_then_leave()
     assert reached == ["the end of the block, nothing raised inside it"]
+
+
+@pytest.mark.slow
+def test_what_a_killed_plt_agent_left_running_is_found_and_killed_afterwards(tmp_path, tag):
+    started = tmp_path / "started"
+    command = f"echo go > {started}; setsid sleep {tag} & sleep {tag}"
+    owner_code = (
+        "from pathlib import Path; from tools.shell import run_command; "
+        f"run_command({command!r}, Path({str(tmp_path)!r}), timeout=600)"
+    )
+    owner = subprocess.Popen([sys.executable, "-c", owner_code], env={**os.environ, "PYTHONPATH": str(ROOT)})
+    deadline = time.monotonic() + 30
+    while not started.exists() or len(_survivors(tag)) < 2:
+        assert time.monotonic() < deadline, "the command never started"
+        time.sleep(0.05)
+    owner.kill()  # SIGKILL: no cleanup at all
+    owner.wait()
+    left = _survivors(tag)
+    assert len(left) >= 2  # what a crash leaves behind: the shell and its two sleeps
+
+    hit = kill_leftovers(owner.pid)
+
+    deadline = time.monotonic() + 5
+    while _survivors(tag) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert hit >= len(left)
+    assert _survivors(tag) == []
