@@ -118,37 +118,40 @@ def run_command(
     env, token = marker_env(command_env() if env is None else env)
     start = time.monotonic()
     capture = _Capture(limit)
+    running = _Running()
+    proc: subprocess.Popen[bytes] | None = None
+    tree: ProcessTree | None = None
+    ended = "exited"
     with subreaper():
         read_fd, write_fd = os.pipe()
         try:
-            proc = subprocess.Popen(
-                argv,
-                cwd=cwd,
-                stdin=subprocess.DEVNULL,
-                stdout=write_fd,
-                stderr=write_fd,
-                start_new_session=True,
-                env=env,
-            )
-        except BaseException:
-            os.close(read_fd)
-            raise
-        finally:
-            os.close(write_fd)
-        tree = ProcessTree.for_pipe(proc.pid, token, read_fd)
-        running = _Running()
-        _RUNNING.add(running)
-        try:
+            with signals_deferred():  # no Ctrl-C between the start and the bookkeeping
+                try:
+                    proc = subprocess.Popen(
+                        argv,
+                        cwd=cwd,
+                        stdin=subprocess.DEVNULL,
+                        stdout=write_fd,
+                        stderr=write_fd,
+                        start_new_session=True,
+                        env=env,
+                    )
+                finally:
+                    os.close(write_fd)
+                tree = ProcessTree.for_pipe(proc.pid, token, read_fd)
+                _RUNNING.add(running)
             ended = _pump(proc.pid, read_fd, capture, start + timeout, running)
         finally:
             with signals_deferred():  # a second Ctrl-C must not cut the cleanup short
                 _RUNNING.discard(running)
-                tree.kill()
-                proc.wait()
-                _drain(read_fd, capture, time.monotonic() + _DRAIN_S)
+                if tree is not None:
+                    tree.kill()
+                if proc is not None:
+                    proc.wait()
+                    _drain(read_fd, capture, time.monotonic() + _DRAIN_S)
                 os.close(read_fd)
     output, cut = capture.text()
-    exit_code = proc.returncode if ended == "exited" else None
+    exit_code = proc.returncode if ended == "exited" and proc is not None else None
     return CommandResult(
         exit_code, output, ended == "timeout", cut, time.monotonic() - start, stopped=ended == "stopped"
     )
