@@ -9,6 +9,7 @@ exactly as the user left them, and nothing the command started may still run.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -138,3 +139,39 @@ def test_with_yes_the_models_commands_run_without_a_terminal(demo_repo, tmp_path
     assert result.exit_code == 1, result.output
     assert ran.read_text() == "ran\n"
     assert "refused" not in result.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
+def test_a_setsid_child_holding_the_pipe_under_a_3s_timeout_in_a_fix_run(demo_repo, tmp_path, cli):
+    _users_work_in_progress(demo_repo)
+    before = _user_state(demo_repo)
+    tag = f"60.{uuid.uuid4().int % 10**9:09d}"
+    command = f"setsid sh -c 'sleep 5; printf INJECTED >> {CORE}; sleep {tag}' & sleep {tag}"
+    script = write_script(
+        tmp_path / "r.jsonl", [xml_call("bash", command=command, timeout="3"), "never used"]
+    )
+    traj = tmp_path / "run.jsonl"
+
+    started = time.monotonic()
+    result = cli(
+        "fix",
+        str(demo_repo),
+        "--yes",
+        "--model",
+        f"scripted:{script}",
+        "--max-steps",
+        "1",
+        "--trajectory",
+        str(traj),
+    )
+    took = time.monotonic() - started
+
+    assert result.exit_code == 1, result.output
+    bash = [e for e in map(json.loads, traj.read_text().splitlines()) if e.get("name") == "bash"]
+    assert len(bash) == 1
+    assert bash[0]["seconds"] < 10  # the call returned; the child held the pipe in vain
+    assert took < 60
+    assert _alive_with(tag) == []
+    time.sleep(6)  # the child would have written 5 s after it started
+    assert _user_state(demo_repo) == before
