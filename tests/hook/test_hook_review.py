@@ -153,7 +153,8 @@ def test_a_fatal_signal_in_the_model_is_a_failed_review():
         def complete(self, messages, **kwargs):
             os.kill(os.getpid(), signal.SIGSEGV)
 
-    review = review_diff(Crashing, _file_diff("a.py", 1), budget_s=30, max_chars=10_000)
+    crashing = Crashing()  # made here: its call log is then cleaned up by this process
+    review = review_diff(lambda: crashing, _file_diff("a.py", 1), budget_s=30, max_chars=10_000)
 
     assert review.status == "failed"
     assert "SIGSEGV" in review.error
