@@ -165,9 +165,10 @@ class RunTestsTool:
     )
 
     def run(self, args: dict[str, Any], workspace: Workspace) -> Observation:
-        """data: command, framework ('pytest' or 'other'), exit_code (None on timeout), timed_out,
-        success (exit code 0), seconds, output (head+tail); for pytest also passed, failed,
-        errors, skipped, xfailed, xpassed, summary, failing (ids), failures ([{id, traceback}])."""
+        """data: command, framework ('pytest' or 'other'), exit_code (None when killed), timed_out,
+        stopped (by the user), success (exit code 0), seconds, output (head+tail); for pytest also
+        passed, failed, errors, skipped, xfailed, xpassed, summary, failing (ids), failures
+        ([{id, traceback}])."""
         base = args.get("command") or workspace.test_command or detect_test_command(workspace.root)
         if not base:
             raise ToolError(
@@ -195,18 +196,19 @@ class RunTestsTool:
             "framework": "pytest" if pytest else "other",
             "exit_code": result.exit_code,
             "timed_out": result.timed_out,
+            "stopped": result.stopped,
             "success": result.exit_code == 0,
             "seconds": round(result.seconds, 2),
             "output": truncate_middle(result.output, _SHOW_LIMIT),
         }
-        if pytest and not result.timed_out:
+        if pytest and not (result.timed_out or result.stopped):
             data.update(parse_pytest(result.output))
         return Observation(_describe(data, timeout), ok=_ran(data), data=data)
 
 
 def _ran(data: dict[str, Any]) -> bool:
     """Whether the tests actually ran and reported (failing tests are still a good report)."""
-    if data["timed_out"] or data["exit_code"] in (126, 127):
+    if data["timed_out"] or data["stopped"] or data["exit_code"] in (126, 127):
         return False
     if data["framework"] == "pytest":
         return data["exit_code"] in (0, 1, 2) and bool(data.get("summary") or data.get("failing"))
@@ -217,6 +219,8 @@ def _describe(data: dict[str, Any], timeout: float) -> str:
     head = f"$ {data['command']}\n"
     if data["timed_out"]:
         return f"{head}Timed out after {timeout:g}s (the run was killed). Output:\n{data['output']}"
+    if data["stopped"]:
+        return f"{head}Stopped by the user (the run was killed). Output:\n{data['output']}"
     if data["framework"] != "pytest" or not _ran(data):
         verdict = "passed" if data["success"] else "FAILED"
         output = data["output"] or "(no output)"

@@ -40,6 +40,7 @@ from plt_agent.config import Config
 from plt_agent.errors import PltAgentError, UsageError
 from plt_agent.models.base import Model
 from tools.base import Tool
+from tools.procs import signals_deferred
 from tools.restore import RestoreReport
 from tools.runs import begin_run
 from tools.workspace import Workspace
@@ -138,7 +139,7 @@ def fix_repository(
     model_loader: Callable[[], Model],
     *,
     events: AgentEvents | None = None,
-    confirm: Callable[[Action], bool] | None = None,
+    confirm: Callable[[Action], bool | str] | None = None,
     should_stop: Callable[[], bool] | None = None,
     wait: bool = False,
 ) -> FixResult:
@@ -159,8 +160,9 @@ def fix_repository(
             events.note(line)
         try:
             result = _fix(request, config, model_loader, workspace, events, confirm, should_stop)
-        except BaseException:
-            workspace.restore_all()  # stopped or crashed: every file and git part back
+        except BaseException:  # Ctrl-C, SIGTERM: the shell tool has already killed its command
+            with signals_deferred():  # a second Ctrl-C must not cut the restore short
+                workspace.restore_all()  # stopped or crashed: every file and git part back
             completed = True
             raise
         completed = True
@@ -176,7 +178,7 @@ def _fix(
     model_loader: Callable[[], Model],
     workspace: Workspace,
     events: AgentEvents,
-    confirm: Callable[[Action], bool] | None,
+    confirm: Callable[[Action], bool | str] | None,
     should_stop: Callable[[], bool] | None,
 ) -> FixResult:
     dirty_before = _dirty_files(workspace.root) if not request.no_git else set()
@@ -249,7 +251,7 @@ def _run(
     verify: Callable[[], Verdict],
     first: Verdict | None,
     events: AgentEvents,
-    confirm: Callable[[Action], bool] | None,
+    confirm: Callable[[Action], bool | str] | None,
     should_stop: Callable[[], bool] | None,
     trajectory: Trajectory,
 ) -> Outcome:

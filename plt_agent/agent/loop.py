@@ -71,7 +71,7 @@ class Agent:
         *,
         settings: AgentSettings | None = None,
         verify: Callable[[], Verdict] | None = None,
-        confirm: Callable[[Action], bool] | None = None,
+        confirm: Callable[[Action], bool | str] | None = None,
         events: AgentEvents | None = None,
         trajectory: Trajectory | None = None,
         should_stop: Callable[[], bool] | None = None,
@@ -212,9 +212,11 @@ class Agent:
             return
         state.repeats = 0
         self._seen.append(key)
-        if self.confirm and not self.confirm(action):
-            self._log_refused(action, "declined", state)
-            self._append_observation(prompts.declined(action.name), action.call_id, action.name)
+        answer = self.confirm(action) if self.confirm else True
+        if isinstance(answer, str) or not answer:  # declined by the user, or refused with a reason
+            self._log_refused(action, "refused" if isinstance(answer, str) else "declined", state)
+            text = answer if isinstance(answer, str) else prompts.declined(action.name)
+            self._append_observation(text, action.call_id, action.name)
             return
         self._run(action, state)
 

@@ -9,11 +9,7 @@ Exit codes: 0 fixed, 1 not fixed, 2 bad usage, configuration or a busy repositor
 
 from __future__ import annotations
 
-import contextlib
-import signal
 import sys
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +38,13 @@ def fix(
     model: str = typer.Option(None, "--model", "-M", help="Model spec or store name (default: from config)."),
     max_steps: int = typer.Option(None, "--max-steps", help="Most model calls (default: config, else 30)."),
     mode: str = typer.Option(None, "--mode", help="Action format: auto, tools, text or whole-file."),
-    yes: bool = typer.Option(False, "--yes", "-y", help="Run shell commands without asking first."),
+    yes: bool = typer.Option(
+        False,
+        "--yes",
+        "-y",
+        help="Run the model's shell commands without asking. Without it they are asked about in a "
+        "terminal and refused when stdin is not one.",
+    ),
     commit: bool = typer.Option(False, "--commit", help="Commit the agent's changes when the fix succeeds."),
     no_git: bool = typer.Option(False, "--no-git", help="Work on a directory that is not a git repository."),
     replay: Path = typer.Option(
@@ -103,6 +105,7 @@ def run_fix(
     """The whole `fix` command after option parsing; returns the exit code."""
     from plt_agent.agent.fix import FixRequest, default_trajectory_path, fix_repository
     from plt_agent.agent.progress import ConsoleEvents
+    from plt_agent.signals import stop_signals
 
     console = console or err
     root = path.expanduser().resolve()
@@ -113,33 +116,18 @@ def run_fix(
         commit=commit,
         trajectory=trajectory or default_trajectory_path(root),
     )
-    interactive = not yes and sys.stdin.isatty() and sys.stderr.isatty()
-    confirm = _confirm_commands(console) if interactive else None
     events = ConsoleEvents(console, show_replies=True)
-    with _stop_on_terminate():
+    with stop_signals():
         result = fix_repository(
-            request, config, lambda: _load(config, console), events=events, confirm=confirm, wait=wait
+            request,
+            config,
+            lambda: _load(config, console),
+            events=events,
+            confirm=_confirmer(yes, console),
+            wait=wait,
         )
     _report(result, console)
     return 0 if result.fixed else 1
-
-
-@contextlib.contextmanager
-def _stop_on_terminate() -> Iterator[None]:
-    """SIGTERM and SIGHUP stop the run like Ctrl-C, so it puts the files back before exiting."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def stop(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
-
-    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGHUP)}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
 
 
 def _load(config: Any, console: Console) -> Any:
@@ -151,12 +139,25 @@ def _load(config: Any, console: Console) -> Any:
     return load_model(config.model, options)
 
 
+def _confirmer(yes: bool, console: Console):  # type: ignore[no-untyped-def]
+    """--yes: run the model's commands; a terminal: ask before each; otherwise refuse them."""
+    from plt_agent.agent.permissions import refuse_commands
+
+    if yes:
+        return None
+    if sys.stdin.isatty() and sys.stderr.isatty():
+        return _confirm_commands(console)
+    return refuse_commands(lambda line: console.print(line, markup=False, highlight=False))
+
+
 def _confirm_commands(console: Console):  # type: ignore[no-untyped-def]
-    """Ask before each shell command the model wants to run (interactive terminals only)."""
+    """Ask before each command the model wants to run (interactive terminals only)."""
     from rich.prompt import Confirm
 
+    from plt_agent.agent.permissions import runs_command
+
     def confirm(action: Any) -> bool:
-        if action.name != "bash":
+        if not runs_command(action):
             return True
         command = literal(action.arguments.get("command", ""), 100_000, lines=True)
         console.print(f"[yellow]The model wants to run:[/] {command}", highlight=False)

@@ -7,13 +7,12 @@ by plt_agent.hook, imported inside the commands so `--help` stays fast.
 from __future__ import annotations
 
 import functools
-import os
-import sys
 from pathlib import Path
 
 import typer
 
 from plt_agent.commands.common import config_for, group, load_model_for
+from plt_agent.display import printable
 
 hook_app = group("hook", "A git pre-commit hook that reviews the staged diff and prints suggestions.")
 PATH_ARG = typer.Argument(Path("."), help="A directory inside the git repository.")
@@ -98,7 +97,8 @@ def hook_run(
     Blocking: a conflict marker, a Python/JSON syntax error, a private key or an oversized file
     in what is staged, or a model finding marked "blocker".
 
-    A model that fails or runs out of time is a note, not a failure.
+    A model that fails, crashes, hangs or runs out of time is a note, not a failure (the review
+    runs in a child process), and so is any other problem of the review itself.
     Skipped during merges, rebases, cherry-picks and reverts, and with PLT_AGENT_SKIP=1.
     """
     from rich.console import Console
@@ -106,11 +106,12 @@ def hook_run(
     from plt_agent.config import Config
     from plt_agent.errors import UsageError
     from plt_agent.hook.run import DEFAULT_PATCH_NAME, HookOptions, run_hook
+    from plt_agent.signals import stop_signals
 
     try:
         config = config_for(path, {"hook_strict": strict, "hook_timeout": timeout, "hook_model": model})
     except UsageError as exc:  # a broken config must not block every commit: checks only
-        typer.echo(f"plt-agent: config problem ({exc}); running the deterministic checks only")
+        typer.echo(f"plt-agent: config problem ({printable(exc)}); running the deterministic checks only")
         config, no_model = Config(hook_strict=bool(strict)), True
     options = HookOptions(
         strict=config.hook_strict,
@@ -123,10 +124,13 @@ def hook_run(
     )
     # Never download a model from inside a commit: the default model must be pulled already.
     load = functools.partial(load_model_for, config=config, auto_pull=False)
-    result = run_hook(path, options, load, Console(highlight=False, soft_wrap=True))
-    if result.review is not None and result.review.status == "timeout":
-        # The model thread may still be inside native code: leave without waiting for it.
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(result.exit_code)
+    try:
+        with stop_signals():  # SIGTERM/SIGHUP: the review process is killed on the way out
+            result = run_hook(path, options, load, Console(highlight=False, soft_wrap=True, emoji=False))
+    except Exception as exc:  # fail open: a problem of ours must not hold the commit up
+        typer.echo(
+            f"plt-agent: the review failed ({type(exc).__name__}: {printable(exc)}); "
+            "the commit is not held up"
+        )
+        raise typer.Exit(0) from None
     raise typer.Exit(result.exit_code)

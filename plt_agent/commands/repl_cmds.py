@@ -26,17 +26,23 @@ def chat(
     wait: bool = typer.Option(
         False, "--wait", help="If another plt-agent run is working in the repository, wait for it."
     ),
+    yes: bool = typer.Option(
+        False,
+        "--yes",
+        "-y",
+        help="Run the model's shell commands without asking. Without it they are asked about in a "
+        "terminal and refused when stdin is not one.",
+    ),
 ) -> None:
     """Chat with the model about a repository, in an interactive REPL.
 
     Type a message to ask, or to have the model change code with its tools.
     `/help` lists the commands: /add FILE, /diff, /undo, /test, /run CMD, /tokens, ...
 
-    Ctrl-C stops an answer; Ctrl-D or /exit leaves. With stdin not a terminal, lines are read as input.
-    One run at a time per repository: while another plt-agent run works there,
-    chat exits 2 (or waits, with --wait).
-    """
+    Ctrl-C stops an answer (and ends a running shell command); Ctrl-D or /exit leaves. With stdin not a terminal, lines are read as input and the model's shell commands are refused unless --yes.
+    One run at a time per repository: while another plt-agent run works there, chat exits 2 (or waits, with --wait).
+    """  # noqa: E501
     from plt_agent.repl.app import run_chat
 
     config = config_for(path, {"model": model})
-    raise typer.Exit(run_chat(path, config, load_model_for, wait=wait))
+    raise typer.Exit(run_chat(path, config, load_model_for, wait=wait, yes=yes))

@@ -6,7 +6,9 @@ refuses, or waits with --wait; what a dead earlier run left is put back first), 
 model, takes a snapshot (what /diff and /undo compare against), then
 reads lines until /exit or end of input: a line starting with "/" is a command, anything
 else is a message for the model, answered with the agent in chat mode. Ctrl-C while the
-model works stops the answer (the REPL goes on); errors are printed as one line.
+model works stops the answer and ends a running shell command (the REPL goes on); errors
+are printed as one line. The model's shell commands are asked about in a terminal, refused
+when input comes from a script, and run unasked with `yes`.
 
 This module knows the pieces' interfaces, not their insides.
 """
@@ -24,6 +26,7 @@ from plt_agent.repl.session import ChatSession
 from plt_agent.repl.terminal import Terminal
 from plt_agent.repl.turn import ChatEvents, describe_action
 from tools.base import ToolError
+from tools.shell import stop_commands
 
 STOPPED = {
     "cancelled": "answer stopped",
@@ -65,7 +68,7 @@ class Repl:
     def message(self, text: str) -> None:
         events = ChatEvents(self.terminal, self.session.workspace)
         try:
-            with self.terminal.interruptible() as should_stop:
+            with self.terminal.interruptible(on_stop=stop_commands) as should_stop:
                 outcome = self.session.ask(text, events, should_stop)
         except KeyboardInterrupt:
             if events.stream is not None:
@@ -118,23 +121,34 @@ def run_chat(
     terminal: Terminal | None = None,
     *,
     wait: bool = False,
+    yes: bool = False,
 ) -> int:
-    """Run the chat until the user leaves; the exit code."""
+    """Run the chat until the user leaves; the exit code. `yes`: run the model's commands unasked."""
+    from plt_agent.signals import stop_signals
+
     terminal = terminal or Terminal.open(history_file())
-    session = open_session(path, config, load_model, terminal, wait=wait)
-    try:
-        _banner(terminal, session)
-        Repl(session, terminal).loop()
-    finally:
-        session.run.finish()
+    with stop_signals():
+        session = open_session(path, config, load_model, terminal, wait=wait, yes=yes)
+        try:
+            _banner(terminal, session)
+            Repl(session, terminal).loop()
+        finally:
+            session.run.finish()
     return 0
 
 
 def open_session(
-    path: Path, config: Any, load_model: Callable[..., Any], terminal: Terminal, *, wait: bool = False
+    path: Path,
+    config: Any,
+    load_model: Callable[..., Any],
+    terminal: Terminal,
+    *,
+    wait: bool = False,
+    yes: bool = False,
 ) -> ChatSession:
     """The workspace (run lock taken, dead run recovered, snapshot taken), the model and the
-    session for `path`, as `config` says. The caller calls `session.run.finish()` at the end."""
+    session for `path`, as `config` says. The caller calls `session.run.finish()` at the end.
+    `yes`: run the model's commands unasked."""
     from tools.runs import begin_run
 
     workspace = open_workspace(path, config.test_cmd)
@@ -149,14 +163,14 @@ def open_session(
         for line in rec.lines():
             terminal.say(line, style="yellow")
     try:
-        return _new_session(workspace, run, config, load_model, terminal)
+        return _new_session(workspace, run, config, load_model, terminal, yes)
     except BaseException:
         run.finish()
         raise
 
 
 def _new_session(
-    workspace: Any, run: Any, config: Any, load_model: Callable[..., Any], terminal: Terminal
+    workspace: Any, run: Any, config: Any, load_model: Callable[..., Any], terminal: Terminal, yes: bool
 ) -> ChatSession:
     from plt_agent.agent.run import AgentSettings
 
@@ -174,7 +188,7 @@ def _new_session(
         lambda spec: load_model(spec, config, announce=terminal.info),
         settings=settings,
         mode=config.mode,
-        confirm=_confirmer(terminal),
+        confirm=_confirmer(terminal, yes),
         run=run,
     )
     return session
@@ -188,13 +202,18 @@ def _banner(terminal: Terminal, session: ChatSession) -> None:
     terminal.info(f"commands: {' '.join(COMMANDS)}; Ctrl-C stops an answer, Ctrl-D leaves")
 
 
-def _confirmer(terminal: Terminal) -> Callable[[Any], bool] | None:
-    """In a terminal, ask before the model runs a shell command; scripted input runs them."""
-    if not terminal.interactive:
+def _confirmer(terminal: Terminal, yes: bool = False) -> Callable[[Any], bool | str] | None:
+    """`yes`: run the model's commands unasked; in a terminal, ask before each one; otherwise
+    (input from a script) refuse them, and say why once."""
+    from plt_agent.agent.permissions import refuse_commands, runs_command
+
+    if yes:
         return None
+    if not terminal.interactive:
+        return refuse_commands(terminal.info)
 
     def confirm(action: Any) -> bool:
-        if action.name != "bash":
+        if not runs_command(action):
             return True
         return terminal.ask_yes_no(f"{describe_action(action.name, action.arguments)}  run it?", default=True)
 

@@ -9,8 +9,9 @@
 
 Ctrl-C while a prompt is shown clears the line (and, on an empty line, says how to leave);
 Ctrl-D ends input. `interruptible()` is the window in which Ctrl-C means "stop the answer":
-the first press sets a flag the model polls (`should_stop`), a second press raises
-KeyboardInterrupt for a model that does not listen.
+the first press sets a flag the model polls (`should_stop`) and calls `on_stop` (the chat
+uses it to end a running shell command at once), a second press raises KeyboardInterrupt
+for a model that does not listen.
 
 This module knows nothing about models, files or commands.
 """
@@ -111,14 +112,18 @@ class Terminal:
     # ---- Ctrl-C while working ----------------------------------------------------------
 
     @contextmanager
-    def interruptible(self) -> Iterator[Callable[[], bool]]:
-        """Inside this block Ctrl-C asks the work to stop; yields the `should_stop` poll."""
+    def interruptible(self, on_stop: Callable[[], Any] | None = None) -> Iterator[Callable[[], bool]]:
+        """Inside this block Ctrl-C asks the work to stop; yields the `should_stop` poll.
+
+        `on_stop` runs (inside the signal handler, so it must only set flags) at the first press."""
         self._stop_requested = False
 
         def on_sigint(signum: int, frame: Any) -> None:
             if self._stop_requested:
                 raise KeyboardInterrupt
             self._stop_requested = True
+            if on_stop is not None:
+                on_stop()
 
         previous = signal.signal(signal.SIGINT, on_sigint)
         try:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import io
+import re
 import subprocess
 from pathlib import Path
 
 import pytest
-from hook_helpers import FakeModel, git
+from hook_helpers import CallLog, FakeModel, git
 from rich.console import Console
 
 from plt_agent.hook.run import HookOptions, run_hook
@@ -20,7 +21,7 @@ def _console(terminal: bool = False) -> tuple[Console, io.StringIO]:
 
 def _run(repo: Path, fake: FakeModel | None = None, environ: dict | None = None, **opts):
     console, buf = _console()
-    loads: list[str | None] = []
+    loads = CallLog()  # the model is loaded in the review's child process
 
     def load(spec):
         loads.append(spec)
@@ -29,7 +30,7 @@ def _run(repo: Path, fake: FakeModel | None = None, environ: dict | None = None,
         return fake
 
     result = run_hook(repo, HookOptions(**opts), load, console, environ=environ or {})
-    return result, buf.getvalue(), loads
+    return result, buf.getvalue(), loads.read()
 
 
 def _repo_state(repo: Path) -> dict[str, bytes | str]:
@@ -169,3 +170,19 @@ def test_diff_sent_to_the_model_is_capped(staged):
     prompt = model.calls[0][-1]["content"]
     assert len(prompt) < 2000 + 500
     assert "app.py" in prompt
+
+
+def test_markup_and_control_characters_in_an_error_are_printed_as_text(staged):
+    def load(spec):
+        raise FileNotFoundError("ggml.c:1234: no model at /models/[/x]/[bold]m\x1b[2J\x1b]0;pwned\x07.gguf")
+
+    console, buf = _console(terminal=True)
+    result = run_hook(staged, HookOptions(model="plt:/models/[/x]/m.gguf"), load, console, environ={})
+    out = buf.getvalue()
+
+    assert result.exit_code == 0
+    plain_text = re.sub(r"\x1b\[[0-9;]*m", "", out)  # the console's own colours
+    assert "ggml.c:1234: no model at /models/[/x]/[bold]m.gguf" in plain_text  # no emoji for :1234:
+    assert "not held up" in plain_text
+    assert "pwned" not in out
+    assert "\x1b[2J" not in out
