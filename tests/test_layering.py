@@ -30,7 +30,7 @@ ALLOWED = {
 # own part of the package (where that part has layers of its own, they apply in turn).
 LAYERS = {
     "plt_agent": [
-        {"__init__", "errors", "display"},
+        {"__init__", "errors", "display", "signals"},
         {"config"},
         {"store"},
         {"models"},
@@ -41,7 +41,7 @@ LAYERS = {
         {"cli"},
     ],
     "plt_agent.agent": [
-        {"__init__", "outcome", "trajectory", "prompts", "actions", "context", "replywatch"},
+        {"__init__", "outcome", "trajectory", "prompts", "actions", "context", "replywatch", "permissions"},
         {"events"},
         {"run", "profile"},
         {"loop", "wholefile"},

@@ -19,11 +19,13 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tools.procs import kill_leftovers
 from tools.restore import RestoreReport, file_diff
 from tools.runlock import Holder, RepositoryBusy, RunLock, this_process
 from tools.workspace import UnfinishedRun, Workspace
@@ -178,6 +180,9 @@ def recover(workspace: Workspace, *, force: bool = False, discard: bool = False)
             f"another plt-agent run is working in this repository: {who.describe() if who else '?'}"
         )
     who = journal.owner if journal.state == "running" else journal.writer
+    for dead in {h.pid for h in (journal.owner, journal.writer) if h is not None}:
+        if not _pid_exists(dead):  # (a reused pid: its markers belong to a live process)
+            kill_leftovers(dead)  # nothing the dead run started may write after the restore
     rollback_all = journal.state == "running" and journal.rollback == "all"
     if not rollback_all and not journal.in_flight():
         journal.close_run()  # a chat or tool run that died between changes: they are kept
@@ -233,3 +238,13 @@ def _workspace_of(folder: Path) -> Workspace | None:
     if not journal.unfinished() or not journal.root or not Path(journal.root).is_dir():
         return None
     return Workspace(journal.root, use_git=journal.use_git, state=folder)
+
+
+def _pid_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # PermissionError: it exists, as someone else's
+        return True
+    return True

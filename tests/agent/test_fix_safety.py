@@ -160,8 +160,28 @@ def test_sigterm_stops_the_run_and_puts_everything_back(user_repo, tmp_path):
     _wait_for(lambda: pid_file.exists() and pid_file.read_text().strip() != "", "the shell command")
     run.proc.send_signal(signal.SIGTERM)
     code = run.wait()
-    os.killpg(int(pid_file.read_text()), signal.SIGKILL)
+    assert not Path(f"/proc/{int(pid_file.read_text())}").exists()  # the command died with the run
     assert differences(before, user_state(user_repo)) == []
-    assert code == 130, run.stderr
+    assert code == 128 + signal.SIGTERM, run.stderr
     _, err = plt_agent("recover", cwd=user_repo, env=child_env(tmp_path / "home")).communicate(timeout=60)
     assert "nothing to recover" in err
+
+
+def test_recovery_ends_what_the_killed_run_left_running_before_it_puts_files_back(user_repo, tmp_path):
+    """The dead run's shell command lives on in its own session; it would write after the
+    restore, so recovery must end it first (found by the marker in its environment)."""
+    before = user_state(user_repo)
+    pid_file = tmp_path / "command.pid"
+    command = f"echo $$ > {pid_file} && sleep 6 && echo late >> calc.py && echo late > late.txt"
+    script = write_script(tmp_path / "replies.jsonl", [xml_call("bash", command=command), "never used"])
+    run = Fix(user_repo, tmp_path, "run", script)
+    _wait_for(lambda: pid_file.exists() and pid_file.read_text().strip() != "", "the shell command")
+    run.proc.send_signal(signal.SIGKILL)
+    assert run.wait() == -signal.SIGKILL
+    command_pid = int(pid_file.read_text())
+    recover = plt_agent("recover", cwd=user_repo, env=child_env(tmp_path / "home"))
+    _, err = recover.communicate(timeout=60)
+    assert recover.returncode == 0, err
+    _wait_for(lambda: not Path(f"/proc/{command_pid}").exists(), "the command to be gone", timeout=5)
+    time.sleep(7)  # past the moment the command would have written
+    assert differences(before, user_state(user_repo)) == []
