@@ -149,6 +149,8 @@ def fix_repository(
     unless `wait`); first puts back what a dead earlier run left (reported in `recovered`).
     """
     events = events or AgentEvents()
+    if request.message is not None and not request.message.strip():
+        raise UsageError("the task message is empty")
     workspace = open_workspace(request, config)
     run = begin_run(
         workspace, "fix", wait=wait, on_wait=lambda h: events.note(f"waiting for {h.describe()} to finish")
@@ -270,7 +272,7 @@ def _run(
             trajectory=trajectory,
             should_stop=should_stop,
         )
-        return run.run_issue(request.message, first) if first.passed else run.run(first)
+        return run.run_issue(request.message, first) if first.passed else run.run(first, request.message)
     from plt_agent.agent import prompts
 
     failing_output = first.summary if first is not None and not first.passed else None

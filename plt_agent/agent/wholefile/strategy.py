@@ -79,11 +79,14 @@ class WholeFileRun:
         self.trajectory = trajectory or Trajectory(None)
         self.current = Run(settings, self.events, self.trajectory, should_stop)  # the run in progress
         self.statement: str | None = None  # the issue text (issue goal) or None (failing tests)
+        self.task: str | None = None  # the user's own words alongside failing tests (`fix -m`)
         self._usage: dict[str, tuple[str, str] | None] = {}
 
-    def run(self, first: Verdict) -> Outcome:
-        """Try to make `first` (a failing verdict) pass; see the module docstring."""
-        ranked = repo_map_ranking(self.workspace, first.summary)
+    def run(self, first: Verdict, task: str | None = None) -> Outcome:
+        """Try to make `first` (a failing verdict) pass; see the module docstring. `task`, the
+        user's words (`fix -m`), is shown to the model with the failure in every prompt."""
+        self.task = task
+        ranked = repo_map_ranking(self.workspace, f"{task or ''}\n{first.summary}")
         candidates = candidate_files(self.workspace, first.summary, ranked=ranked)
         self.events.note("whole-file mode; candidate files: " + ", ".join(candidates))
         rounds = self.rounds or temperature_rounds(self.settings.temperature, FAILURE_ROUNDS)
@@ -164,7 +167,7 @@ class WholeFileRun:
 
     def _messages(self, path: str, original: str, baseline: Verdict) -> list[dict[str, str]]:
         if self.statement is None:
-            return prompt(path, original, failure_excerpt(baseline.summary))
+            return prompt(path, original, failure_excerpt(baseline.summary), self.task)
         if path not in self._usage:
             self._usage[path] = self._usage_for(path)
         return issue_prompt(path, original, self.statement, self._usage[path])
