@@ -61,7 +61,10 @@ def fix(
     """  # noqa: E501
     from plt_agent.agent.fix import git_root
     from plt_agent.config import load_config
+    from plt_agent.errors import UsageError
 
+    if message is not None and not message.strip():
+        raise UsageError("-m/--message is empty: say what to do, or leave it out to fix the failing tests")
     flags: dict[str, Any] = {"model": model, "max_steps": max_steps, "test_cmd": test_cmd, "mode": mode}
     repo = (git_root(path) or path) if path.is_dir() else None  # [tool.plt-agent] of the repository
     config = load_config(repo, flags)

@@ -5,12 +5,15 @@
     load_model("openai:http://127.0.0.1:8000/v1#smollm2")  # any Chat Completions server
     load_model("scripted:replies.jsonl")                   # replays recorded replies
     load_model("smollm2-135m")                             # a name in the model store
+    load_model("models/smol.gguf")                         # a bare path (backend by architecture)
     load_model(None)                                       # the default demonstration model
     load_model(spec, ModelOptions.from_config(config, announce=print))
 
 `ModelOptions` (all optional) say how: the window, CPU threads, native tool calls, whether to
 pull a store model on first use, where progress lines for the user go.
 
+Specs are parsed by `plt_agent.models.spec` (the one parser every command uses). A model that
+cannot be loaded or reached raises ModelError (exit 2 at the command line).
 Backends import their heavy libraries when loaded, never when this package is imported.
 """
 
@@ -24,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from plt_agent.errors import UsageError
 from plt_agent.models.base import ContextOverflow, Model, ModelError, Reply, ToolCall, Usage
+from plt_agent.models.spec import SPEC_FORMS, ModelSpec, parse_spec
 
 if TYPE_CHECKING:
     from plt_agent.config import Config
@@ -42,10 +46,6 @@ __all__ = [
 ]
 
 DEFAULT_MODEL = "smollm2-135m"
-SPEC_FORMS = (
-    "llama:PATH.gguf, plt:PATH.gguf, openai:URL#MODEL (e.g. openai:http://127.0.0.1:8000/v1#smollm2), "
-    "scripted:FILE.jsonl, or a model-store name (see `plt-agent models list`)"
-)
 
 
 @dataclass(frozen=True)
@@ -80,12 +80,12 @@ def load_model(spec: str | None, options: ModelOptions | None = None) -> Model:
         if options.auto_pull is None:
             options = dataclasses.replace(options, auto_pull=True)
         spec = DEFAULT_MODEL
-    scheme, sep, rest = spec.partition(":")
-    if sep and scheme in _LOADERS and rest:
-        return _LOADERS[scheme](rest, options)
-    if spec.endswith(".gguf") and Path(spec).expanduser().is_file():
-        return _load_gguf_by_arch(Path(spec).expanduser(), options)
-    return _load_from_store(spec, options)
+    parsed = parse_spec(spec, options.store)
+    if parsed.kind == "gguf":
+        return _load_gguf_by_arch(parsed.path, options)
+    if parsed.kind == "store":
+        return _load_from_store(parsed, options)
+    return _LOADERS[parsed.kind](parsed.target, options)
 
 
 def _load_llama(rest: str, options: ModelOptions) -> Model:
@@ -143,11 +143,9 @@ def _load_gguf_by_arch(path: Path, options: ModelOptions) -> Model:
     return _LOADERS[scheme](str(path), options)
 
 
-def _load_from_store(name: str, options: ModelOptions) -> Model:
+def _load_from_store(parsed: ModelSpec, options: ModelOptions) -> Model:
     from plt_agent.store import ModelStore
 
     store = options.store or ModelStore()
-    if not store.knows(name):
-        raise UsageError(f"unknown model {name!r}: expected {SPEC_FORMS}")
-    spec = store.resolve(name, auto_pull=bool(options.auto_pull), announce=options.say)
+    spec = store.resolve(parsed.target, auto_pull=bool(options.auto_pull), announce=options.say)
     return load_model(spec, dataclasses.replace(options, store=None, auto_pull=None))

@@ -21,7 +21,12 @@ from plt_agent.errors import PltAgentError
 
 
 class ModelError(PltAgentError):
-    """A backend could not load or answer (unreachable server, bad file, exhausted script)."""
+    """A backend could not load or answer (unreachable server, bad file, exhausted script).
+
+    At the command line it is a configuration problem (exit 2); inside a run, a failed answer
+    ends the run with the status "model_error" instead."""
+
+    exit_code = 2
 
 
 class ContextOverflow(ModelError):

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from plt_agent.errors import PltAgentError
+from plt_agent.errors import PltAgentError, UsageError
 from plt_agent.repl.commands import COMMANDS, find_command
 from plt_agent.repl.session import ChatSession
 from plt_agent.repl.terminal import Terminal
@@ -107,7 +107,7 @@ def open_workspace(path: Path, test_cmd: str | None) -> Any:
     from tools.workspace import Workspace
 
     if not path.is_dir():
-        raise PltAgentError(f"{path} is not a directory")
+        raise UsageError(f"{path} is not a directory")
     try:
         return Workspace(repo_root(path), test_command=test_cmd)
     except PltAgentError:
