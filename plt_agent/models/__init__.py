@@ -57,16 +57,32 @@ class ModelOptions:
     store: Any = None  # the ModelStore to look names up in (else the user's)
     auto_pull: bool | None = None  # pull a store model on first use (None: the default model only)
     announce: Callable[[str], None] | None = None  # receives progress lines for the user
+    prompt_cache: Any = None  # a models.promptcache.PromptCache for the local backends (None: none)
 
     @classmethod
     def from_config(cls, config: Config, **overrides: Any) -> ModelOptions:
         """The options a command's merged config gives (`overrides` win)."""
-        fields = {"context": config.context, "threads": config.threads, "native_tools": config.native_tools}
+        fields = {
+            "context": config.context,
+            "threads": config.threads,
+            "native_tools": config.native_tools,
+            "prompt_cache": default_prompt_cache(config.prompt_cache_mb),
+        }
         return cls(**{**fields, **overrides})
 
     def say(self, line: str) -> None:
         if self.announce is not None:
             self.announce(line)
+
+
+def default_prompt_cache(max_mb: int) -> Any:
+    """The user's prompt cache (in the model store's folder), or None when `max_mb` is 0."""
+    if max_mb <= 0:
+        return None
+    from plt_agent.models.promptcache import PromptCache
+    from plt_agent.store import store_root
+
+    return PromptCache(store_root() / "prompt-cache", max_mb << 20)
 
 
 def load_model(spec: str | None, options: ModelOptions | None = None) -> Model:
@@ -91,7 +107,9 @@ def load_model(spec: str | None, options: ModelOptions | None = None) -> Model:
 def _load_llama(rest: str, options: ModelOptions) -> Model:
     from plt_agent.models.llama import LlamaModel
 
-    return LlamaModel(rest, context=options.context, threads=options.threads)
+    return LlamaModel(
+        rest, context=options.context, threads=options.threads, prompt_cache=options.prompt_cache
+    )
 
 
 def _load_plt(rest: str, options: ModelOptions) -> Model:
@@ -99,7 +117,7 @@ def _load_plt(rest: str, options: ModelOptions) -> Model:
         from plt_agent.models.plt import PltModel
     except ImportError as exc:
         raise ModelError(f"plt backend is not available in this build ({exc})") from None
-    return PltModel(rest, context=options.context, threads=options.threads)
+    return PltModel(rest, context=options.context, threads=options.threads, prompt_cache=options.prompt_cache)
 
 
 def _load_openai(rest: str, options: ModelOptions) -> Model:

@@ -88,6 +88,7 @@ class Model(Protocol):
         stop: list[str] | None = None,
         on_text: Callable[[str], None] | None = None,
         should_stop: Callable[[], bool] | None = None,
+        on_progress: Callable[[str, int, int], None] | None = None,
     ) -> Reply: ...
 
     def count_tokens(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None) -> int:
@@ -105,6 +106,7 @@ class Request:
     stop: list[str] | None = None
     on_text: Callable[[str], None] | None = None
     should_stop: Callable[[], bool] | None = None
+    on_progress: Callable[[str, int, int], None] | None = None  # (phase, done, total); see models.local
 
 
 class ModelBase:
