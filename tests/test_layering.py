@@ -31,6 +31,7 @@ ALLOWED = {
 LAYERS = {
     "plt_agent": [
         {"__init__", "errors", "display", "signals"},
+        {"liveline"},
         {"config"},
         {"store"},
         {"models"},

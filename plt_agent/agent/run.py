@@ -5,7 +5,8 @@ the whole-file rewrites in `wholefile`): budgets, how a run ends, token accounti
 - `Stop`: raised anywhere inside a run to end it with a status;
 - `Run`: one run's clock and counts. A strategy calls `check_budgets()` before each model
   call, `replied(reply, ...)` after it (tokens counted, the `reply` record written, the UI
-  told), `verified(verdict)` after each test run and `bad_reply(what)` for a reply without
+  told), `check(verify)` to run the tests (`verified(verdict)` records a run made elsewhere)
+  and `bad_reply(what)` for a reply without
   the asked form (`max_format_errors` in a row stop the run); `execute(body)` runs the
   strategy until it returns or raises a `Stop` (a `ContextOverflow` or `ModelError` stops
   it too) and makes the `Outcome` of it (the `end` record written, the UI told).
@@ -80,8 +81,10 @@ class Run:
         return self.outcome.steps
 
     def replied(self, reply: Reply, **fields: object) -> None:
-        """Count the reply's tokens, write its `reply` record (plus `fields`), show it."""
+        """Count the reply's tokens (and, `cut="repeating"`, the loop), write its `reply` record
+        (plus `fields`), show it."""
         o = self.outcome
+        o.loops_cut += fields.get("cut") == "repeating"
         o.prompt_tokens += reply.usage.prompt_tokens
         o.completion_tokens += reply.usage.completion_tokens
         o.cached_tokens += reply.usage.cached_tokens
@@ -95,6 +98,11 @@ class Run:
             **fields,
         )
         self.events.reply(reply)
+
+    def check(self, verify: Callable[[], Verdict]) -> Verdict:
+        """Run the tests (the UI told: a wait), record and show the verdict."""
+        self.events.phase("running the tests")
+        return self.verified(verify())
 
     def verified(self, verdict: Verdict) -> Verdict:
         """Record a test run and show it."""
@@ -133,6 +141,7 @@ class Run:
             prompt_tokens=o.prompt_tokens,
             completion_tokens=o.completion_tokens,
             cached_tokens=o.cached_tokens,
+            loops_cut=o.loops_cut,
             seconds=round(o.seconds, 3),
             message=o.message,
         )

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from plt_agent.display import plural
 from plt_agent.errors import PltAgentError, UsageError
 from plt_agent.repl.commands import COMMANDS, find_command
 from plt_agent.repl.session import ChatSession
@@ -78,9 +79,11 @@ class Repl:
         if outcome.status in STOPPED:
             detail = f": {outcome.message}" if outcome.status == "model_error" and outcome.message else ""
             self.terminal.say(STOPPED[outcome.status] + detail, style="yellow")
+        loops = outcome.loops_cut
+        loops_cut = f", {plural(loops, 'looping reply', 'looping replies')} cut" if loops else ""
         self.terminal.info(
-            f"[{outcome.steps} model call{'s' * (outcome.steps != 1)}, {outcome.prompt_tokens:,} prompt + "
-            f"{outcome.completion_tokens:,} reply tokens, {outcome.seconds:.1f} s]"
+            f"[{plural(outcome.steps, 'model call')}, {plural(outcome.prompt_tokens, 'prompt token')} + "
+            f"{plural(outcome.completion_tokens, 'reply token')}{loops_cut}, {outcome.seconds:.1f} s]"
         )
 
     def loop(self) -> None:

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from plt_agent.display import plural
 from plt_agent.errors import PltAgentError
 from plt_agent.repl.session import ChatSession
 from plt_agent.repl.terminal import Terminal
@@ -161,9 +162,10 @@ def cmd_tokens(repl: Repl, text: str) -> None:
         if rel not in unsent:
             repl.terminal.info(f"  ({rel}: {session.file_tokens(rel):,} tokens, part of the conversation)")
     t = session.totals
+    loops = f", {plural(t.loops_cut, 'looping reply', 'looping replies')} cut" if t.loops_cut else ""
     repl.terminal.info(
-        f"this session so far: {t.steps} model call{'s' * (t.steps != 1)}, "
-        f"{t.prompt:,} prompt + {t.completion:,} reply tokens"
+        f"this session so far: {plural(t.steps, 'model call')}, "
+        f"{plural(t.prompt, 'prompt token')} + {plural(t.completion, 'reply token')}{loops}"
     )
 
 

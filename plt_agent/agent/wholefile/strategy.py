@@ -120,6 +120,12 @@ class WholeFileRun:
             if len(original) > MAX_FILE_CHARS:
                 self.events.note(f"{path} is too large for a whole-file answer; skipped")
                 return baseline
+            if self._answer_tokens(original) > self.settings.reply_tokens:
+                self.events.note(
+                    f"{path} is too large to rewrite within the reply cap of "
+                    f"{self.settings.reply_tokens} tokens (reply_tokens); skipped"
+                )
+                return baseline
             variants = self._ask(path, original, baseline, temperature)
             baseline = self._try_variants(path, original, variants, baseline)
         return baseline
@@ -156,9 +162,15 @@ class WholeFileRun:
             opener=_FENCE_START,
             prose_chars=self.settings.prose_chars,
             user_stop=self.current.should_stop,
+            source=original,  # a repetition copied from the file is no loop
         )
         reply = self.model.complete(
-            messages, max_tokens=room, temperature=temperature, on_text=watch.feed, should_stop=watch.done
+            messages,
+            max_tokens=room,
+            temperature=temperature,
+            on_text=watch.feed,
+            should_stop=watch.done,
+            on_progress=self.events.progress,
         )
         self.current.replied(reply, temperature=temperature, path=path, cut=watch.reason)
         if watch.interrupted(reply):
@@ -193,11 +205,16 @@ class WholeFileRun:
             self._reject(path, problems[0], format_error=False)
         return variants
 
+    def _answer_tokens(self, original: str) -> int:
+        """Tokens a whole-file answer for `original` needs: the file again plus a little."""
+        return text_tokens(self.model, original) * 5 // 4 + 64
+
     def _reply_room(self, messages: list[dict[str, str]], original: str) -> tuple[int, int]:
-        """(prompt tokens, reply room): room for the file again plus a little, within the window."""
+        """(prompt tokens, reply room): room for the file again plus a little, within the window
+        and never above `reply_tokens` (the hard cap of every mode)."""
         prompt_tokens = self.model.count_tokens(messages)
-        file_tokens = text_tokens(self.model, original)
-        need = min(self.settings.reply_tokens * 4, max(256, file_tokens * 5 // 4 + 64))
+        cap = self.settings.reply_tokens
+        need = min(cap, max(min(256, cap), self._answer_tokens(original)))
         room = self.model.context_window - prompt_tokens
         if room < min(need, 256):
             raise ContextOverflow(
@@ -224,7 +241,7 @@ class WholeFileRun:
         self.trajectory.log(
             "action", step=self.current.steps, name="write", arguments={"path": path}, ok=True, chars=len(new)
         )
-        return self.current.verified(self.verify())
+        return self.current.check(self.verify)
 
 
 def _has_closed_block(text: str) -> bool:
