@@ -8,8 +8,9 @@
 On a terminal (`console.is_terminal`) it is one live line that redraws itself a few times a
 second (`reading the prompt  512/2,185 tokens  94 tok/s  5.4 s`) and disappears when
 stopped; anything printed meanwhile appears above it. Elsewhere (a pipe, a log file) it
-prints a plain line when a phase has run `quiet_s` seconds and then every `every_s`, so
-logs show that work goes on without filling up. `text()` is the current line, for a caller
+prints a plain line when the wait (phases in a row, from the first `phase` after a `stop`)
+has gone `quiet_s` seconds without output, and then every `every_s`, so logs show that
+work goes on without filling up. `text()` is the current line, for a caller
 that draws it itself (the chat draws it inside its answer area).
 
 Thread-safe: the backends report progress from the thread that runs the model, the terminal
@@ -65,6 +66,8 @@ class LiveLine:
         self._display: Live | None = None
         self._timer: threading.Thread | None = None
         self._stopped = threading.Event()
+        self._stopped.set()
+        self._quiet_since = time.monotonic()  # when the current wait began (plain lines)
 
     # -- reporting -------------------------------------------------------------------------------
 
@@ -94,7 +97,7 @@ class LiveLine:
 
     @property
     def active(self) -> bool:
-        return self._display is not None or (self._timer is not None and not self._stopped.is_set())
+        return self._display is not None or not self._stopped.is_set()
 
     # -- the text ------------------------------------------------------------------------------
 
@@ -126,21 +129,18 @@ class LiveLine:
                 )
                 self._display.start()
             return
-        if self._timer is None or self._stopped.is_set():
+        if self._stopped.is_set():  # a new wait: its quiet time starts now
+            self._quiet_since = time.monotonic()
             self._stopped = threading.Event()
             self._timer = threading.Thread(target=self._plain_lines, args=(self._stopped,), daemon=True)
             self._timer.start()
 
     def _plain_lines(self, stopped: threading.Event) -> None:
-        last_phase, next_at = None, 0.0
+        next_at = self._quiet_since + self.quiet_s
         while not stopped.wait(0.2):
-            with self._lock:
-                phase_id, age = (self._name, self._started), time.monotonic() - self._started
-            if phase_id != last_phase:
-                last_phase, next_at = phase_id, self.quiet_s
-            if age >= next_at:
+            if time.monotonic() >= next_at:
                 self.console.print(f"  ... {self.text()}", markup=False, highlight=False)
-                next_at = age + self.every_s
+                next_at = time.monotonic() + self.every_s
 
     def __enter__(self) -> LiveLine:
         return self

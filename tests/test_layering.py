@@ -42,7 +42,7 @@ LAYERS = {
         {"cli"},
     ],
     "plt_agent.agent": [
-        {"__init__", "outcome", "trajectory", "prompts", "actions", "context", "replywatch", "permissions"},
+        {"__init__", "outcome", "trajectory", "prompts", "actions", "context", "permissions"},
         {"events"},
         {"run", "profile"},
         {"loop", "wholefile"},

@@ -79,7 +79,7 @@ def _python_command(root: Path) -> TestCommand:
     )
     return TestCommand(
         f"{shlex.quote(sys.executable)} -m pytest",
-        "plt-agent's own Python (fallback)",
+        "fallback: plt-agent's own Python",
         f"{why}: the tests run with plt-agent's own Python, where the project's dependencies may be "
         "missing; set [tool.plt-agent] test_cmd or pass --test-cmd to use the project's environment",
     )

@@ -34,6 +34,7 @@ _SUMMARY = re.compile(r"^=*\s*((?:\d+ \w+(?:, )?)+.*in [\d.]+s.*?|no tests ran.*
 _SECTION = re.compile(r"^={3,} (.+?) ={3,}$")
 _BLOCK = re.compile(r"^_{3,} (.+?) _{3,}$")
 _SESSION = re.compile(r"^=+ test session starts =+$", re.M)
+_TIMING = re.compile(r" in [\d.]+s( \([\d:]+\))?")
 
 
 def detect_test_command(root: Path) -> str | None:
@@ -214,7 +215,8 @@ def _describe(data: dict[str, Any], timeout: float) -> str:
         output = data["output"] or "(no output)"
         return f"{head}Tests {verdict} (exit code {data['exit_code']}). Output:\n{output}"
     verdict = "All tests passed" if data["success"] else "Tests failed"
-    parts = [f"{head}{verdict}: {data['summary']} (exit code {data['exit_code']})"]
+    counts = _TIMING.sub("", data["summary"])  # no timings: the same failure reads the same every run
+    parts = [f"{head}{verdict}: {counts} (exit code {data['exit_code']})"]
     if data["failing"]:
         parts.append("Failing: " + ", ".join(data["failing"][:20]))
         budget = _SHOW_LIMIT

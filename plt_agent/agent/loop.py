@@ -38,10 +38,10 @@ from plt_agent.agent.actions import (
 from plt_agent.agent.context import ContextBudget
 from plt_agent.agent.events import AgentEvents
 from plt_agent.agent.outcome import Outcome, Verdict
-from plt_agent.agent.replywatch import ReplyWatch, trim_loop
 from plt_agent.agent.run import AgentSettings, Run, Stop
 from plt_agent.agent.trajectory import Trajectory
 from plt_agent.models.base import Model, Reply
+from plt_agent.models.replywatch import ReplyWatch, trim_loop
 from plt_agent.models.wire import tool_call_to_wire
 from tools.base import Observation, Tool, edits_named_file
 from tools.workspace import Workspace

@@ -12,6 +12,8 @@
 `ModelOptions` (all optional) say how: the window, CPU threads, native tool calls, whether to
 pull a store model on first use, where progress lines for the user go.
 
+`replywatch.ReplyWatch` cuts a streamed reply short (complete, rambling, looping) for the
+agent and the hook; `promptcache` keeps prompt states on disk for the local backends.
 Specs are parsed by `plt_agent.models.spec` (the one parser every command uses). A model that
 cannot be loaded or reached raises ModelError (exit 2 at the command line).
 Backends import their heavy libraries when loaded, never when this package is imported.

@@ -16,10 +16,10 @@ from plt_agent.agent.actions import ACTION_OPENER, FormatError, action_complete,
 from plt_agent.agent.fix import fix_tools, make_verifier, settings_from
 from plt_agent.agent.loop import Agent
 from plt_agent.agent.profile import choose_profile
-from plt_agent.agent.replywatch import ReplyWatch, loop_at_end, repeats_at_end, trim_loop
 from plt_agent.agent.run import AgentSettings
 from plt_agent.config import Config
 from plt_agent.models.base import Reply, Usage
+from plt_agent.models.replywatch import ReplyWatch, loop_at_end, repeats_at_end, trim_loop
 from plt_agent.models.wire import approx_message_tokens, cut_at_stop
 from tools.workspace import Workspace
 

@@ -38,12 +38,12 @@ from plt_agent.agent.actions import first_closed_block, first_code_block
 from plt_agent.agent.events import AgentEvents
 from plt_agent.agent.outcome import Outcome, Verdict
 from plt_agent.agent.profile import FAILURE_ROUNDS, ISSUE_ROUNDS, Rounds, temperature_rounds
-from plt_agent.agent.replywatch import ReplyWatch
 from plt_agent.agent.run import AgentSettings, Run, Stop
 from plt_agent.agent.trajectory import Trajectory
 from plt_agent.agent.wholefile.answers import check_answer, merge_answer
 from plt_agent.agent.wholefile.prompts import failure_excerpt, issue_prompt, prompt
 from plt_agent.models.base import ContextOverflow, Model, text_tokens
+from plt_agent.models.replywatch import ReplyWatch
 from tools.localize import (
     candidate_files,
     issue_candidates,
