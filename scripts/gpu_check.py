@@ -42,9 +42,9 @@ STAGES = (
     ("env", 30),
     ("smoke", 90),
     ("parity-tiny", 120),
-    ("parity-real", 180),
     ("bench-plt", 180),
     ("bench-llama", 150),
+    ("parity-real", 150),
 )
 DONE = ("ok", "fail")
 
