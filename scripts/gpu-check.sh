@@ -10,8 +10,9 @@
 #
 # Rerunning it on the same (still warm) machine skips the build and the stages already done.
 # Environment: OUT (default $GPU_CHECK_WORK/out), GPU_CHECK_WORK (default .gpu-work; /tmp/plt-gpu-check
-# for a dry run), GPU_CHECK_SECONDS (the whole run's budget, default 570), GPU_CHECK_BUILD_SECONDS
-# (default 420), GPU_CHECK_ONLY (a comma-separated subset of the stages), CUDA_ARCHS, PYTHON.
+# for a dry run), GPU_CHECK_SECONDS (the whole run's budget, default 570; 1800 for a dry run),
+# GPU_CHECK_BUILD_SECONDS (default 420), GPU_CHECK_ONLY (a comma-separated subset of the stages),
+# CUDA_ARCHS, PYTHON.
 set -uo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -19,7 +20,9 @@ CARRY=${GPU_CHECK_CARRY:-$REPO/.gpu}
 DRY=0
 [ "${1:-}" = "--dry-run" ] || [ "${1:-}" = "--cpu" ] && DRY=1
 START=$(date +%s)
-END=$((START + ${GPU_CHECK_SECONDS:-570}))
+# the device runs one command for 10 minutes at most; the dry run shares 2 cores with others
+END=$((START + ${GPU_CHECK_SECONDS:-$([ $DRY = 1 ] && echo 1800 || echo 570)}))
+[ $DRY = 1 ] && export PLT_AGENT_THREADS=${PLT_AGENT_THREADS:-1}  # ggml's spinning threads stall on a busy CPU
 # the build and the models live beside the carried folder, not in it (a carried path is replaced
 # on every call), so a second call on the same machine finds them
 if [ $DRY = 1 ]; then WORK=${GPU_CHECK_WORK:-${TMPDIR:-/tmp}/plt-gpu-check}; else WORK=${GPU_CHECK_WORK:-$REPO/.gpu-work}; fi

@@ -204,7 +204,8 @@ def stage_parity_tiny(rec: Record, work: Path, cpu: bool) -> None:
         if ref is None:
             ref = reference_logits(ckpt, ids)
         for mode in ("full", "decode", "chunks:5"):
-            dev, host = logits(path, ids, mode, device(cpu), 64), logits(path, ids, mode, "cpu", 64)
+            dev = logits(path, ids, mode, device(cpu), 64)
+            host = dev if cpu else logits(path, ids, mode, "cpu", 64)
             row = {
                 "vs_reference": rel_err(dev, ref),
                 "vs_cpu": rel_err(dev, host),
@@ -260,7 +261,7 @@ def stage_parity_real(rec: Record, work: Path, cpu: bool) -> None:
         if not path.exists():
             convert(ckpt, path, outtype)
         dev = logits(path, ids, "decode", device(cpu), 256)  # the fused decode path
-        host = logits(path, ids, "decode", "cpu", 256)
+        host = dev if cpu else logits(path, ids, "decode", "cpu", 256)
         full = logits(path, ids, "chunks:48", device(cpu), 256)
         row = {
             "top1_vs_reference_confident": top1(dev, ref, sure),
