@@ -123,7 +123,11 @@ class Backend:
         if device != "cpu":
             devices = list_devices()
             if not any(d.kind != ggml.BACKEND_DEVICE_TYPE_CPU for d in devices):
-                _load_gpu_modules()
+                try:
+                    _load_gpu_modules()
+                except EngineError:
+                    if device == "gpu":
+                        raise  # auto: a broken GPU module leaves the CPU
                 devices = list_devices()
             self.device = choose_device(devices, device)
             if self.device is not None:

@@ -74,6 +74,9 @@ def test_a_gpu_library_that_cannot_load_is_one_line(monkeypatch, tmp_path):
     monkeypatch.setattr(ggml, "library_dir", lambda: tmp_path)
     with pytest.raises(EngineError, match=r"cannot load libggml-cuda.so from "):
         Backend("gpu")
+    auto = Backend("auto", threads=1)  # auto runs on the CPU instead
+    assert auto.is_cpu
+    auto.close()
 
 
 def test_unknown_device_names_are_refused():
