@@ -19,7 +19,8 @@ run skips the stages already done. Stages:
   with the CPU suite's thresholds (tests/engine/test_engine_parity.py, test_engine_real_model.py);
 - bench-plt: `bench_engine` at LoopCoder-V2's real shape in Q4_K (fused, serial, single loop;
   decode and prefill; fused/single against the 1.10 target);
-- bench-llama: the same shape as a llama GGUF, our single loop against llama.cpp (target 0.95).
+- bench-llama: the same shape as a llama GGUF, our single loop against llama.cpp (target 0.95);
+- pytest-gpu: the suite's tests marked `gpu`.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ STAGES = (
     ("bench-plt", 180),
     ("bench-llama", 150),
     ("parity-real", 150),
+    ("pytest-gpu", 90),
 )
 DONE = ("ok", "fail")
 

@@ -374,11 +374,32 @@ def stage_bench_llama(rec: Record, work: Path, cpu: bool) -> None:
     )
 
 
+def stage_pytest_gpu(rec: Record, work: Path, cpu: bool) -> None:
+    """The suite's tests marked `gpu` (they skip without a GPU, as in the dry run)."""
+    cmd = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-q",
+        "-m",
+        "gpu",
+        "-p",
+        "no:cacheprovider",
+        "tests/engine/test_device.py",
+    ]
+    out = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, check=False)
+    rec.set("returncode", out.returncode)
+    rec.set("summary", (out.stdout.strip().splitlines() or [""])[-1])
+    rec.set("output_tail", out.stdout[-2500:] + out.stderr[-500:])
+    rec.check("the suite's gpu tests pass", None if cpu else out.returncode == 0)
+
+
 STAGE_FUNCS = {
     "env": stage_env,
     "smoke": stage_smoke,
     "parity-tiny": stage_parity_tiny,
     "parity-real": stage_parity_real,
+    "pytest-gpu": stage_pytest_gpu,
     "bench-plt": stage_bench_plt,
     "bench-llama": stage_bench_llama,
 }
