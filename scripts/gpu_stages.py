@@ -119,6 +119,7 @@ def tiny_gguf(work: Path, outtype: str) -> tuple[Path, Path]:
 
 
 def stage_env(rec: Record, work: Path, cpu: bool) -> None:
+    import ctypes as C
     from dataclasses import asdict
 
     from engine import ggml
@@ -140,6 +141,11 @@ def stage_env(rec: Record, work: Path, cpu: bool) -> None:
     rec.set("ggml_libdir", str(ggml.library_dir()))
     rec.set("gpu_libraries", ggml.gpu_libraries())
     devices = [asdict(d) for d in list_devices()]
+    g = ggml.lib()
+    for d in devices:  # free and total memory as ggml sees them
+        free, total = C.c_size_t(), C.c_size_t()
+        g.ggml_backend_dev_memory(g.ggml_backend_dev_get(d["index"]), C.byref(free), C.byref(total))
+        d["memory_gib"] = [round(free.value / 2**30, 1), round(total.value / 2**30, 1)]
     rec.set("devices", devices)
     rec.check("a GPU device in ggml's registry", None if cpu else any(d["kind"] != 0 for d in devices))
 
