@@ -182,13 +182,21 @@ def stage_smoke(rec: Record, work: Path, cpu: bool) -> None:
         rec.set("buffers_on_host", on_host)
         rec.check("weights and KV cache in GPU memory", None if cpu else not any(on_host.values()))
         out = r.prefill(ids[:16])
-        times = []
+        times, seen = [], []
         token = int(np.argmax(out[-1]))
-        for _ in range(32):
-            start = time.perf_counter()
-            token = int(np.argmax(r.decode(token)))
-            times.append(time.perf_counter() - start)
+        counter = ggml.LOG_CALLBACK(lambda level, text, _: seen.append(text or b""))  # kept alive
+        g.ggml_log_set(counter, None)
+        try:  # ggml-cuda logs each CUDA-graph replay of a graph with a uid at debug level
+            for _ in range(32):
+                start = time.perf_counter()
+                token = int(np.argmax(r.decode(token)))
+                times.append(time.perf_counter() - start)
+        finally:
+            g.ggml_log_set(ggml._log_filter, None)
         rec.set("tiny_decode_ms", round(statistics.median(times[4:]) * 1e3, 3))
+        replays = sum(b"CUDA Graph id" in t and b"reused" in t for t in seen)
+        rec.set("cuda_graph_log", {"replays": replays, "warmups": sum(b"warmup complete" in t for t in seen)})
+        rec.check("decode steps replay a CUDA graph", None if cpu else replays >= 28)
         graphs = [built for built, _ in r._graphs.values()]
         rec.set("graphs", len(graphs))
         rec.check(
