@@ -50,6 +50,13 @@ if ls "$CARRY"/wheels/*.whl >/dev/null 2>&1; then
     for w in "$CARRY"/wheels/*.whl; do $PYTHON -m zipfile -e "$w" "$SITE"; done
 fi
 export PYTHONPATH=$SITE:$REPO${PYTHONPATH:+:$PYTHONPATH}
+# CUDA's runtime and cuBLAS where the loader may not look (the toolkit, PyTorch's nvidia wheels)
+for d in /usr/local/cuda/lib64 $($PYTHON -c 'import site; print(" ".join(site.getsitepackages()))' 2>/dev/null); do
+  for lib in "$d" "$d"/nvidia/cu1*/lib "$d"/nvidia/cublas/lib "$d"/nvidia/cuda_runtime/lib; do
+    [ -d "$lib" ] && LD_LIBRARY_PATH=$lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+  done
+done
+export LD_LIBRARY_PATH=${LD_LIBRARY_PATH:-}
 
 # 2. the bench models are written in the background while ggml compiles
 CPU_FLAG=$([ $DRY = 1 ] && echo --cpu || true)
@@ -67,7 +74,20 @@ CPU_ARGS=$(make -s -C "$REPO" --no-print-directory cmake-args 2>/dev/null ||
   echo "-DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF")
 build_status=ok
 build_start=$(date +%s)
-if [ $DRY = 1 ] && [ -n "${GPU_CHECK_NO_CONFIGURE:-}" ]; then
+# CUDA libraries built elsewhere (gpu_prep.py --prebuilt-from) are tried first: they save the
+# compile when they load here and see the GPU; the dry run records whether they load at all
+PREBUILT=$CARRY/prebuilt-cuda.tar.xz
+prebuilt_probe="{}"
+if [ -f "$PREBUILT" ]; then
+  rm -rf "$WORK/prebuilt" && mkdir -p "$WORK/prebuilt" && tar xJf "$PREBUILT" -C "$WORK/prebuilt"
+  prebuilt_probe=$($PYTHON "$REPO/scripts/gpu_check.py" probe --libdir "$WORK/prebuilt" 2>"$WORK/probe.log")
+  probe_rc=$?
+  say "prebuilt CUDA libraries: $prebuilt_probe"
+  [ $DRY = 0 ] && [ $probe_rc = 0 ] && build_status=prebuilt
+fi
+if [ "$build_status" = prebuilt ]; then
+  :
+elif [ $DRY = 1 ] && [ -n "${GPU_CHECK_NO_CONFIGURE:-}" ]; then
   build_status="configure-skipped (GPU_CHECK_NO_CONFIGURE)"
 elif [ $DRY = 1 ] && { ! command -v nvcc >/dev/null || [ $have_cublas != 0 ]; }; then
   build_status="configure-skipped (no nvcc or no cuBLAS on this machine)"
@@ -98,37 +118,37 @@ fi
 rm -rf "$SITE/llama_cpp" && cp -r "$SRC/llama_cpp" "$SITE/llama_cpp" && mkdir -p "$LIBDIR"
 if [ $DRY = 1 ]; then
   cp -a "$CPU_LIBS"/*.so* "$LIBDIR/"
+elif [ "$build_status" = prebuilt ]; then
+  cp -a "$WORK/prebuilt"/*.so* "$LIBDIR/"
 elif [ "$build_status" = ok ]; then
   cp -a "$BUILD"/bin/*.so* "$LIBDIR/"
 fi
 say "build: $build_status in $(($(date +%s) - build_start))s; libraries: $(cd "$LIBDIR" && ls ./*.so 2>/dev/null | tr '\n' ' ')"
 BUILD_STATUS=$build_status BUILD_SECONDS=$(($(date +%s) - build_start)) DRY=$DRY CUDA_ARGS=$CUDA_ARGS \
-  $PYTHON - "$WORK" <<'PY'
+  PREBUILT_PROBE=$prebuilt_probe $PYTHON - "$WORK" <<'PY'
 import json, os, pathlib, sys
 work = pathlib.Path(sys.argv[1])
 logs = "".join(p.read_text(errors="replace") for p in (work / "configure.log", work / "build.log") if p.exists())
+try:
+    probe = json.loads(os.environ["PREBUILT_PROBE"] or "{}")
+except ValueError:
+    probe = {"unreadable": os.environ["PREBUILT_PROBE"][-500:]}
 json.dump({"status": os.environ["BUILD_STATUS"], "seconds": int(os.environ["BUILD_SECONDS"]),
-           "dry_run": os.environ["DRY"] == "1", "cmake_args": os.environ["CUDA_ARGS"], "log_tail": logs[-1500:]},
+           "dry_run": os.environ["DRY"] == "1", "cmake_args": os.environ["CUDA_ARGS"],
+           "prebuilt": probe, "log_tail": logs[-1500:]},
           open(work / "build.json", "w"), indent=1)
 PY
 
-# CUDA's runtime and cuBLAS where the loader may not look (the toolkit, PyTorch's nvidia wheels)
-for d in /usr/local/cuda/lib64 $($PYTHON -c 'import site; print(" ".join(site.getsitepackages()))' 2>/dev/null); do
-  for lib in "$d" "$d"/nvidia/cu1*/lib "$d"/nvidia/cublas/lib "$d"/nvidia/cuda_runtime/lib; do
-    [ -d "$lib" ] && LD_LIBRARY_PATH=$lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
-  done
-done
-export LD_LIBRARY_PATH=${LD_LIBRARY_PATH:-}
 
 # 4. the stages (only env when there is nothing to run on)
 STAGES=${GPU_CHECK_ONLY:+--stages $GPU_CHECK_ONLY}
-[ $DRY = 0 ] && [ "$build_status" != ok ] && STAGES="--stages env"
+[ $DRY = 0 ] && [ "$build_status" != ok ] && [ "$build_status" != prebuilt ] && STAGES="--stages env"
 # shellcheck disable=SC2086
 $PYTHON "$REPO/scripts/gpu_check.py" run --work "$WORK" --report "$OUT/gpu-check.json" \
   --build-json "$WORK/build.json" --deadline "$END" $CPU_FLAG $STAGES
 rc=$?
 kill "$(cat "$WORK/models.pid")" 2>/dev/null
 rm -f "$WORK/models.pid"
-case "$build_status" in ok | configure-skipped*) ;; *) rc=3 ;; esac
+case "$build_status" in ok | prebuilt | configure-skipped*) ;; *) rc=3 ;; esac
 say "report: $OUT/gpu-check.json (exit $rc)"
 exit $rc

@@ -7,6 +7,7 @@ scripts/gpu-check.sh builds ggml with CUDA on the GPU machine and then runs `run
                      [--stage-seconds S]
     gpu_check.py stage NAME --work DIR [--cpu]   one stage; DIR/stage-NAME.json grows as it goes
     gpu_check.py models --work DIR [--cpu]       the bench models (the script starts it during the build)
+    gpu_check.py probe --libdir DIR              does ggml load from DIR, and see a GPU? (JSON)
 
 Every stage runs in its own process under a time limit; the report is rewritten after each
 one (in DIR and at FILE), so a run cut short still returns what it measured, and a second
@@ -139,9 +140,32 @@ def _run_one(name: str, work: Path, cpu: bool, seconds: float) -> dict:
     return entry
 
 
+def probe(libdir: Path) -> dict:
+    """Whether ggml loads from `libdir` here and which devices it sees (run in a fresh process)."""
+    from dataclasses import asdict
+
+    os.environ["PLT_AGENT_GGML_LIBDIR"] = str(libdir)
+    from engine import ggml
+    from engine.backend import list_devices, no_gpu_reason
+    from engine.errors import EngineError
+
+    try:
+        version = ggml.lib().ggml_version().decode()
+        devices = list_devices()
+    except EngineError as exc:
+        return {"loads": False, "error": str(exc), "gpu": False}
+    gpu = any(d.kind in (ggml.BACKEND_DEVICE_TYPE_GPU, ggml.BACKEND_DEVICE_TYPE_IGPU) for d in devices)
+    out = {"loads": True, "ggml": version, "gpu": gpu, "devices": [asdict(d) for d in devices]}
+    if not gpu:
+        out["no_gpu_reason"] = no_gpu_reason()
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
+    pr = sub.add_parser("probe", help="does ggml load from LIBDIR here, and does it see a GPU? (JSON)")
+    pr.add_argument("--libdir", type=Path, required=True)
     for name in ("run", "stage", "models"):
         p = sub.add_parser(name)
         if name == "stage":
@@ -156,6 +180,10 @@ def main(argv: list[str] | None = None) -> int:
             p.add_argument("--fresh", action="store_true", help="rerun stages already done")
             p.add_argument("--stage-seconds", type=float, help="cap on every stage's time")
     args = ap.parse_args(argv)
+    if args.cmd == "probe":
+        result = probe(args.libdir)
+        print(json.dumps(result))
+        return 0 if result["gpu"] else 1
     args.started = time.time()
     if args.cmd == "stage":
         return run_stage(args.name, args.work, args.cpu)

@@ -4,8 +4,10 @@
 travels to the GPU machine as a single carried path, within the 64 MiB a device run may take:
 - `llama-cpp-python-src.tar.xz`: the llama-cpp-python 0.3.36 sdist trimmed to what a CUDA
   build needs (ggml with its CPU and CUDA backends, libllama, the Python package; no docs,
-  models, tests, examples or other GPU backends): about 6 MB instead of 77 MB;
+  models, tests, examples or other GPU backends): 3.5 MB instead of 77 MB;
 - `wheels/`: the pure-Python packages the GPU image lacks (gguf, diskcache), for Python 3.12;
+- `prebuilt-cuda.tar.xz` (with `--prebuilt-from BUILD`): the CUDA libraries of a build made
+  here, which the GPU machine tries before compiling (minutes of its scarce time);
 - `smollm2-lite.gguf`: a real small LM small enough to travel: SmolLM2-135M-Instruct with
   its vocabulary cut to `LITE_VOCAB` tokens (the first ids and every id of the check's text)
   and `LITE_LAYERS` of its 30 layers, every kept block bit-exact, and the (renumbered) ids of
@@ -30,6 +32,8 @@ LLAMA_CPP_PYTHON = "llama-cpp-python==0.3.36"
 SDIST = "llama_cpp_python-0.3.36"
 WHEELS = ("diskcache==5.6.3",)  # plus gguf at the version installed here
 SRC_NAME = "llama-cpp-python-src.tar.xz"
+PREBUILT_NAME = "prebuilt-cuda.tar.xz"
+PREBUILT_LIBS = ("libggml-base.so", "libggml.so", "libggml-cpu.so", "libggml-cuda.so", "libllama.so")
 LITE_NAME = "smollm2-lite.gguf"
 LITE_VOCAB = 8192
 # The first 20 of 30 layers: the whole model (68 MiB) does not travel. Cut short, its predictions
@@ -95,6 +99,22 @@ def trim_sdist(sdist: Path, out: Path) -> int:
             kept += member.isfile()
     os.replace(tmp, out)
     return kept
+
+
+def pack_prebuilt(build: Path, out: Path) -> list[str]:
+    """The shared libraries of a CUDA build made here (`BUILD/bin/lib*.so*`, links kept), so a
+    GPU machine can skip compiling: the script tries them first and builds from source when
+    they do not load there."""
+    libs = sorted((build / "bin").glob("lib*.so*"))
+    missing = sorted(set(PREBUILT_LIBS) - {p.name for p in libs})
+    if missing:
+        raise SystemExit(f"{build}/bin has no {', '.join(missing)}: build them first")
+    tmp = out.with_name(out.name + ".part")
+    with tarfile.open(tmp, "w:xz", preset=9) as tar:
+        for lib in libs:
+            tar.add(lib, arcname=lib.name, recursive=False)
+    os.replace(tmp, out)
+    return [p.name for p in libs]
 
 
 def fetch_sdist(cache: Path) -> Path:
@@ -233,6 +253,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--dest", type=Path, default=REPO / ".gpu")
     ap.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "plt-agent" / "gpu-prep")
     ap.add_argument("--only", choices=("src", "wheels", "model"), help="prepare one part only")
+    ap.add_argument("--prebuilt-from", type=Path, help="also carry the CUDA libraries of this build folder")
     args = ap.parse_args(argv)
     dest: Path = args.dest
     dest.mkdir(parents=True, exist_ok=True)
@@ -245,6 +266,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.only in (None, "model"):
         lite = make_lite_model(dest / LITE_NAME)
         print(f"{lite}: {lite.stat().st_size >> 20} MiB")
+    if args.prebuilt_from:
+        packed = dest / PREBUILT_NAME
+        names = pack_prebuilt(args.prebuilt_from, packed)
+        print(f"{packed}: {len(names)} files, {packed.stat().st_size >> 20} MiB")
     total = carry_size(dest)
     print(f"what travels: {total / 2**20:.1f} MiB (limit {CARRY_LIMIT >> 20} MiB)")
     return 0 if total <= CARRY_LIMIT else 1

@@ -177,6 +177,21 @@ def test_the_bench_shape_is_loopcoder_v2s():
     assert (cfg.head_dim, cfg.vocab_size, cfg.loops, cfg.window) == (128, 76800, 2, 64)
 
 
+def test_probe_tells_whether_ggml_loads_and_sees_a_gpu(tmp_path):
+    import llama_cpp
+
+    def probe(libdir: Path) -> tuple[int, dict]:
+        cmd = [sys.executable, str(SCRIPTS / "gpu_check.py"), "probe", "--libdir", str(libdir)]
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+        return out.returncode, json.loads(out.stdout)
+
+    rc, here = probe(Path(llama_cpp.__file__).parent / "lib")
+    assert (rc, here["loads"], here["gpu"], here["ggml"]) == (1, True, False, "0.25.3")
+    rc, empty = probe(tmp_path)
+    assert (rc, empty["loads"]) == (1, False)
+    assert "no libggml.so" in empty["error"]
+
+
 # -- what travels ------------------------------------------------------------------------------------------
 
 
@@ -253,6 +268,9 @@ def test_the_dry_run_builds_the_package_layout_and_runs_the_stages(tmp_path):
     with tarfile.open(carry / "llama-cpp-python-src.tar.xz", "w:xz") as tar:
         for f in package.glob("*.py"):
             tar.add(f, arcname=f"{gpu_prep.SDIST}/llama_cpp/{f.name}")
+    with tarfile.open(carry / gpu_prep.PREBUILT_NAME, "w:xz") as tar:  # libraries that load but see no GPU
+        for f in (package / "lib").glob("lib*.so*"):
+            tar.add(f, arcname=f.name, recursive=False)
     env = dict(
         os.environ,
         GPU_CHECK_CARRY=str(carry),
@@ -270,6 +288,10 @@ def test_the_dry_run_builds_the_package_layout_and_runs_the_stages(tmp_path):
     assert report["build"]["dry_run"] is True
     assert report["build"]["status"] == "configure-skipped (GPU_CHECK_NO_CONFIGURE)"
     assert {k: v["status"] for k, v in report["stages"].items()} == {"env": "ok", "smoke": "ok"}
+    probe = report["build"]["prebuilt"]
+    assert probe["loads"] is True
+    assert probe["gpu"] is False
+    assert "no libggml-cuda.so" in probe["no_gpu_reason"]
     libdir = tmp_path / "work" / "site" / "llama_cpp" / "lib"
     assert report["stages"]["env"]["result"]["ggml_libdir"] == str(libdir)  # the assembled package is used
     assert (libdir / "libggml.so").exists()
