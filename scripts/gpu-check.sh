@@ -7,6 +7,7 @@
 #
 #   bash scripts/gpu-check.sh             on the GPU machine: carry .gpu, timeout 600
 #   bash scripts/gpu-check.sh --dry-run   here: every step on the CPU; CUDA configured, not compiled
+#   bash scripts/gpu-check.sh --build-only  compile the CUDA libraries here (make gpu-prebuilt)
 #
 # Rerunning it on the same (still warm) machine skips the build and the stages already done.
 # Environment: OUT (default $GPU_CHECK_WORK/out), GPU_CHECK_WORK (default .gpu-work; /tmp/plt-gpu-check
@@ -18,7 +19,11 @@ set -uo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 CARRY=${GPU_CHECK_CARRY:-$REPO/.gpu}
 DRY=0
-[ "${1:-}" = "--dry-run" ] || [ "${1:-}" = "--cpu" ] && DRY=1
+BUILD_ONLY=0
+case "${1:-}" in
+  --dry-run | --cpu) DRY=1 ;;
+  --build-only) BUILD_ONLY=1 ;;  # compile here from the carried source (make gpu-prebuilt); no GPU needed
+esac
 START=$(date +%s)
 # the device runs one command for 10 minutes at most; the dry run shares 2 cores with others
 END=$((START + ${GPU_CHECK_SECONDS:-$([ $DRY = 1 ] && echo 1800 || echo 570)}))
@@ -60,8 +65,10 @@ export LD_LIBRARY_PATH=${LD_LIBRARY_PATH:-}
 
 # 2. the bench models are written in the background while ggml compiles
 CPU_FLAG=$([ $DRY = 1 ] && echo --cpu || true)
-$PYTHON "$REPO/scripts/gpu_check.py" models --work "$WORK" $CPU_FLAG > "$WORK/models.log" 2>&1 &
-echo $! > "$WORK/models.pid"
+if [ $BUILD_ONLY = 0 ]; then
+  $PYTHON "$REPO/scripts/gpu_check.py" models --work "$WORK" $CPU_FLAG > "$WORK/models.log" 2>&1 &
+  echo $! > "$WORK/models.pid"
+fi
 
 # 3. ggml + libllama with CUDA, from the trimmed source
 SRC=$WORK/src/llama_cpp_python-0.3.36
@@ -78,7 +85,7 @@ build_start=$(date +%s)
 # compile when they load here and see the GPU; the dry run records whether they load at all
 PREBUILT=$CARRY/prebuilt-cuda.tar.xz
 prebuilt_probe="{}"
-if [ -f "$PREBUILT" ]; then
+if [ -f "$PREBUILT" ] && [ $BUILD_ONLY = 0 ]; then
   rm -rf "$WORK/prebuilt" && mkdir -p "$WORK/prebuilt" && tar xJf "$PREBUILT" -C "$WORK/prebuilt"
   prebuilt_probe=$($PYTHON "$REPO/scripts/gpu_check.py" probe --libdir "$WORK/prebuilt" 2>"$WORK/probe.log")
   probe_rc=$?
@@ -139,6 +146,11 @@ json.dump({"status": os.environ["BUILD_STATUS"], "seconds": int(os.environ["BUIL
           open(work / "build.json", "w"), indent=1)
 PY
 
+
+if [ $BUILD_ONLY = 1 ]; then
+  say "built in $BUILD: $build_status"
+  [ "$build_status" = ok ] && exit 0 || exit 3
+fi
 
 # 4. the stages (only env when there is nothing to run on)
 STAGES=${GPU_CHECK_ONLY:+--stages $GPU_CHECK_ONLY}

@@ -36,10 +36,11 @@ PREBUILT_NAME = "prebuilt-cuda.tar.xz"
 PREBUILT_LIBS = ("libggml-base.so", "libggml.so", "libggml-cpu.so", "libggml-cuda.so", "libllama.so")
 LITE_NAME = "smollm2-lite.gguf"
 LITE_VOCAB = 8192
-# The first 20 of 30 layers: the whole model (68 MiB) does not travel. Cut short, its predictions
-# are not the whole model's, but its next-token distributions stay peaked (top-2 margin >= 0.5 at
-# 77% of the text's positions, 84% for the whole), which is what quantized parity needs.
-LITE_LAYERS = tuple(range(20))
+# The first 12 of 30 layers: the whole model (68 MiB) does not travel beside the prebuilt CUDA
+# libraries (21 MiB). Cut short, its predictions are not the whole model's, but the PLT made
+# from it (tests/engine/realistic.py) stays peaked: top-2 margin >= 0.5 at 63% of the text's
+# positions (the CPU suite asks for more than 60%), what quantized parity needs.
+LITE_LAYERS = tuple(range(12))
 TEXT_IDS_KEY = "gpucheck.text_ids"
 CARRY_LIMIT = 60 << 20  # of the 64 MiB a device run takes, with room for the repository itself
 
@@ -252,7 +253,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--dest", type=Path, default=REPO / ".gpu")
     ap.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "plt-agent" / "gpu-prep")
-    ap.add_argument("--only", choices=("src", "wheels", "model"), help="prepare one part only")
+    ap.add_argument("--only", choices=("src", "wheels", "model", "prebuilt"), help="prepare one part only")
     ap.add_argument("--prebuilt-from", type=Path, help="also carry the CUDA libraries of this build folder")
     args = ap.parse_args(argv)
     dest: Path = args.dest
@@ -266,6 +267,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.only in (None, "model"):
         lite = make_lite_model(dest / LITE_NAME)
         print(f"{lite}: {lite.stat().st_size >> 20} MiB")
+    if args.only == "prebuilt" and not args.prebuilt_from:
+        ap.error("--only prebuilt needs --prebuilt-from BUILD")
     if args.prebuilt_from:
         packed = dest / PREBUILT_NAME
         names = pack_prebuilt(args.prebuilt_from, packed)
