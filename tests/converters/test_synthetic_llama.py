@@ -63,7 +63,7 @@ def test_vocabulary_holds_the_specials_and_the_bytes():
 def test_bench_offloads_llama_cpp_only_for_a_gpu(monkeypatch, llama_file):
     import llama_cpp
 
-    from plt_agent import benchmarks
+    from engine import bench as benchmarks
 
     seen = []
 
