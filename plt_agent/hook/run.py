@@ -26,9 +26,9 @@ from typing import Any
 from rich.console import Console
 
 from plt_agent.display import literal as safe
-from plt_agent.hook import git as g
 from plt_agent.hook.checks import Finding, run_checks
 from plt_agent.hook.review import Review, review_diff
+from tools import git as g
 from tools.repofiles import run_dir
 from tools.runlock import RepositoryBusy, RunLock
 from tools.runs import LOCK_NAME

@@ -15,7 +15,19 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from plt_agent.errors import UsageError
+from tools.errors import ToolError
+
+
+class GitError(ToolError):
+    """A git command failed; the message names the command, the folder and what git said."""
+
+    exit_code = 1
+
+
+class NotARepository(GitError):
+    """The path is not inside a git work tree (bad usage: exit code 2)."""
+
+    exit_code = 2
 
 
 @dataclass(frozen=True)
@@ -34,16 +46,16 @@ def git(args: list[str], cwd: Path, *, input: bytes | None = None, check: bool =
     proc = subprocess.run(["git", *args], cwd=cwd, input=input, capture_output=True, env=env)
     if check and proc.returncode != 0:
         msg = proc.stderr.decode(errors="replace").strip() or f"exit {proc.returncode}"
-        raise UsageError(f"git {' '.join(args)} failed in {cwd}: {msg}")
+        raise GitError(f"git {' '.join(args)} failed in {cwd}: {msg}")
     return proc.stdout
 
 
 def repo_root(path: Path) -> Path:
-    """The top of the work tree containing `path`; UsageError when it is not in a git repository."""
+    """The top of the work tree containing `path`; NotARepository when it is not in one."""
     probe = path if path.is_dir() else path.parent
     proc = subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=probe, capture_output=True, text=True)
     if proc.returncode != 0 or not proc.stdout.strip():
-        raise UsageError(f"{path} is not inside a git work tree (run `git init` first)")
+        raise NotARepository(f"{path} is not inside a git work tree (run `git init` first)")
     return Path(proc.stdout.strip())
 
 
