@@ -1,21 +1,40 @@
-"""The few git facts the pre-commit hook needs, read with the `git` command line.
+"""Every git command plt-agent runs: how git is started, where the repository is, and the few
+questions the rest of the project asks it.
 
-Read-only by construction: every call runs with GIT_OPTIONAL_LOCKS=0 (so git never refreshes
-the index opportunistically), and nothing here writes to the work tree, the index or refs.
-The environment git exports to a hook (GIT_DIR, GIT_INDEX_FILE for partial commits) is
-inherited as-is, so "staged" means what the commit being made will contain.
+Running git: `run(cwd, *args)` starts `git --no-pager ARGS` in `cwd` with the caller's
+environment plus GIT_OPTIONAL_LOCKS=0 (a read never refreshes, that is rewrites, the user's
+index) and GIT_TERMINAL_PROMPT=0 (git never waits for a password); `config` adds `-c KEY=VALUE`
+(the identity of plt-agent's own scratch repositories, `identity`). What git exports to a
+hook (GIT_DIR, GIT_INDEX_FILE of a partial commit) is kept, so inside the pre-commit hook
+"staged" means what the commit being made will contain; the user's own configuration applies
+(identity and hooks for `commit_files`, excludes for listings). `output` returns stdout or
+raises GitError (`git ARGS failed in DIR: what git said`); `query` returns stdout as text, or
+None when git fails, is missing or runs past its timeout.
 
-This module knows nothing about models, findings or how they are shown.
+Where: `find_root(path)` is the top of the work tree holding `path` (a file: its folder), or
+None outside one (a plain folder, a bare repository, inside a .git folder, a missing path);
+`repo_root(path)` is the same or the one error, NotARepository. `git_dir(root)` is the
+(per-work-tree) git directory, `hooks_dir(root)` where git looks for hooks.
+
+Questions: what is staged (`staged_diff`, `staged_files`, `read_blob`), which files hold
+uncommitted changes (`dirty_files`), whether a merge or rebase is underway
+(`operation_in_progress`). The one write to a user's repository is `commit_files`, the commit
+`fix --commit` makes; callers run other writes through `output` only in repositories they made.
+
+This module knows nothing about tools, journals, hooks, models or how results are shown.
 """
 
 from __future__ import annotations
 
 import os
 import subprocess
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from tools.errors import ToolError
+
+ENV = {"GIT_OPTIONAL_LOCKS": "0", "GIT_TERMINAL_PROMPT": "0"}
 
 
 class GitError(ToolError):
@@ -30,6 +49,126 @@ class NotARepository(GitError):
     exit_code = 2
 
 
+# ---- running git -------------------------------------------------------------------------
+
+
+def run(
+    cwd: Path,
+    *args: str,
+    input: bytes | None = None,
+    config: Mapping[str, str] | None = None,
+    env: Mapping[str, str] | None = None,
+    timeout: float | None = None,
+) -> subprocess.CompletedProcess[bytes]:
+    """`git ARGS` in `cwd`, output captured as bytes, whatever its exit status.
+
+    GitError when git cannot start (missing, `cwd` gone) or runs past `timeout` seconds.
+    """
+    options = [word for key, value in (config or {}).items() for word in ("-c", f"{key}={value}")]
+    try:
+        return subprocess.run(
+            ["git", "--no-pager", *options, *args],
+            cwd=cwd,
+            input=input,
+            capture_output=True,
+            timeout=timeout,
+            env={**os.environ, **ENV, **(env or {})},
+        )
+    except subprocess.TimeoutExpired:
+        raise GitError(f"git {_shown(args)} ran for more than {timeout:g} s in {cwd}") from None
+    except OSError as exc:
+        raise GitError(f"cannot run git {_shown(args)} in {cwd}: {exc.strerror or exc}") from None
+
+
+def output(
+    cwd: Path,
+    *args: str,
+    input: bytes | None = None,
+    config: Mapping[str, str] | None = None,
+    timeout: float | None = None,
+) -> bytes:
+    """Stdout of `git ARGS` (options as for `run`); GitError when it fails."""
+    proc = run(cwd, *args, input=input, config=config, timeout=timeout)
+    if proc.returncode != 0:
+        said = proc.stderr.decode(errors="replace").strip() or f"exit {proc.returncode}"
+        raise GitError(f"git {_shown(args)} failed in {cwd}: {said}")
+    return proc.stdout
+
+
+def query(
+    cwd: Path,
+    *args: str,
+    input: bytes | None = None,
+    env: Mapping[str, str] | None = None,
+    timeout: float | None = None,
+) -> str | None:
+    """Stdout of `git ARGS` as text (undecodable bytes kept as surrogates), or None when it fails."""
+    try:
+        proc = run(cwd, *args, input=input, env=env, timeout=timeout)
+    except GitError:
+        return None
+    return proc.stdout.decode("utf-8", "surrogateescape") if proc.returncode == 0 else None
+
+
+def identity(name: str, email: str) -> dict[str, str]:
+    """`config` for commits in plt-agent's own repositories: this author, never signed."""
+    return {"user.name": name, "user.email": email, "commit.gpgsign": "false"}
+
+
+def _shown(args: tuple[str, ...]) -> str:
+    return " ".join(args[:3])
+
+
+# ---- where -------------------------------------------------------------------------------
+
+
+def find_root(path: Path) -> Path | None:
+    """The top of the git work tree holding `path` (a file: its folder), or None outside one."""
+    probe = path if path.is_dir() else path.parent
+    out = query(probe, "rev-parse", "--show-toplevel")
+    top = out.rstrip("\n") if out else ""
+    return Path(top) if top else None
+
+
+def repo_root(path: Path) -> Path:
+    """`find_root(path)`, or NotARepository when `path` is not inside a git work tree."""
+    root = find_root(path)
+    if root is None:
+        raise NotARepository(f"{path} is not inside a git work tree (run `git init` first)")
+    return root
+
+
+def git_dir(root: Path) -> Path | None:
+    """The absolute git directory of the work tree at `root` (per work tree: where MERGE_HEAD
+    and the index live), or None outside git."""
+    out = query(root, "rev-parse", "--absolute-git-dir")
+    return Path(out.rstrip("\n")) if out else None
+
+
+def hooks_dir(root: Path) -> Path:
+    """Where git looks for hooks, honouring core.hooksPath."""
+    return (root / output(root, "rev-parse", "--git-path", "hooks").decode().strip()).resolve()
+
+
+def operation_in_progress(root: Path) -> str | None:
+    """The name of a merge, rebase, cherry-pick or revert underway in this work tree, else None."""
+    gdir = git_dir(root)
+    markers = {
+        "MERGE_HEAD": "merge",
+        "rebase-merge": "rebase",
+        "rebase-apply": "rebase",
+        "CHERRY_PICK_HEAD": "cherry-pick",
+        "REVERT_HEAD": "revert",
+    }
+    for name, what in markers.items():
+        if gdir is not None and (gdir / name).exists():
+            return what
+    return None
+
+
+# ---- what is staged ----------------------------------------------------------------------
+
+
 @dataclass(frozen=True)
 class StagedFile:
     """One path in the staged diff: its status letter (A, M, R, C, T, D) and index blob."""
@@ -40,44 +179,15 @@ class StagedFile:
     size: int  # bytes of the staged blob; 0 for deletions
 
 
-def git(args: list[str], cwd: Path, *, input: bytes | None = None, check: bool = True) -> bytes:
-    """Run `git ARGS` in `cwd` without optional locks and return stdout bytes."""
-    env = {**os.environ, "GIT_OPTIONAL_LOCKS": "0"}
-    proc = subprocess.run(["git", *args], cwd=cwd, input=input, capture_output=True, env=env)
-    if check and proc.returncode != 0:
-        msg = proc.stderr.decode(errors="replace").strip() or f"exit {proc.returncode}"
-        raise GitError(f"git {' '.join(args)} failed in {cwd}: {msg}")
-    return proc.stdout
-
-
-def repo_root(path: Path) -> Path:
-    """The top of the work tree containing `path`; NotARepository when it is not in one."""
-    probe = path if path.is_dir() else path.parent
-    proc = subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=probe, capture_output=True, text=True)
-    if proc.returncode != 0 or not proc.stdout.strip():
-        raise NotARepository(f"{path} is not inside a git work tree (run `git init` first)")
-    return Path(proc.stdout.strip())
-
-
-def git_dir(root: Path) -> Path:
-    """The repository's git directory (per-worktree: where MERGE_HEAD and friends live)."""
-    return (root / git(["rev-parse", "--git-dir"], root).decode().strip()).resolve()
-
-
-def hooks_dir(root: Path) -> Path:
-    """Where git looks for hooks, honouring core.hooksPath."""
-    return (root / git(["rev-parse", "--git-path", "hooks"], root).decode().strip()).resolve()
-
-
 def staged_diff(root: Path) -> str:
     """`git diff --cached` as text: exactly what the commit would add."""
-    out = git(["diff", "--cached", "--no-color", "--no-ext-diff", "--no-textconv", "-M"], root)
+    out = output(root, "diff", "--cached", "--no-color", "--no-ext-diff", "--no-textconv", "-M")
     return out.decode("utf-8", errors="replace")
 
 
 def staged_files(root: Path) -> list[StagedFile]:
     """The staged paths with their status, index blob id and blob size."""
-    raw = git(["diff", "--cached", "--name-status", "--no-renames", "-z"], root).split(b"\0")
+    raw = output(root, "diff", "--cached", "--name-status", "--no-renames", "-z").split(b"\0")
     pairs = [
         (raw[i].decode(), raw[i + 1].decode("utf-8", "surrogateescape")) for i in range(0, len(raw) - 1, 2)
     ]
@@ -88,13 +198,13 @@ def staged_files(root: Path) -> list[StagedFile]:
 
 def read_blob(root: Path, blob: str) -> bytes:
     """The bytes of one object from the object database."""
-    return git(["cat-file", "blob", blob], root)
+    return output(root, "cat-file", "blob", blob)
 
 
 def _index_blobs(root: Path, paths: list[str]) -> dict[str, str]:
     if not paths:
         return {}
-    out = git(["ls-files", "--stage", "-z", "--", *[f":(literal){p}" for p in paths]], root)
+    out = output(root, "ls-files", "--stage", "-z", "--", *[f":(literal){p}" for p in paths])
     blobs = {}
     for entry in out.split(b"\0"):
         if entry:
@@ -106,11 +216,8 @@ def _index_blobs(root: Path, paths: list[str]) -> dict[str, str]:
 def _blob_sizes(root: Path, blobs: list[str]) -> dict[str, int]:
     if not blobs:
         return {}
-    out = git(
-        ["cat-file", "--batch-check=%(objectname) %(objectsize)"],
-        root,
-        input="\n".join(blobs).encode() + b"\n",
-    )
+    batch = "\n".join(blobs).encode() + b"\n"
+    out = output(root, "cat-file", "--batch-check=%(objectname) %(objectsize)", input=batch)
     sizes = {}
     for line in out.decode().splitlines():
         parts = line.split()
@@ -119,16 +226,32 @@ def _blob_sizes(root: Path, blobs: list[str]) -> dict[str, int]:
     return sizes
 
 
-def operation_in_progress(gdir: Path) -> str | None:
-    """The name of a merge, rebase, cherry-pick or revert underway in this git dir, else None."""
-    markers = {
-        "MERGE_HEAD": "merge",
-        "rebase-merge": "rebase",
-        "rebase-apply": "rebase",
-        "CHERRY_PICK_HEAD": "cherry-pick",
-        "REVERT_HEAD": "revert",
-    }
-    for name, what in markers.items():
-        if (gdir / name).exists():
-            return what
-    return None
+# ---- the work tree and the one commit ----------------------------------------------------
+
+
+def dirty_files(root: Path) -> set[str]:
+    """Paths (relative to `root`) with uncommitted changes: staged, unstaged or untracked.
+
+    Read without refreshing the index; empty when git fails.
+    """
+    out = query(root, "status", "--porcelain", "-z", "--untracked-files=all") or ""
+    entries = [e for e in out.split("\0") if e]
+    return {e[3:] for e in entries if len(e) > 3}
+
+
+def commit_files(root: Path, files: list[str], message: str) -> str:
+    """Commit exactly `files` (relative to `root`, deleted ones included) with the user's own
+    identity and hooks, leaving whatever else is staged as it is; returns the new short HEAD.
+
+    GitError carries git's reason (its first `fatal:`/`error:` line).
+    """
+    existing = [f for f in files if (root / f).exists()]
+    steps = [["add", "--", *existing]] if existing else []
+    steps.append(["commit", "-q", "-m", message, "--only", "--", *files])
+    for args in steps:
+        proc = run(root, *args)
+        if proc.returncode != 0:
+            said = (proc.stderr.strip() or proc.stdout.strip()).decode(errors="replace")
+            lines = said.splitlines() or ["(no message)"]
+            raise GitError(next((ln for ln in lines if ln.startswith(("fatal:", "error:"))), lines[-1]))
+    return (query(root, "rev-parse", "--short", "HEAD") or "").strip()
