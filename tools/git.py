@@ -3,13 +3,17 @@ questions the rest of the project asks it.
 
 Running git: `run(cwd, *args)` starts `git --no-pager ARGS` in `cwd` with the caller's
 environment plus GIT_OPTIONAL_LOCKS=0 (a read never refreshes, that is rewrites, the user's
-index) and GIT_TERMINAL_PROMPT=0 (git never waits for a password); `config` adds `-c KEY=VALUE`
-(the identity of plt-agent's own scratch repositories, `identity`). What git exports to a
-hook (GIT_DIR, GIT_INDEX_FILE of a partial commit) is kept, so inside the pre-commit hook
-"staged" means what the commit being made will contain; the user's own configuration applies
-(identity and hooks for `commit_files`, excludes for listings). `output` returns stdout or
-raises GitError (`git ARGS failed in DIR: what git said`); `query` returns stdout as text, or
-None when git fails, is missing or runs past its timeout.
+index) and GIT_TERMINAL_PROMPT=0 (git never waits for a password), and with the few settings
+that would change the shape of what is parsed pinned (`PINNED`: paths unquoted, diffs with
+a/ and b/ prefixes, whatever the user's config says); `config` adds `-c KEY=VALUE` (the
+identity of plt-agent's own scratch repositories, `identity`). What git exports to a hook
+(GIT_DIR, GIT_INDEX_FILE of a partial commit) is kept, so inside the pre-commit hook "staged"
+means what the commit being made will contain; the user's own configuration applies
+otherwise (excludes for listings). `as_user=True` runs git exactly as the user would (their
+environment and config only): the commit `fix --commit` makes, whose hooks must see what they
+see under the user's own `git commit`. `output` returns stdout or raises GitError
+(`git ARGS failed in DIR: what git said`); `query` returns stdout as text, or None when git
+fails, is missing or runs past its timeout.
 
 Where: `find_root(path)` is the top of the work tree holding `path` (a file: its folder), or
 None outside one (a plain folder, a bare repository, inside a .git folder, a missing path);
@@ -35,6 +39,7 @@ from pathlib import Path
 from tools.errors import ToolError
 
 ENV = {"GIT_OPTIONAL_LOCKS": "0", "GIT_TERMINAL_PROMPT": "0"}
+PINNED = {"core.quotePath": "off", "diff.noprefix": "false", "diff.mnemonicPrefix": "false"}
 
 
 class GitError(ToolError):
@@ -59,12 +64,14 @@ def run(
     config: Mapping[str, str] | None = None,
     env: Mapping[str, str] | None = None,
     timeout: float | None = None,
+    as_user: bool = False,
 ) -> subprocess.CompletedProcess[bytes]:
     """`git ARGS` in `cwd`, output captured as bytes, whatever its exit status.
 
     GitError when git cannot start (missing, `cwd` gone) or runs past `timeout` seconds.
     """
-    options = [word for key, value in (config or {}).items() for word in ("-c", f"{key}={value}")]
+    settings = {**({} if as_user else PINNED), **(config or {})}
+    options = [word for key, value in settings.items() for word in ("-c", f"{key}={value}")]
     try:
         return subprocess.run(
             ["git", "--no-pager", *options, *args],
@@ -72,7 +79,7 @@ def run(
             input=input,
             capture_output=True,
             timeout=timeout,
-            env={**os.environ, **ENV, **(env or {})},
+            env={**os.environ, **({} if as_user else ENV), **(env or {})},
         )
     except subprocess.TimeoutExpired:
         raise GitError(f"git {_shown(args)} ran for more than {timeout:g} s in {cwd}") from None
@@ -230,26 +237,31 @@ def _blob_sizes(root: Path, blobs: list[str]) -> dict[str, int]:
 
 
 def dirty_files(root: Path) -> set[str]:
-    """Paths (relative to `root`) with uncommitted changes: staged, unstaged or untracked.
-
-    Read without refreshing the index; empty when git fails.
-    """
+    """Paths (relative to `root`) with uncommitted changes: staged, unstaged or untracked, both
+    names of a rename. Read without refreshing the index; empty when git fails."""
     out = query(root, "status", "--porcelain", "-z", "--untracked-files=all") or ""
-    entries = [e for e in out.split("\0") if e]
-    return {e[3:] for e in entries if len(e) > 3}
+    entries = iter(out.split("\0"))
+    names = set()
+    for entry in entries:
+        if len(entry) > 3:
+            names.add(entry[3:])
+            if {"R", "C"} & set(entry[:2]):
+                names.add(next(entries, ""))  # the name it had before (-z: in the next field)
+    return names - {""}
 
 
 def commit_files(root: Path, files: list[str], message: str) -> str:
-    """Commit exactly `files` (relative to `root`, deleted ones included) with the user's own
-    identity and hooks, leaving whatever else is staged as it is; returns the new short HEAD.
+    """Commit exactly `files` (relative to `root`, deleted ones included; names taken literally,
+    never as globs) as the user's own `git commit` would (identity, hooks), leaving whatever
+    else is staged as it is; returns the new short HEAD.
 
     GitError carries git's reason (its first `fatal:`/`error:` line).
     """
-    existing = [f for f in files if (root / f).exists()]
+    existing = [f":(literal){f}" for f in files if (root / f).exists()]
     steps = [["add", "--", *existing]] if existing else []
-    steps.append(["commit", "-q", "-m", message, "--only", "--", *files])
+    steps.append(["commit", "-q", "-m", message, "--only", "--", *[f":(literal){f}" for f in files]])
     for args in steps:
-        proc = run(root, *args)
+        proc = run(root, *args, as_user=True)
         if proc.returncode != 0:
             said = (proc.stderr.strip() or proc.stdout.strip()).decode(errors="replace")
             lines = said.splitlines() or ["(no message)"]
