@@ -25,7 +25,8 @@ uncommitted changes (`dirty_files`), whether a merge or rebase is underway
 (`operation_in_progress`). The one write to a user's repository is `commit_files`, the commit
 `fix --commit` makes; callers run other writes through `output` only in repositories they made.
 
-This module knows nothing about tools, journals, hooks, models or how results are shown.
+This module knows nothing about the agent's tools, journals, reviews, models or how results
+are shown.
 """
 
 from __future__ import annotations
