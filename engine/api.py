@@ -31,6 +31,7 @@ __all__ = [
     "bench",
     "check_header",
     "load",
+    "show_ggml_debug_log",
     "use_ggml_library",
 ]
 
@@ -140,6 +141,13 @@ def bench(path: str | Path, **options: object) -> dict:
     from engine.bench import bench_engine
 
     return bench_engine(Path(path), **options)  # type: ignore[arg-type]
+
+
+def show_ggml_debug_log(on: bool) -> None:
+    """Print ggml's debug and info lines too (by default only its warnings and errors)."""
+    from engine import ggml
+
+    ggml.show_debug_log(on)
 
 
 def use_ggml_library(libdir: str | Path | None) -> None:

@@ -146,6 +146,10 @@ def _engine_settings(environ: Mapping[str, str]) -> None:
         from engine import api
 
         api.use_ggml_library(libdir)
+    if environ.get("PLT_AGENT_GGML_LOG") == "debug":
+        from engine import api
+
+        api.show_ggml_debug_log(True)
 
 
 def _register() -> None:

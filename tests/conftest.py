@@ -32,6 +32,29 @@ def hermetic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return home
 
 
+def _gpu_present() -> bool:
+    """A GPU in ggml's registry (llama-cpp-python built with CUDA, and a device to run on)."""
+    try:
+        from engine import ggml
+        from engine.backend import list_devices
+
+        gpu_kinds = (ggml.BACKEND_DEVICE_TYPE_GPU, ggml.BACKEND_DEVICE_TYPE_IGPU)
+        return any(d.kind in gpu_kinds for d in list_devices())
+    except Exception:  # noqa: BLE001 - no ggml at all: no GPU either
+        return False
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked `gpu` skip unless a GPU is there."""
+    marked = [item for item in items if "gpu" in item.keywords]
+    if marked and not _gpu_present():
+        skip = pytest.mark.skip(
+            reason="needs a GPU and llama-cpp-python built with CUDA (make install GPU=cuda)"
+        )
+        for item in marked:
+            item.add_marker(skip)
+
+
 @pytest.fixture(scope="session")
 def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory):
     from converters.tiny import make_tiny

@@ -18,17 +18,16 @@ This module knows nothing about tools, journals' files or the work tree.
 from __future__ import annotations
 
 import os
-import subprocess
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from tools.git import query
 from tools.runlock import durable_write
 
 STASH = "refs/stash"
 _SPECIAL = ("HEAD", "index", "stash")
-_ENV = {"GIT_OPTIONAL_LOCKS": "0", "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"}
 
 
 class Store(Protocol):
@@ -166,7 +165,7 @@ class GitRepo:
         with tempfile.TemporaryDirectory(prefix="plt-agent-index-") as tmp:
             index = Path(tmp) / "index"
             index.write_bytes(data)
-            return _git(self.root, "ls-files", "-s", "-v", "-z", env={**_ENV, "GIT_INDEX_FILE": str(index)})
+            return _git(self.root, "ls-files", "-s", "-v", "-z", env={"GIT_INDEX_FILE": str(index)})
 
     def _set_head(self, head: str | None) -> str:
         if head is None:
@@ -175,14 +174,14 @@ class GitRepo:
             args = ["symbolic-ref", "HEAD", head[5:]]
         else:
             args = ["update-ref", "--no-deref", "HEAD", head]
-        return "" if _git(self.root, *args, env={}) is not None else f"`git {' '.join(args)}` failed"
+        return "" if _git(self.root, *args) is not None else f"`git {' '.join(args)}` failed"
 
     def _move_refs(self, wanted: dict[str, str | None], current: dict[str, str]) -> str:
         lines = []
         for name, value in wanted.items():
             now = current.get(name)
             if value is not None and value.startswith("ref: "):
-                if _git(self.root, "symbolic-ref", name, value[5:], env={}) is None:
+                if _git(self.root, "symbolic-ref", name, value[5:]) is None:
                     return f"`git symbolic-ref {name}` failed"
                 continue
             if now is not None and now.startswith("ref: "):
@@ -194,7 +193,7 @@ class GitRepo:
             else:
                 lines.append(f"update {name} {value} {now}")
         text = "".join(line + "\n" for line in lines if line)
-        if text and _git(self.root, "update-ref", "--stdin", input_text=text, env={}) is None:
+        if text and _git(self.root, "update-ref", "--stdin", input_text=text) is None:
             return "`git update-ref` refused to move the refs back (they changed meanwhile)"
         return ""
 
@@ -231,15 +230,5 @@ def _write_back(store: Store, key: str | None, path: Path, busy: Path | None) ->
 def _git(
     root: Path, *args: str, input_text: str | None = None, env: dict[str, str] | None = None
 ) -> str | None:
-    try:
-        proc = subprocess.run(
-            ["git", *args],
-            cwd=root,
-            input=input_text.encode() if input_text is not None else None,
-            capture_output=True,
-            timeout=60,
-            env={**os.environ, **(_ENV if env is None else {"GIT_TERMINAL_PROMPT": "0", **env})},
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    return proc.stdout.decode("utf-8", "surrogateescape") if proc.returncode == 0 else None
+    data = input_text.encode() if input_text is not None else None
+    return query(root, *args, input=data, env=env, timeout=60)

@@ -14,36 +14,14 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
-import subprocess
 from pathlib import Path
+
+from tools.git import git_dir, query
 
 # Files larger than this are not read as text by the tools (view pages them, search skips them).
 MAX_TEXT_BYTES = 4 * 1024 * 1024
 _SNIFF_BYTES = 8192
 _SKIP_DIRS = {"node_modules", "__pycache__", "venv", "site-packages", "target", "build", "dist"}
-
-
-def git_output(root: Path, *args: str, timeout: float = 30) -> str | None:
-    """Run `git args` in `root`; return stdout, or None when git fails or is missing."""
-    try:
-        proc = subprocess.run(
-            ["git", *args],
-            cwd=root,
-            capture_output=True,
-            timeout=timeout,
-            env={**os.environ, "GIT_OPTIONAL_LOCKS": "0", "GIT_TERMINAL_PROMPT": "0"},
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    if proc.returncode != 0:
-        return None
-    return proc.stdout.decode("utf-8", "surrogateescape")
-
-
-def git_dir(root: Path) -> Path | None:
-    """The absolute git directory of the work tree containing `root`, or None outside git."""
-    out = git_output(root, "rev-parse", "--absolute-git-dir")
-    return Path(out.strip()) if out else None
 
 
 def list_files(root: Path, *, use_git: bool = True, check: bool = True) -> list[str]:
@@ -53,7 +31,7 @@ def list_files(root: Path, *, use_git: bool = True, check: bool = True) -> list[
     every name anyway): names git lists may then be missing or be symlinks.
     """
     if use_git:
-        out = git_output(root, "ls-files", "-z", "--cached", "--others", "--exclude-standard")
+        out = query(root, "ls-files", "-z", "--cached", "--others", "--exclude-standard", timeout=30)
         if out is not None:
             names = {n for n in out.split("\0") if n}
             if not check:
@@ -116,7 +94,7 @@ def state_dir(root: Path, *, use_git: bool = True) -> Path:
     if use_git:
         gd = git_dir(root)
         if gd is not None:
-            prefix = (git_output(root, "rev-parse", "--show-prefix") or "").strip()
+            prefix = (query(root, "rev-parse", "--show-prefix") or "").strip()
             if not prefix:
                 return gd / "plt-agent"
             # a workspace rooted in a subfolder keeps its own journal (its paths are relative to it)

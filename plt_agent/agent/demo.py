@@ -7,9 +7,10 @@ Running `fix` on it and reporting is the command's part (`plt_agent.commands.age
 from __future__ import annotations
 
 import shutil
-import subprocess
 from importlib import resources
 from pathlib import Path
+
+from tools.git import identity, output
 
 RENAMES = {"gitignore": ".gitignore"}  # dotfiles are stored without the dot in the package
 
@@ -27,14 +28,7 @@ def make_demo_repo(parent: Path) -> Path:
     for old, new in RENAMES.items():
         if (repo / old).exists():
             (repo / old).rename(repo / new)
-    ident = [
-        "-c",
-        "user.name=plt-agent demo",
-        "-c",
-        "user.email=demo@plt-agent.invalid",
-        "-c",
-        "commit.gpgsign=false",
-    ]
-    for cmd in (["init", "-q"], ["add", "-A"], [*ident, "commit", "-q", "-m", "mathlib: initial version"]):
-        subprocess.run(["git", *cmd], cwd=repo, check=True, capture_output=True)
+    author = identity("plt-agent demo", "demo@plt-agent.invalid")
+    for args in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "mathlib: initial version"]):
+        output(repo, *args, config=author)
     return repo

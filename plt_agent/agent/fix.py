@@ -21,8 +21,6 @@ This module knows nothing about the terminal: `events` and `confirm` come from t
 
 from __future__ import annotations
 
-import os
-import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -39,6 +37,7 @@ from plt_agent.agent.wholefile.strategy import WholeFileRun
 from plt_agent.config import Config, setting_source
 from plt_agent.errors import PltAgentError, UsageError
 from plt_agent.models.base import Model
+from tools import git
 from tools.base import Tool
 from tools.procs import signals_deferred
 from tools.restore import RestoreReport
@@ -78,18 +77,11 @@ class FixResult:
         return self.outcome.status in ("fixed", "nothing_to_fix", "submitted")
 
 
-def git_root(path: Path) -> Path | None:
-    proc = subprocess.run(
-        ["git", "-C", str(path), "rev-parse", "--show-toplevel"], capture_output=True, text=True
-    )
-    return Path(proc.stdout.strip()) if proc.returncode == 0 else None
-
-
 def open_workspace(request: FixRequest, config: Config) -> Workspace:
     root = request.path.expanduser().resolve()
     if not root.is_dir():
         raise UsageError(f"{request.path} is not a directory")
-    if not request.no_git and git_root(root) is None:
+    if not request.no_git and git.find_root(root) is None:
         raise UsageError(
             f"{root} is not inside a git repository; run `git init` there, or pass --no-git "
             "(plt-agent still keeps its own snapshot to undo its changes)"
@@ -211,7 +203,7 @@ def _fix(
     confirm: Callable[[Action], bool | str] | None,
     should_stop: Callable[[], bool] | None,
 ) -> FixResult:
-    dirty_before = _dirty_files(workspace.root) if not request.no_git else set()
+    dirty_before = git.dirty_files(workspace.root) if not request.no_git else set()
     verify = make_verifier(workspace)
     first = None
     if request.message is None or _has_tests(workspace):
@@ -356,17 +348,6 @@ def _repo_map(workspace: Workspace, query: str) -> str | None:
     return obs.text if obs.ok else None
 
 
-def _dirty_files(root: Path) -> set[str]:
-    proc = subprocess.run(
-        ["git", "-C", str(root), "status", "--porcelain", "-z", "--untracked-files=all"],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "GIT_OPTIONAL_LOCKS": "0"},  # do not refresh (rewrite) the user's index
-    )
-    entries = [e for e in proc.stdout.split("\0") if e]
-    return {e[3:] for e in entries if len(e) > 3}
-
-
 def _commit(workspace: Workspace, dirty_before: set[str], outcome: Outcome, notes: list[str]) -> str:
     files = workspace.changed_files()
     mixed = sorted(set(files) & dirty_before)
@@ -376,19 +357,11 @@ def _commit(workspace: Workspace, dirty_before: set[str], outcome: Outcome, note
             "the fix is left in the working tree"
         )
         return ""
-    root = str(workspace.root)
-    existing = [f for f in files if (workspace.root / f).exists()]
     message = f"plt-agent fix: {', '.join(files)}\n\n{outcome.message or outcome.status}"
-    steps = [["git", "-C", root, "add", "--", *existing]] if existing else []
-    steps.append(["git", "-C", root, "commit", "-q", "-m", message, "--only", "--", *files])
-    for cmd in steps:
-        proc = subprocess.run(cmd, capture_output=True, text=True)
-        if proc.returncode != 0:
-            lines = (proc.stderr.strip() or proc.stdout.strip()).splitlines() or ["(no message)"]
-            reason = next((ln for ln in lines if ln.startswith(("fatal:", "error:"))), lines[-1])
-            raise PltAgentError(f"the fix is in the working tree but `git commit` failed: {reason}")
-    head = subprocess.run(["git", "-C", root, "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
-    return head.stdout.strip()
+    try:
+        return git.commit_files(workspace.root, files, message)
+    except git.GitError as exc:
+        raise PltAgentError(f"the fix is in the working tree but `git commit` failed: {exc}") from None
 
 
 def default_trajectory_path(root: Path) -> Path:

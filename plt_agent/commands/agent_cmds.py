@@ -59,14 +59,14 @@ def fix(
 
     The changes stay in the working tree (committed only with --commit); a run that fails or is stopped leaves every file as it found it, your own uncommitted edits included, and your index, stash and branches as they were. One run at a time per repository: another run makes this one exit 2 (or wait, with --wait). Exit code 0 fixed, 1 not fixed, 2 bad usage, configuration or a busy repository.
     """  # noqa: E501
-    from plt_agent.agent.fix import git_root
     from plt_agent.config import load_config, setting_source
     from plt_agent.errors import UsageError
+    from tools.git import find_root
 
     if message is not None and not message.strip():
         raise UsageError("-m/--message is empty: say what to do, or leave it out to fix the failing tests")
     flags: dict[str, Any] = {"model": model, "max_steps": max_steps, "test_cmd": test_cmd, "mode": mode}
-    repo = (git_root(path) or path) if path.is_dir() else None  # [tool.plt-agent] of the repository
+    repo = (find_root(path) or path) if path.is_dir() else None  # [tool.plt-agent] of the repository
     config = load_config(repo, flags)
     if replay is not None:
         config = _replay_config(config, replay)
@@ -232,14 +232,14 @@ def recover(
 
     fix, chat and tool run do this by themselves when they start; this does only that. Exit 0 when everything was put back (or nothing was unfinished), 1 when files were left alone, 2 while another run is working there.
     """  # noqa: E501
-    from plt_agent.agent.fix import git_root
     from plt_agent.errors import UsageError
+    from tools.git import find_root
     from tools.runs import lock_for, recover_all
     from tools.workspace import Workspace
 
     if not path.is_dir():
         raise UsageError(f"{path} is not a directory")
-    root = path if no_git else (git_root(path) or path)
+    root = path if no_git else (find_root(path) or path)
     workspace = Workspace(root, use_git=not no_git)
     lock = lock_for(workspace)
     if lock is not None:

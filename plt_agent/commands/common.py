@@ -20,7 +20,7 @@ def group(name: str, help: str, **options: Any) -> typer.Typer:
 def config_for(path: Path, flags: dict[str, Any] | None = None) -> Any:
     """The merged config for `path`: its repository's (or the directory's) settings, then `flags`."""
     from plt_agent.config import load_config
-    from plt_agent.hook.git import repo_root
+    from tools.git import repo_root
 
     try:
         repo = repo_root(path)

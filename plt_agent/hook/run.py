@@ -36,16 +36,15 @@ from rich.console import Console
 
 from plt_agent.display import literal as safe
 from plt_agent.display import plural
-from plt_agent.hook import git as g
 from plt_agent.hook.checks import Finding, run_checks
 from plt_agent.hook.review import Review, review_diff
 from plt_agent.liveline import LiveLine
+from tools import git as g
 from tools.repofiles import run_dir
 from tools.runlock import RepositoryBusy, RunLock
 from tools.runs import LOCK_NAME
 
 HOOK_ID = "plt-agent-review"
-PATCH_DIR = "plt-agent"
 DEFAULT_PATCH_NAME = "suggested.patch"
 MAX_FINDINGS = 5  # findings shown without --verbose
 MESSAGE_CHARS = 120  # a finding's message is cut to its first sentence and this many characters
@@ -79,7 +78,7 @@ def skip_reason(root: Path, environ: dict[str, str]) -> str:
         return "PLT_AGENT_SKIP is set"
     if HOOK_ID in [s.strip() for s in environ.get("SKIP", "").split(",")]:
         return f"SKIP names {HOOK_ID}"
-    operation = g.operation_in_progress(g.git_dir(root))
+    operation = g.operation_in_progress(root)
     return f"a {operation} is in progress" if operation else ""
 
 
@@ -170,7 +169,7 @@ def _write_patch(root: Path, review: Review | None, name: str | None) -> Path | 
         return None
     target = Path(name)
     if not target.is_absolute():
-        target = g.git_dir(root) / PATCH_DIR / target
+        target = run_dir(root) / target  # <git dir>/plt-agent/
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(review.patch if review.patch.endswith("\n") else review.patch + "\n")
     return target

@@ -106,14 +106,14 @@ def history_file() -> Path:
 
 
 def open_workspace(path: Path, test_cmd: str | None) -> Any:
-    from plt_agent.hook.git import repo_root
+    from tools.git import NotARepository, repo_root
     from tools.workspace import Workspace
 
     if not path.is_dir():
         raise UsageError(f"{path} is not a directory")
     try:
         return Workspace(repo_root(path), test_command=test_cmd)
-    except PltAgentError:
+    except NotARepository:
         return Workspace(path, use_git=False, test_command=test_cmd)
 
 

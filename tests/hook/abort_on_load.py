@@ -12,7 +12,7 @@ import sys
 import plt_agent.models
 
 
-def _abort(spec, **options):
+def _abort(spec, options=None, **ignored):
     os.write(2, b"ggml/src/ggml.c:1234: GGML_ASSERT(hparams.n_layer > 0) failed\n")
     os.abort()
 

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from hook_helpers import FakeModel, git
+from hook_helpers import CallLog, FakeModel, git
 from rich.console import Console
 
 from plt_agent.hook.run import HookOptions, run_hook
@@ -57,7 +57,7 @@ def test_a_commit_during_a_fix_is_let_through_without_a_review(repo, hermetic_en
 def test_the_review_takes_the_lock_and_drops_it(repo, hermetic_env):
     (repo / "app.py").write_text("def add(a, b):\n    return a - b\n")
     git(repo, "add", "app.py")
-    seen: list[bool] = []
+    seen = CallLog()  # the review runs in a forked child: it reports through a file
     lock = repo / ".git" / "plt-agent" / "run.lock"
 
     class Watching(FakeModel):
@@ -67,5 +67,5 @@ def test_the_review_takes_the_lock_and_drops_it(repo, hermetic_env):
 
     exit_code, skipped, _, loads = _hook(repo, Watching())
     assert (exit_code, skipped) == (0, "")
-    assert seen == [True]
+    assert seen.read() == [True]
     assert not lock.exists()
