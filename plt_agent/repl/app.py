@@ -23,6 +23,7 @@ from typing import Any
 from plt_agent.display import plural
 from plt_agent.errors import PltAgentError, UsageError
 from plt_agent.repl.commands import COMMANDS, find_command
+from plt_agent.repl.complete import completions
 from plt_agent.repl.session import ChatSession
 from plt_agent.repl.terminal import Terminal
 from plt_agent.repl.turn import ChatEvents, describe_action
@@ -134,6 +135,7 @@ def run_chat(
         session = open_session(path, config, load_model, terminal, wait=wait, yes=yes)
         try:
             _banner(terminal, session)
+            terminal.complete = lambda text: completions(text, session.root, session.files)
             Repl(session, terminal).loop()
         finally:
             session.run.finish()

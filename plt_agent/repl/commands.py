@@ -23,6 +23,8 @@ from tools.base import ToolError
 from tools.registry import run_tool
 from tools.shell import BashTool
 
+NO_CHANGES = "no changes since the chat started"  # /diff and /undo say the same state the same way
+
 
 class Repl(Protocol):
     """What a command works with (`plt_agent.repl.app.Repl`): the session, the terminal, and
@@ -96,13 +98,16 @@ def cmd_files(repl: Repl, text: str) -> None:
 def cmd_diff(repl: Repl, text: str) -> None:
     diff = repl.session.workspace.diff()
     if not diff:
-        repl.terminal.info("no changes since the chat started")
+        repl.terminal.info(NO_CHANGES)
         return
     repl.terminal.diff(diff)
 
 
 def cmd_undo(repl: Repl, text: str) -> None:
     observation = run_tool("undo", {}, repl.session.workspace)
+    if not any(observation.data.get(key) for key in ("restored", "removed", "skipped")):
+        repl.terminal.info(f"nothing to undo: {NO_CHANGES}")  # the words /diff uses
+        return
     repl.terminal.say(observation.text, style="" if observation.ok else "yellow")
     if observation.data.get("restored") or observation.data.get("removed"):
         repl.session.pending.append(f"Note: I undid all of your changes to the files.\n{observation.text}")

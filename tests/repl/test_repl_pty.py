@@ -139,6 +139,31 @@ def test_ctrl_d_leaves(repo, tmp_path, hermetic_env):
     assert screen.finish() == 0
 
 
+def test_tab_completes_commands_and_paths(repo, tmp_path, hermetic_env):
+    (repo / "src").mkdir()
+    (repo / "src" / "helpers.py").write_text("X = 1\n")
+    screen = Screen(repo, write_replies(tmp_path / "r.jsonl", "unused"), hermetic_env)
+    screen.wait_for("Ctrl-D leaves")
+
+    def typed(*pieces: str) -> None:
+        for piece in pieces:  # completion runs between keys: give it a moment after each Tab
+            time.sleep(0.4)
+            screen.child.send(piece)
+
+    typed("/ad", "\t", " ca", "\t", "\r")  # one candidate each: /add, calc.py
+    screen.wait_for("added calc.py to the chat")
+    typed("/add s", "\t", "h", "\t", "\r")  # a folder, then a file in it
+    screen.wait_for("added src/helpers.py to the chat")
+    typed("/dr", "\t", " src", "\t", "\r")  # /drop offers the files in the chat
+    screen.wait_for("dropped src/helpers.py")
+    screen.line("/files")
+    files = screen.wait_for("calc.py (goes with your next message)")
+    assert "helpers" not in files
+
+    screen.line("/exit")
+    assert screen.finish() == 0
+
+
 def _alive_with(tag: str) -> list[int]:
     found = []
     for entry in Path("/proc").iterdir():
