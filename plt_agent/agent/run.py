@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass, field
 from plt_agent.agent.events import AgentEvents
 from plt_agent.agent.outcome import Outcome, Status, Verdict
 from plt_agent.agent.trajectory import Trajectory
+from plt_agent.display import plural
 from plt_agent.models.base import ContextOverflow, ModelError, Reply
 from plt_agent.models.wire import tool_call_to_wire
 
@@ -70,7 +71,7 @@ class Run:
         if self.should_stop and self.should_stop():
             raise Stop("cancelled", "stopped by the user")
         if o.steps >= s.max_steps:
-            raise Stop("max_steps", f"used all {s.max_steps} steps")
+            raise Stop("max_steps", f"used all {plural(s.max_steps, 'step')}")
         if o.tokens >= s.max_tokens:
             raise Stop("max_tokens", f"used {o.tokens} of {s.max_tokens} tokens")
         if time.perf_counter() - self.started >= s.max_seconds:

@@ -253,6 +253,6 @@ def test_the_repository_config_applies_and_flags_override_it(demo_repo, tmp_path
     script = write_script(tmp_path / "r.jsonl", _fixing_replies())
     limited = cli("fix", str(demo_repo), "--model", f"scripted:{script}")
     assert limited.exit_code == 1
-    assert "used all 1 steps" in limited.stderr
+    assert "used all 1 step)" in limited.stderr
     allowed = cli("fix", str(demo_repo), "--model", f"scripted:{script}", "--max-steps", "2")
     assert allowed.exit_code == 0, allowed.output
