@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pexpect
 import pytest
+from proc_helpers import alive_with
 from repl_helpers import CALC, edit_reply, write_replies
 
 pytestmark = pytest.mark.slow
@@ -139,20 +140,6 @@ def test_ctrl_d_leaves(repo, tmp_path, hermetic_env):
     assert screen.finish() == 0
 
 
-def _alive_with(tag: str) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                cmdline = (entry / "cmdline").read_bytes()
-                state = (entry / "stat").read_bytes().rsplit(b")", 1)[1].split()[0]
-            except OSError:
-                continue
-            if tag.encode() in cmdline and state not in (b"Z", b"X"):
-                found.append(int(entry.name))
-    return found
-
-
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
 def test_ctrl_c_ends_a_running_shell_command_at_once(repo, tmp_path, hermetic_env):
     started, late = tmp_path / "started", tmp_path / "late.txt"
@@ -176,7 +163,7 @@ def test_ctrl_c_ends_a_running_shell_command_at_once(repo, tmp_path, hermetic_en
     screen.key("c")
     screen.wait_for("answer stopped", timeout=20)  # the command alone would take 60 s
 
-    assert _alive_with(tag) == []
+    assert alive_with(tag) == []
     assert not late.exists()
     screen.line("/exit")
     assert screen.finish() == 0
