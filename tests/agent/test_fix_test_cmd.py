@@ -39,12 +39,14 @@ def _fix(repo: Path, tmp: Path, replies: list[str], test_cmd: str) -> tuple[int,
     return proc.returncode, out + err
 
 
+def _check_cmd(log: Path) -> str:
+    return f"{shlex.quote(sys.executable)} check.py {shlex.quote(str(log))}"
+
+
 def test_fix_uses_the_given_test_command_before_and_after_the_edit(tmp_path):
-    repo = _repo(tmp_path / "repo")
-    log = tmp_path / "check.log"
-    cmd = f"{shlex.quote(sys.executable)} check.py {shlex.quote(str(log))}"
+    repo, log = _repo(tmp_path / "repo"), tmp_path / "check.log"
     edit = xml_call("edit", path="calc.py", old="    return a - b", new="    return a + b")
-    code, output = _fix(repo, tmp_path, [edit, xml_call("submit"), "never used"], cmd)
+    code, output = _fix(repo, tmp_path, [edit, xml_call("submit"), "never used"], _check_cmd(log))
     assert code == 0, output
     assert (repo / "calc.py").read_text() == "def add(a, b):\n    return a + b\n"
     runs = log.read_text().count("ran")
@@ -52,11 +54,9 @@ def test_fix_uses_the_given_test_command_before_and_after_the_edit(tmp_path):
 
 
 def test_a_test_command_that_keeps_failing_means_not_fixed_and_the_tree_put_back(tmp_path):
-    repo = _repo(tmp_path / "repo")
-    log = tmp_path / "check.log"
-    cmd = f"{shlex.quote(sys.executable)} check.py {shlex.quote(str(log))}"
+    repo, log = _repo(tmp_path / "repo"), tmp_path / "check.log"
     wrong = xml_call("edit", path="calc.py", old="    return a - b", new="    return a * b")
-    code, output = _fix(repo, tmp_path, [wrong, xml_call("submit"), "never used"], cmd)
+    code, output = _fix(repo, tmp_path, [wrong, xml_call("submit"), "never used"], _check_cmd(log))
     assert code == 1, output
     assert (repo / "calc.py").read_text() == "def add(a, b):\n    return a - b\n"
     assert "ran" in log.read_text()
