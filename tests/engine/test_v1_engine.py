@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -264,3 +265,49 @@ def test_fork_refusal_is_one_line_on_the_cli(tiny_gguf, tmp_path):
     assert out.returncode != 0
     assert "Traceback" not in out.stderr
     assert "loop_gate" in out.stderr + out.stdout
+
+
+# ---- bench -------------------------------------------------------------------------------------
+
+
+def test_bench_says_v1_decode_is_two_passes(tiny_gguf):
+    import json
+
+    from typer.testing import CliRunner
+
+    from plt_agent.cli import app
+
+    args = ["bench", "engine", str(tiny_gguf("q8_0", **V1)), "--json", "--rounds", "1"]
+    args += ["--prompt-tokens", "16", "--decode-tokens", "3", "--threads", "1"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["family"] == "v1"
+    assert set(data["variants"]) == {"serial", "single"}
+    assert data["variants"]["serial"]["decode_passes"] == 2
+    assert data["variants"]["single"]["decode_passes"] == 1
+    assert "two passes" in data["note"] or "2 passes" in data["note"]
+    assert data["serial_over_single"] == pytest.approx(
+        data["variants"]["serial"]["decode_step_ms"] / data["variants"]["single"]["decode_step_ms"]
+    )
+
+
+def test_v1_real_shape_synthetic_preset(tmp_path):
+    from converters.synthetic import PRESETS, synthetic_config, write_synthetic
+
+    p = PRESETS["v1-40b-loop"]
+    cfg = synthetic_config(2 << 30, p.shape, family=p.family)
+    assert cfg.is_v1
+    assert (cfg.hidden_size, cfg.num_heads, cfg.num_kv_heads, cfg.head_dim) == (5120, 40, 8, 128)
+    assert (cfg.intermediate_size, cfg.vocab_size, cfg.local_keys) == (27648, 76800, 64)
+    assert 1 <= cfg.num_layers < p.real_layers
+    # a narrow file of the same family loads and decodes (the real width is for the benchmark)
+    small = synthetic_config(
+        1 << 20, replace(p.shape, hidden=256, heads=2, kv_heads=1, intermediate=512, vocab=512), family="v1"
+    )
+    path = write_synthetic(tmp_path / "s.gguf", small)
+    with api.load(path, n_ctx=128, threads=1) as m:
+        assert m.config.is_v1
+        assert m.config.local_keys == 64
+        assert np.isfinite(m.runner.prefill(_ids(70, vocab=512), chunk=32)).all()
+        assert np.isfinite(m.runner.decode(5)).all()
