@@ -189,6 +189,21 @@ def test_v1_config_needs_its_loop_keys(key):
         config_from_hf(cfg)
 
 
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("loop_num", 1),
+        ("loop_num", "2"),
+        ("loop_window_size", 0),
+        ("loop_window_size", True),
+        ("loop_window_size", 4.5),
+    ],
+)
+def test_v1_config_refuses_bad_loop_values(key, value):
+    with pytest.raises(ArchError, match=key):
+        config_from_hf(tiny_v1(**{key: value}))
+
+
 def test_v2_config_relabelled_as_v1_is_refused(hf_config):
     relabelled = hf_config(architectures=["IQuestLoopCoderForCausalLM"], model_type="iquestloopcoder")
     with pytest.raises(ArchError, match="plt_num_loops|another model family"):
