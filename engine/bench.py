@@ -15,6 +15,11 @@ Figures (JSON keys):
   the same backend: the least a fused step can cost relative to a single-loop one on this
   hardware and this ggml (a compute-bound kernel pays ~L x, a bandwidth-bound one much less);
 - KV bytes per token for each variant (equal: the rings are a constant), peak RSS.
+
+IQuest-Coder-V1-Loop files (plt-model.md §5) have no fused step: loop 1 at step t needs loop
+0's output at step t, so their decode is two passes over the weights. Their variants are
+`serial` and `single`, the figure is `serial_over_single`, and `note` says so; every variant
+reports `decode_passes`.
 """
 
 from __future__ import annotations
@@ -177,7 +182,14 @@ def bench_engine(
     weights = Weights(model, backend)
     ctx = prompt_tokens + decode_tokens * (1 + cfg.loops) + 8
     variants = [Variant("fused", Runner(model, n_ctx=ctx, backend=backend, weights=weights))]
-    if cfg.loops > 1:
+    if cfg.is_v1:  # no fused step exists: the default runner is the serial one
+        variants = [Variant("serial", variants[0].runner)]
+        variants.append(
+            Variant(
+                "single", Runner(model, n_ctx=ctx, backend=backend, weights=weights, loops=1), rows=cfg.loops
+            )
+        )
+    elif cfg.loops > 1:
         variants.append(
             Variant(
                 "serial", Runner(model, n_ctx=ctx, backend=backend, weights=weights, decode_mode="serial")
@@ -222,6 +234,7 @@ def _summary(
     out: dict[str, Any] = {
         "model": str(path),
         "arch": cfg.arch,
+        "family": cfg.family,
         "loops": cfg.loops,
         "layers": cfg.num_layers,
         "hidden": cfg.hidden_size,
@@ -238,6 +251,7 @@ def _summary(
         step = statistics.median(v.step_s)
         out["variants"][v.name] = {
             "loops": v.runner.loops,
+            "decode_passes": v.runner.decode_passes,
             "decode_step_ms": round(step * 1e3, 3),
             "decode_tok_s": 1 / step,
             "prefill_tok_s": prompt_tokens / statistics.median(v.prefill_s),
@@ -245,7 +259,15 @@ def _summary(
             "constant_state_bytes": v.runner.state.constant_bytes(),
         }
     vs = out["variants"]
-    if "single" in vs:
+    if cfg.is_v1:
+        out["note"] = (
+            f"IQuest-Coder-V1-Loop: decode is {cfg.loops} passes over the weights per step "
+            "(loop 1 needs loop 0's output at the same step; no fused step exists)"
+        )
+        out["serial_over_single"] = vs["serial"]["decode_step_ms"] / vs["single"]["decode_step_ms"]
+        single = next(v for v in variants if v.name == "single")
+        out["rows_over_single"] = statistics.median(single.rows_s) * 1e3 / vs["single"]["decode_step_ms"]
+    elif "single" in vs:
         out["fused_over_single"] = vs["fused"]["decode_step_ms"] / vs["single"]["decode_step_ms"]
         single = next(v for v in variants if v.name == "single")
         # the same weights, one loop, L tokens in one pass: what L rows cost here, PLT or not

@@ -7,6 +7,9 @@ Two graph shapes:
 - `decode`: one token, all L loops as L rows of ONE pass over the weights (cross-loop
   parallelism): row 0 is loop 0 at position t, row l is loop l at the same slot fed by the
   carry of step t-1.
+IQuest-Coder-V1-Loop (`cfg.is_v1`, plt-model.md §5) uses only `prefill`: loop l reads loop
+l-1's raw output at the same slot, so a decode step is a one-token prefill (L passes over the
+weights, no carry) and the fused `decode` shape does not exist for it.
 
 A built graph has fixed shapes and reads everything that changes from step to step (token
 ids, positions, cache indices, masks) from input tensors, so it is reused for many steps:
@@ -168,13 +171,15 @@ class GraphBuilder:
     def _gate(self, j: int, r: Tensor, q: Tensor, n: int) -> Tensor:
         """g in (0,1) per head and row, shaped [1, H, n]; weights the GLOBAL branch (§3.4 step 5)."""
         o, c = self._o, self.cfg
-        bias = self.w.get(Tensors.PLT_GATE_BIAS.format(i=j))
         if c.gate_mode == "hidden":
+            bias = self.w.get(Tensors.PLT_GATE_BIAS.format(i=j))
             gn = self._norm(r, Tensors.PLT_GATE_NORM.format(i=j), c.gate_norm_eps)
             logits = o.add(o.mul_mat(self.w.get(Tensors.PLT_GATE.format(i=j)), gn), bias)
             return o.reshape_3d(o.sigmoid(logits), 1, c.num_heads, n)
-        # query mode: <q_h, P_h> + b_h with the post-RoPE query
-        p = o.reshape_3d(self.w.get(Tensors.PLT_GATE.format(i=j)), c.head_dim, c.num_heads, 1)
+        # query mode (V2's variant and V1's gate): <q_h, P_h> + b_h with the post-RoPE query
+        bias = self.w.get((Tensors.LOOP_GATE_BIAS if c.is_v1 else Tensors.PLT_GATE_BIAS).format(i=j))
+        weight = Tensors.LOOP_GATE if c.is_v1 else Tensors.PLT_GATE
+        p = o.reshape_3d(self.w.get(weight.format(i=j)), c.head_dim, c.num_heads, 1)
         dots = o.sum_rows(o.mul(q, p))
         return o.sigmoid(o.add(dots, o.reshape_3d(bias, 1, c.num_heads, 1)))
 
@@ -222,11 +227,15 @@ class GraphBuilder:
             inputs.mask_local = o.input(ggml.TYPE_F16, c.local_keys + n, n)
         for loop in range(1, self.loops):
             prev = h
-            x = o.add(o.scale(emb, c.emb_scale), o.scale(self._shift(prev, loop, n), c.hidden_scale))
+            if c.is_v1:  # V1 (§5): loop l reads loop l-1's raw output at the same slot; no carry
+                x = prev
+            else:
+                x = o.add(o.scale(emb, c.emb_scale), o.scale(self._shift(prev, loop, n), c.hidden_scale))
             for j in range(c.num_layers):
                 x = self._prefill_plt_layer(j, loop, x, plan, inputs)
             h = self._loop_output(x, loop)
-            self._defer_carry(prev, loop - 1, n)
+            if not c.is_v1:
+                self._defer_carry(prev, loop - 1, n)
         return inputs, self._logits(h, n, plan.all_logits)
 
     def _loop_output(self, x: Tensor, loop: int) -> Tensor:

@@ -5,6 +5,8 @@ takes token ids and returns float32 logits; it validates every id and the contex
 before ggml sees them. Decode modes:
 - `fused`: all loops of a step as rows of one pass over the weights (PLT's point);
 - `serial`: the loops one after another (a one-token prefill), as the vendor runtime does.
+IQuest-Coder-V1-Loop models (plt-model.md §5) always decode serially: loop 1 at step t needs
+loop 0's output at step t, so a step is two passes over the weights (`decode_passes`).
 
 Knows nothing about text, sampling or prefix reuse (see `engine.session`).
 """
@@ -63,6 +65,16 @@ class Runner:
         return self.state.loops
 
     @property
+    def fused(self) -> bool:
+        """Whether a decode step runs all loops as rows of one pass (never for V1)."""
+        return self.decode_mode == "fused" and not self.config.is_v1 and self.loops > 1
+
+    @property
+    def decode_passes(self) -> int:
+        """Passes over the layer weights per decode step: 1 fused, else one per loop."""
+        return 1 if self.fused or self.loops == 1 else self.loops
+
+    @property
     def n_past(self) -> int:
         return self.state.n_past
 
@@ -83,7 +95,7 @@ class Runner:
     def decode(self, token: int) -> np.ndarray:
         """One decode step for `token` at the current position; logits [vocab]."""
         self._check([token])
-        if self.decode_mode == "serial":
+        if self.decode_mode == "serial" or self.config.is_v1:
             return self._run_prefill([token], False)[0]
         return self._run_decode(token)
 

@@ -20,7 +20,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Protocol
 
-from engine.arch import ARCH, Keys
+from engine.arch import ARCH, ARCH_V1, Keys
 from engine.chat_template import ChatTemplate
 from engine.errors import EngineError
 
@@ -165,7 +165,7 @@ def from_model_file(
     path: Path, arch: str, metadata: dict[str, Any], eos_ids: Sequence[int], bos_id: int | None
 ) -> Tokenizer:
     template = metadata.get(Keys.CHAT_TEMPLATE)
-    if arch == ARCH:
+    if arch in (ARCH, ARCH_V1):  # our converter embeds the HF tokenizer.json
         tokenizer_json = metadata.get(Keys.TOKENIZER_HF_JSON)
         if not tokenizer_json:
             raise EngineError(

@@ -139,17 +139,22 @@ def logits(
     typer.echo(f"wrote {out} {list(result.shape)} ({how}{':' + str(size) if size else ''})", err=True)
 
 
-def _synthetic_model(size: str, qtype: str) -> Path:
+def _synthetic_model(size: str, qtype: str, preset: str = "plt") -> Path:
     """A cached random-weight PLT GGUF of about `size` bytes in `qtype` (made on first use)."""
-    from converters.synthetic import parse_size, synthetic_config, write_synthetic
+    from converters.synthetic import PRESETS, parse_size, synthetic_config, write_synthetic
     from plt_agent.store import store_root
 
-    cfg = synthetic_config(parse_size(size), qtype=qtype)
-    path = store_root() / "bench" / f"synthetic-plt-{cfg.num_layers}x{cfg.hidden_size}-{qtype}.gguf"
+    if preset not in PRESETS:
+        raise UsageError(f"--preset must be one of {', '.join(PRESETS)}, got {preset!r}")
+    p = PRESETS[preset]
+    cfg = synthetic_config(parse_size(size), p.shape, qtype=qtype, family=p.family)
+    reduced = f", reduced from the real {p.real_layers}" if p.real_layers else ""
+    typer.echo(f"synthetic {preset}: {cfg.num_layers} layers{reduced} x hidden {cfg.hidden_size}", err=True)
+    path = store_root() / "bench" / f"synthetic-{preset}-{cfg.num_layers}x{cfg.hidden_size}-{qtype}.gguf"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         typer.echo(
-            f"writing a synthetic {size} {qtype} PLT ({cfg.num_layers} layers x {cfg.hidden_size}) to {path}",
+            f"writing a synthetic {size} {qtype} {preset} ({cfg.num_layers} layers) to {path}",
             err=True,
         )
         write_synthetic(path, cfg, qtype=qtype)
@@ -163,6 +168,12 @@ def bench_engine(
     ),
     qtype: str = typer.Option(
         "q8_0", "--type", help="Matrix type of the synthetic model: q8_0, q4_0, q4_k, q6_k."
+    ),
+    preset: str = typer.Option(
+        "plt",
+        "--preset",
+        help="Synthetic shape: plt (small LoopCoder-V2-like) or v1-40b-loop (IQuest-Coder-V1-40B-Loop's "
+        "real width; the layer count follows from the size, far below its 80).",
     ),
     json_out: bool = typer.Option(False, "--json", help="Print the figures as JSON (stdout)."),
     threads: int = typer.Option(
@@ -187,7 +198,7 @@ def bench_engine(
 
     if (model is None) == (synthetic is None):
         raise UsageError("give a MODEL.gguf or --synthetic SIZE (not both)")
-    path = _synthetic_model(synthetic, qtype) if synthetic else model
+    path = _synthetic_model(synthetic, qtype, preset) if synthetic else model
     say = (lambda msg: typer.echo(f"  {msg}", err=True)) if not json_out else None
     result = run(
         path,
@@ -218,6 +229,7 @@ def _print_bench(result: dict) -> None:
     for col in (
         "variant",
         "loops",
+        "passes/step",
         "decode ms/step",
         "decode tok/s",
         "prefill tok/s",
@@ -229,6 +241,7 @@ def _print_bench(result: dict) -> None:
         table.add_row(
             name,
             str(v["loops"]),
+            str(v["decode_passes"]),
             f"{v['decode_step_ms']:.2f}",
             f"{v['decode_tok_s']:.1f}",
             f"{v['prefill_tok_s']:.1f}",
@@ -240,6 +253,7 @@ def _print_bench(result: dict) -> None:
         table.add_row(
             "llama-cpp-python",
             "1",
+            "1",
             f"{1e3 / ll['decode_tok_s']:.2f}",
             f"{ll['decode_tok_s']:.1f}",
             f"{ll['prefill_tok_s']:.1f}",
@@ -250,11 +264,14 @@ def _print_bench(result: dict) -> None:
     console.print(table)
     keys = (
         "fused_over_single",
+        "serial_over_single",
         "rows_over_single",
         "serial_over_fused",
         "ours_over_llamacpp",
         "ours_over_llamacpp_prefill",
     )
+    if "note" in result:
+        console.print(result["note"])
     for key in keys:
         if key in result:
             console.print(f"{key} = {result[key]:.3f}")
