@@ -14,9 +14,42 @@ LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=$(call has,avx) -DGGML_AVX2=$(c
   -DGGML_AVX512_BF16=$(call has,avx512_bf16) -DGGML_AVX512_VBMI=$(call has,avx512vbmi) \
   -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF -DLLAMA_BUILD_TESTS=OFF
 
-.PHONY: install test test-fast lint bench demo clean
+# The loop-aware kernels (engine/kernels -> engine/kernels/libpltk.so): C11 and intrinsics, one
+# object per instruction set, the best one picked at run time. Without a C compiler the
+# engine still runs, on ggml's kernels (it says so once).
+CC       ?= cc
+KDIR     := engine/kernels
+KLIB     := $(KDIR)/libpltk.so
+KBUILD   := build/pltk
+KSRC     := $(wildcard $(KDIR)/*.c $(KDIR)/*.h)
+KCFLAGS  ?= -O2 -std=gnu11 -fPIC -Wall -Wextra
+ifneq ($(filter x86_64 i686 i386,$(shell uname -m)),)
+K_X86    := 1
+endif
+AVX512   := -mavx512f -mavx512bw -mavx512vl -mavx512dq -mfma -mf16c
 
-install: $(STAMP)
+.PHONY: install kernels kernels-or-warn test test-fast lint bench demo clean
+
+install: $(STAMP) kernels-or-warn
+
+kernels: $(KLIB)
+
+kernels-or-warn:
+	@$(MAKE) --no-print-directory kernels || echo "warning: the loop kernels did not build; the engine will use ggml's kernels"
+
+$(KLIB): $(KSRC)
+	@mkdir -p $(KBUILD)
+	$(CC) $(KCFLAGS) $(if $(K_X86),-DPLTK_X86=1) -c $(KDIR)/pltk.c -o $(KBUILD)/pltk.o
+	$(CC) $(KCFLAGS) -c $(KDIR)/mv_scalar.c -o $(KBUILD)/mv_scalar.o
+ifdef K_X86
+	$(CC) $(KCFLAGS) -mavx2 -mfma -mf16c -c $(KDIR)/mv_avx2.c -o $(KBUILD)/mv_avx2.o
+	$(CC) $(KCFLAGS) $(AVX512) -c $(KDIR)/mv_avx512.c -o $(KBUILD)/mv_avx512.o
+	$(CC) $(KCFLAGS) $(AVX512) -mavx512vnni -DPLTK_VNNI=1 -c $(KDIR)/mv_avx512.c -o $(KBUILD)/mv_avx512vnni.o
+	$(CC) -shared -o $@.tmp $(KBUILD)/pltk.o $(KBUILD)/mv_scalar.o $(KBUILD)/mv_avx2.o $(KBUILD)/mv_avx512.o $(KBUILD)/mv_avx512vnni.o
+else
+	$(CC) -shared -o $@.tmp $(KBUILD)/pltk.o $(KBUILD)/mv_scalar.o
+endif
+	mv $@.tmp $@
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -44,4 +77,4 @@ demo: install
 	$(BIN)/plt-agent demo
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache
+	rm -rf $(VENV) build *.egg-info .pytest_cache $(KLIB)
