@@ -128,8 +128,9 @@ ALWAYS void q6k_rows(const uint8_t *w, size_t row_bytes, int64_t n, const pltk_a
 }
 
 /* ---- Q8_0 and Q4_0: pairs of 32-value blocks (see pack.h) --------------------------------- */
-/* Each pair becomes two registers of 32 signed bytes (wv[0] against packed bytes 0..31,
-   wv[1] against 32..63); the weight sign moves onto the activations (|w| . a sign w). */
+/* Each pair becomes two registers of 32 weight bytes (wv[0] against packed bytes 0..31,
+   wv[1] against 32..63). Q8_0: the weight sign moves onto the activations (|w| . a sign w).
+   Q4_0: the nibbles stay unsigned; the activations' correction c takes back the offset 8. */
 
 ALWAYS void pairs_rows(const uint8_t *w, size_t row_bytes, int64_t n, const pltk_acts *a,
                        float *const dst[PLTK_MAX_ROWS], const int L, const int q4) {
@@ -138,7 +139,7 @@ ALWAYS void pairs_rows(const uint8_t *w, size_t row_bytes, int64_t n, const pltk
     const size_t bsz = q4 ? sizeof(blk_q4_0) : sizeof(blk_q8_0);
     prow rows[PLTK_MAX_ROWS];
     ROWS (int r = 0; r < L; r++) rows[r] = p_row(a->act[r], a->k);
-    const __m256i m4 = _mm256_set1_epi8(0x0f), eight = _mm256_set1_epi8(8), ones = _mm256_set1_epi16(1);
+    const __m256i m4 = _mm256_set1_epi8(0x0f), ones = _mm256_set1_epi16(1);
     for (int64_t i = 0; i < n; i++) {
         const uint8_t *x = w + i * row_bytes;
         __m256 accf[PLTK_MAX_ROWS];
@@ -154,10 +155,10 @@ ALWAYS void pairs_rows(const uint8_t *w, size_t row_bytes, int64_t n, const pltk
             __m256 dw[2];
             if (q4) {
                 const __m128i lo0 = _mm_loadu_si128((const __m128i *)(x0 + 2));
-                const __m128i lo1 = full ? _mm_loadu_si128((const __m128i *)(x1 + 2)) : _mm_set1_epi8((char)0x88);
+                const __m128i lo1 = full ? _mm_loadu_si128((const __m128i *)(x1 + 2)) : _mm_setzero_si128();
                 const __m256i raw = _mm256_inserti128_si256(_mm256_castsi128_si256(lo0), lo1, 1);
-                wv[0] = _mm256_sub_epi8(_mm256_and_si256(raw, m4), eight);
-                wv[1] = _mm256_sub_epi8(_mm256_and_si256(_mm256_srli_epi16(raw, 4), m4), eight);
+                wv[0] = _mm256_and_si256(raw, m4);
+                wv[1] = _mm256_and_si256(_mm256_srli_epi16(raw, 4), m4);
                 dw[0] = dw[1] = _mm256_setr_ps(d0, d0, d0, d0, d1, d1, d1, d1);
             } else {
                 wv[0] = _mm256_loadu_si256((const __m256i *)(x0 + 2));
@@ -165,13 +166,22 @@ ALWAYS void pairs_rows(const uint8_t *w, size_t row_bytes, int64_t n, const pltk
                 dw[0] = _mm256_set1_ps(d0);
                 dw[1] = _mm256_set1_ps(d1);
             }
-            const __m256i aw0 = _mm256_sign_epi8(wv[0], wv[0]), aw1 = _mm256_sign_epi8(wv[1], wv[1]);
+            const __m256i aw0 = q4 ? wv[0] : _mm256_sign_epi8(wv[0], wv[0]);
+            const __m256i aw1 = q4 ? wv[1] : _mm256_sign_epi8(wv[1], wv[1]);
             ROWS (int r = 0; r < L; r++) {
                 const int8_t *q = rows[r].q + 64 * p;
                 const float *dx = rows[r].dx + 16 * p;
-                const __m256i a0 = _mm256_load_si256((const __m256i *)q), a1 = _mm256_load_si256((const __m256i *)(q + 32));
-                const __m256i i0 = _mm256_madd_epi16(_mm256_maddubs_epi16(aw0, _mm256_sign_epi8(a0, wv[0])), ones);
-                const __m256i i1 = _mm256_madd_epi16(_mm256_maddubs_epi16(aw1, _mm256_sign_epi8(a1, wv[1])), ones);
+                __m256i a0 = _mm256_load_si256((const __m256i *)q), a1 = _mm256_load_si256((const __m256i *)(q + 32));
+                __m256i c0 = _mm256_setzero_si256(), c1 = c0;
+                if (q4) {
+                    c0 = _mm256_load_si256((const __m256i *)(rows[r].c + 16 * p));
+                    c1 = _mm256_load_si256((const __m256i *)(rows[r].c + 16 * p + 8));
+                } else {
+                    a0 = _mm256_sign_epi8(a0, wv[0]);
+                    a1 = _mm256_sign_epi8(a1, wv[1]);
+                }
+                const __m256i i0 = _mm256_add_epi32(c0, _mm256_madd_epi16(_mm256_maddubs_epi16(aw0, a0), ones));
+                const __m256i i1 = _mm256_add_epi32(c1, _mm256_madd_epi16(_mm256_maddubs_epi16(aw1, a1), ones));
                 const __m256 f0 = _mm256_mul_ps(_mm256_cvtepi32_ps(i0), _mm256_load_ps(dx));
                 const __m256 f1 = _mm256_mul_ps(_mm256_cvtepi32_ps(i1), _mm256_load_ps(dx + 8));
                 accf[r] = _mm256_fmadd_ps(f0, dw[0], accf[r]);

@@ -185,12 +185,15 @@ static void mv_q6k(const uint8_t *w, size_t row_bytes, int64_t n, const pltk_act
 }
 
 /* ---- Q8_0 and Q4_0: pairs of 32-value blocks -------------------------------------------- */
-/* Both unpack a pair of blocks into 64 signed bytes W and a vector of the two weight scales
-   per lane; the rows then share one code path. With VNNI the activations are stored plus
-   128 (unsigned), so vpdpbusd(a + 128, W) = a.W + 128 sum(W); the second term depends on the
-   weights only and is taken off once per pair for all rows. Without VNNI (vpmaddubsw would
-   saturate on 255 * 127 * 2) the sign of W moves to the activations: |W| . (a * sign W),
-   pairs of products at most 128 * 127 * 2 < 2^15. */
+/* A pair of blocks is unpacked into one register of 64 weight bytes and a vector of the two
+   weight scales per 32-bit lane; the rows then share one code path.
+   Q4_0: the nibbles stay unsigned (u8 0..15) and the activations signed; the offset of 8 is
+   the activations' per-lane correction c (pack.h), the accumulator's start. Lane sums of 4
+   products: 4*15*127, pairs 2*15*127 < 2^15, so the 16-bit emulation is exact.
+   Q8_0 with VNNI: the activations are stored plus 128 (unsigned), so vpdpbusd(a + 128, W)
+   = a.W + 128 sum(W); the second term depends on the weights only and is taken off once
+   per pair for all rows. Without VNNI (vpmaddubsw would saturate on 255 * 127 * 2) the sign
+   of W moves to the activations: |W| . (a * sign W), pairs at most 128 * 127 * 2 < 2^15. */
 
 #if PLTK_VNNI
 #define ACT_BIAS 0x80
@@ -203,24 +206,22 @@ static void pack_q80(const void *src, int64_t b0, int64_t b1, int64_t k, uint8_t
 }
 
 static void pack_q40(const void *src, int64_t b0, int64_t b1, int64_t k, uint8_t *dst) {
-    pack_pairs(src, b0, b1, k, dst, 1, ACT_BIAS);
+    pack_pairs(src, b0, b1, k, dst, 1, 0);
 }
 
-/* scales of a pair as 16 lanes: lanes of block 0 take d0, of block 1 take d1 */
-ALWAYS __m512 pair_scales(uint16_t d0, uint16_t d1, __mmask16 lanes1) {
-    const __m512 v0 = _mm512_set1_ps(h2f(d0));
-    return _mm512_mask_mov_ps(v0, lanes1, _mm512_set1_ps(h2f(d1)));
-}
+static const int16_t PAIR_IDX[2][16] = {
+    {0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1}, /* Q8_0: lanes 0-7 block 0, 8-15 block 1 */
+    {0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1}, /* Q4_0: quarters of 4 lanes alternate */
+};
 
 ALWAYS void pairs_rows(const uint8_t *w, size_t row_bytes, int64_t n, const pltk_acts *a,
                        float *const dst[PLTK_MAX_ROWS], const int L, const int q4) {
     const int64_t nb = a->k / 32, np = nb / 2;
     const int odd = (int)(nb % 2);
     const size_t bsz = q4 ? sizeof(blk_q4_0) : sizeof(blk_q8_0);
-    const __mmask16 lanes1 = q4 ? 0xf0f0 : 0xff00;
     prow rows[PLTK_MAX_ROWS];
     ROWS (int r = 0; r < L; r++) rows[r] = p_row(a->act[r], a->k);
-    const __m256i m4 = _mm256_set1_epi8(0x0f), eight = _mm256_set1_epi8(8);
+    const __m256i m4 = _mm256_set1_epi8(0x0f), idx = _mm256_loadu_si256((const __m256i *)PAIR_IDX[q4]);
     const __m512i zero = _mm512_setzero_si512();
 #if PLTK_VNNI
     const __m512i bias = _mm512_set1_epi8((char)0x80);
@@ -235,35 +236,40 @@ ALWAYS void pairs_rows(const uint8_t *w, size_t row_bytes, int64_t n, const pltk
             uint16_t d0, d1 = 0;
             memcpy(&d0, x0, 2);
             if (full) memcpy(&d1, x1, 2);
-            __m512i wv;
+            const __m128i halves = _mm_cvtsi32_si128((int)((uint32_t)d1 << 16 | d0));
+            const __m512 dw = _mm512_cvtph_ps(_mm256_permutexvar_epi16(idx, _mm256_castsi128_si256(halves)));
             if (q4) {
                 const __m128i lo0 = _mm_loadu_si128((const __m128i *)(x0 + 2));
-                const __m128i lo1 = full ? _mm_loadu_si128((const __m128i *)(x1 + 2)) : _mm_set1_epi8((char)0x88);
+                const __m128i lo1 = full ? _mm_loadu_si128((const __m128i *)(x1 + 2)) : _mm_setzero_si128();
                 const __m256i raw = _mm256_inserti128_si256(_mm256_castsi128_si256(lo0), lo1, 1);
-                const __m256i lo = _mm256_sub_epi8(_mm256_and_si256(raw, m4), eight);
-                const __m256i hi = _mm256_sub_epi8(_mm256_and_si256(_mm256_srli_epi16(raw, 4), m4), eight);
-                wv = _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
+                const __m256i lo = _mm256_and_si256(raw, m4), hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), m4);
+                const __m512i wv = _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
+                ROWS (int r = 0; r < L; r++) {
+                    const __m512i c = _mm512_load_si512(rows[r].c + 16 * p);
+                    const __m512i acc = dpbusd(c, wv, _mm512_load_si512(rows[r].q + 64 * p));
+                    const __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(acc), _mm512_load_ps(rows[r].dx + 16 * p));
+                    accf[r] = _mm512_fmadd_ps(f, dw, accf[r]);
+                }
             } else {
                 const __m256i q0 = _mm256_loadu_si256((const __m256i *)(x0 + 2));
                 const __m256i q1 = full ? _mm256_loadu_si256((const __m256i *)(x1 + 2)) : _mm256_setzero_si256();
-                wv = _mm512_inserti64x4(_mm512_castsi256_si512(q0), q1, 1);
-            }
-            const __m512 dw = pair_scales(d0, d1, lanes1);
+                const __m512i wv = _mm512_inserti64x4(_mm512_castsi256_si512(q0), q1, 1);
 #if PLTK_VNNI
-            const __m512i init = _mm512_sub_epi32(zero, dpbusd(zero, bias, wv));
+                const __m512i init = _mm512_sub_epi32(zero, dpbusd(zero, bias, wv));
 #else
-            const __m512i aw = _mm512_abs_epi8(wv);
-            const __mmask64 neg = _mm512_movepi8_mask(wv);
+                const __m512i aw = _mm512_abs_epi8(wv);
+                const __mmask64 neg = _mm512_movepi8_mask(wv);
 #endif
-            ROWS (int r = 0; r < L; r++) {
-                const __m512i av = _mm512_load_si512(rows[r].q + 64 * p);
+                ROWS (int r = 0; r < L; r++) {
+                    const __m512i av = _mm512_load_si512(rows[r].q + 64 * p);
 #if PLTK_VNNI
-                const __m512i acc = dpbusd(init, av, wv);
+                    const __m512i acc = dpbusd(init, av, wv);
 #else
-                const __m512i acc = dpbusd(zero, aw, _mm512_mask_sub_epi8(av, neg, zero, av));
+                    const __m512i acc = dpbusd(zero, aw, _mm512_mask_sub_epi8(av, neg, zero, av));
 #endif
-                const __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(acc), _mm512_load_ps(rows[r].dx + 16 * p));
-                accf[r] = _mm512_fmadd_ps(f, dw, accf[r]);
+                    const __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(acc), _mm512_load_ps(rows[r].dx + 16 * p));
+                    accf[r] = _mm512_fmadd_ps(f, dw, accf[r]);
+                }
             }
         }
         ROWS (int r = 0; r < L; r++) dst[r][i] = _mm512_reduce_add_ps(accf[r]);
