@@ -8,6 +8,10 @@ random blocks whose scales are small and finite, so no quantization work is need
 is written in seconds. The numbers are noise; the
 shapes, types and byte counts are the real thing. Carries a small real tokenizer so the file
 loads everywhere a converted model does.
+
+Named presets (`PRESETS`, e.g. "loopcoder-v2") have exactly a real model's shape instead of a
+target size: `preset_config(name, qtype)`. Files are written tensor by tensor, so memory
+stays at about the largest tensor whatever the model's size.
 """
 
 from __future__ import annotations
@@ -52,6 +56,24 @@ class Shape:
     vocab: int = 32000
 
 
+@dataclass(frozen=True)
+class Preset:
+    shape: Shape
+    layers: int
+    loops: int = 2
+    context_length: int = 4096
+
+
+# plt-model.md §1: LoopCoder-V2 (hidden 5120, 14 layers, FFN 27648, vocab 76800, 40/8 heads)
+PRESETS = {
+    "loopcoder-v2": Preset(
+        Shape(hidden=5120, heads=40, kv_heads=8, intermediate=27648, vocab=76800),
+        layers=14,
+        context_length=131072,
+    ),
+}
+
+
 def parse_size(text: str) -> int:
     """'1.5G', '800M', '2GB' or plain bytes -> bytes."""
     t = text.strip().upper().removesuffix("B")
@@ -73,15 +95,28 @@ def synthetic_config(
     per_layer = (d * d * 2 + 2 * d * shape.kv_heads * hd + 3 * d * f) * fmt.nbytes // fmt.values
     fixed = 2 * shape.vocab * d * fmt.nbytes // fmt.values
     layers = max(1, round((target_bytes - fixed) / per_layer))
+    return _config(shape, layers, loops, 4096)
+
+
+def preset_config(name: str, loops: int | None = None) -> PLTConfig:
+    """The config of preset `name` (loops: the preset's own unless given)."""
+    if name not in PRESETS:
+        raise ConvertError(f"unknown synthetic preset {name!r} (known: {', '.join(PRESETS)})")
+    p = PRESETS[name]
+    return _config(p.shape, p.layers, loops or p.loops, p.context_length)
+
+
+def _config(shape: Shape, layers: int, loops: int, context_length: int) -> PLTConfig:
+    d, hd = shape.hidden, shape.hidden // shape.heads
     return PLTConfig(
         vocab_size=shape.vocab,
         hidden_size=d,
-        intermediate_size=f,
+        intermediate_size=shape.intermediate,
         num_layers=layers,
         num_heads=shape.heads,
         num_kv_heads=shape.kv_heads,
         head_dim=hd,
-        context_length=4096,
+        context_length=context_length,
         rms_eps=1e-5,
         rope_theta=500000.0,
         loops=loops,

@@ -15,6 +15,10 @@ from plt_agent.errors import UsageError
 MODEL_ARG = typer.Argument(
     ..., help="A GGUF model file (pltcoder from `plt-agent convert`, or a llama.cpp llama GGUF)."
 )
+KERNELS_HELP = (
+    "Weight kernels: auto (the loop-aware kernels where built and supported, else ggml's), "
+    "ggml, or loop (ours; an error where unavailable)."
+)
 
 
 def _parse_ids(text: str) -> list[int]:
@@ -63,6 +67,7 @@ def generate(
         "fused", "--decode-mode", help="fused (one pass for all loops) or serial."
     ),
     device: str = typer.Option("auto", "--device", help="auto, cpu or gpu."),
+    kernels: str = typer.Option(None, "--kernels", help=KERNELS_HELP),
 ) -> None:
     """Generate text from a GGUF model, streaming it to stdout (statistics go to stderr)."""
     from engine import api
@@ -75,7 +80,10 @@ def generate(
         repeat_penalty=repeat_penalty,
         seed=seed,
     )
-    with api.load(model, n_ctx=ctx, threads=threads, decode_mode=decode_mode, device=device) as m:
+    _check_kernels(kernels)
+    with api.load(
+        model, n_ctx=ctx, threads=threads, decode_mode=decode_mode, device=device, kernels=kernels
+    ) as m:
         tok = m.tokenizer
         if chat:
             messages = ([{"role": "system", "content": system}] if system else []) + [
@@ -93,7 +101,7 @@ def generate(
         typer.echo(
             f"[{len(ids)} prompt tokens in {result.prompt_seconds:.2f}s, {len(result.token_ids)} generated "
             f"in {decode_s:.2f}s ({len(result.token_ids) / decode_s:.1f} tok/s), "
-            f"finish: {result.finish_reason}]",
+            f"finish: {result.finish_reason}, {_kernels_note(m.runner.kernels)}]",
             err=True,
         )
 
@@ -107,6 +115,7 @@ def logits(
     decode_mode: str = typer.Option("fused", "--decode-mode", help="fused or serial (for --mode decode)."),
     threads: int = typer.Option(None, "--threads", help="CPU threads."),
     device: str = typer.Option("auto", "--device", help="auto, cpu or gpu."),
+    kernels: str = typer.Option(None, "--kernels", help=KERNELS_HELP),
 ) -> None:
     """Write the logits of every position of --ids to a .npy file (the parity-check interface)."""
     import numpy as np
@@ -115,6 +124,7 @@ def logits(
 
     token_ids = _parse_ids(ids)
     how, size = _parse_mode(mode)
+    _check_kernels(kernels)
     with api.load(
         model,
         n_ctx=max(len(token_ids), 1),
@@ -122,6 +132,7 @@ def logits(
         kv_type=kv_type,
         decode_mode=decode_mode,
         device=device,
+        kernels=kernels,
     ) as m:
         runner = m.runner
         if how == "full":
@@ -130,19 +141,36 @@ def logits(
             result = runner.prefill(token_ids, chunk=size, all_logits=True)
         else:
             result = np.stack([runner.decode(t) for t in token_ids])
+        note = _kernels_note(runner.kernels)
     if out.parent and not out.parent.exists():
         raise UsageError(f"output directory {out.parent} does not exist")
     np.save(out, result.astype(np.float32))
-    typer.echo(f"wrote {out} {list(result.shape)} ({how}{':' + str(size) if size else ''})", err=True)
+    typer.echo(f"wrote {out} {list(result.shape)} ({how}{':' + str(size) if size else ''}, {note})", err=True)
 
 
-def _synthetic_model(size: str, qtype: str) -> Path:
-    """A cached random-weight PLT GGUF of about `size` bytes in `qtype` (made on first use)."""
-    from converters.synthetic import parse_size, synthetic_config, write_synthetic
+def _kernels_note(kernels) -> str:  # noqa: ANN001 - engine.loopkernels.Kernels
+    return f"{kernels.name} kernels" + (f" ({kernels.isa})" if kernels.isa else "")
+
+
+def _check_kernels(kernels: str | None) -> None:
+    if kernels is not None and kernels not in ("auto", "ggml", "loop"):
+        raise UsageError(f"--kernels must be auto, ggml or loop, got {kernels!r}")
+
+
+def _synthetic_model(size: str, qtype: str, loops: int | None = None) -> Path:
+    """A cached random-weight PLT GGUF (made on first use): about `size` bytes in `qtype`, or
+    a preset's exact shape (`size` = a preset name, e.g. loopcoder-v2)."""
+    from converters.synthetic import PRESETS, parse_size, preset_config, synthetic_config, write_synthetic
     from plt_agent.store import store_root
 
-    cfg = synthetic_config(parse_size(size), qtype=qtype)
-    path = store_root() / "bench" / f"synthetic-plt-{cfg.num_layers}x{cfg.hidden_size}-{qtype}.gguf"
+    if size in PRESETS:
+        cfg = preset_config(size, loops)
+        stem = f"synthetic-{size}"
+    else:
+        cfg = synthetic_config(parse_size(size), loops=loops or 2, qtype=qtype)
+        stem = f"synthetic-plt-{cfg.num_layers}x{cfg.hidden_size}"
+    suffix = f"-L{cfg.loops}" if cfg.loops != 2 else ""
+    path = store_root() / "bench" / f"{stem}{suffix}-{qtype}.gguf"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         typer.echo(
@@ -156,8 +184,12 @@ def _synthetic_model(size: str, qtype: str) -> Path:
 def bench_engine(
     model: Path = typer.Argument(None, help="A GGUF model file (or use --synthetic)."),
     synthetic: str = typer.Option(
-        None, "--synthetic", help="Benchmark a random-weight PLT of this size, e.g. 1.5G."
+        None,
+        "--synthetic",
+        help="Benchmark a random-weight PLT of this size (e.g. 1.5G) or of a real model's shape "
+        "(loopcoder-v2); written once to the model cache.",
     ),
+    loops: int = typer.Option(None, "--loops", help="Loops of the synthetic model (default 2)."),
     qtype: str = typer.Option(
         "q8_0", "--type", help="Matrix type of the synthetic model: q8_0, q4_0, q4_k, q6_k."
     ),
@@ -176,6 +208,11 @@ def bench_engine(
         True, "--llama-cpp/--no-llama-cpp", help="Also time llama-cpp-python (llama files)."
     ),
     device: str = typer.Option("auto", "--device", help="auto, cpu or gpu."),
+    kernels: str = typer.Option(
+        None,
+        "--kernels",
+        help=KERNELS_HELP + " With loop, ggml's also run side by side (single and fused).",
+    ),
 ) -> None:
     """Decode and prefill speed: fused vs serial vs single-loop on the same weights, and vs llama.cpp."""
     import json
@@ -184,7 +221,10 @@ def bench_engine(
 
     if (model is None) == (synthetic is None):
         raise UsageError("give a MODEL.gguf or --synthetic SIZE (not both)")
-    path = _synthetic_model(synthetic, qtype) if synthetic else model
+    if loops is not None and (synthetic is None or loops < 1):
+        raise UsageError("--loops N (N >= 1) goes with --synthetic")
+    _check_kernels(kernels)
+    path = _synthetic_model(synthetic, qtype, loops) if synthetic else model
     say = (lambda msg: typer.echo(f"  {msg}", err=True)) if not json_out else None
     result = run(
         path,
@@ -194,6 +234,7 @@ def bench_engine(
         rounds=rounds,
         llama_cpp=llama_cpp,
         device=device,
+        kernels=kernels,
         progress=say,
     )
     if json_out:
@@ -247,18 +288,29 @@ def _print_bench(result: dict) -> None:
         "fused_over_single",
         "rows_over_single",
         "serial_over_fused",
+        "fused_speedup_over_ggml",
+        "single_speedup_over_ggml",
+        "fused_over_single_ggml",
         "ours_over_llamacpp",
         "ours_over_llamacpp_prefill",
     )
     for key in keys:
         if key in result:
             console.print(f"{key} = {result[key]:.3f}")
-    if "yardstick" in result:
-        y = result["yardstick"]
-        console.print(
-            f"yardstick: {y['matrix']} ({y['type']} {y['shape'][0]}x{y['shape'][1]}) times {y['columns']} "
-            f"columns costs {y['ratio']:.2f}x one column ({y['cols_ms']:.3f} vs {y['one_col_ms']:.3f} ms)"
-        )
+    k = result.get("kernels", {})
+    console.print(
+        f"kernels: {k.get('kernels')}"
+        + (f" ({k['isa']})" if k.get("isa") else "")
+        + (f" - {k['reason']}" if k.get("reason") else "")
+    )
+    for key, label in (("yardstick", "ggml"), ("yardstick_loop", "loop")):
+        if key in result:
+            y = result[key]
+            console.print(
+                f"yardstick ({label}): {y['matrix']} ({y['type']} {y['shape'][0]}x{y['shape'][1]}) times "
+                f"{y['columns']} columns costs {y['ratio']:.2f}x one column "
+                f"({y['cols_ms']:.3f} vs {y['one_col_ms']:.3f} ms)"
+            )
     console.print(f"peak RSS = {result['peak_rss_mib']:.0f} MiB")
 
 
