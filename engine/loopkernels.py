@@ -36,7 +36,7 @@ CHOICES = ("auto", "ggml", "loop")
 ISAS = ("scalar", "avx2", "avx512", "avx512vnni")  # libpltk's order
 TYPES = frozenset({ggml.TYPE_Q4_K, ggml.TYPE_Q6_K, ggml.TYPE_Q8_0, ggml.TYPE_Q4_0})
 MAX_ROWS = 4
-ABI = 1
+ABI = 2
 LIB_NAME = "libpltk.so"
 
 log = logging.getLogger("engine.kernels")
@@ -60,7 +60,7 @@ class _Lib:
         d.pltk_init.restype = C.c_int
         d.pltk_init.argtypes = [C.c_void_p, C.c_void_p]
         d.pltk_code.restype = C.c_ssize_t
-        d.pltk_code.argtypes = [C.c_int, C.c_int]
+        d.pltk_code.argtypes = [C.c_int, C.c_int, C.c_int]
         d.pltk_act_bytes.restype = C.c_int64
         d.pltk_act_bytes.argtypes = [C.c_ssize_t, C.c_int64, C.c_int]
         if d.pltk_abi() != ABI:
@@ -79,8 +79,8 @@ class _Lib:
         if tuple(got) != want:
             raise EngineError(f"{path}: its ggml_tensor layout {tuple(got)} differs from ggml's {want}")
 
-    def code(self, isa: int, gtype: int) -> int:
-        return int(self.dll.pltk_code(isa, gtype))
+    def code(self, isa: int, gtype: int, slot: int = 0) -> int:
+        return int(self.dll.pltk_code(isa, gtype, slot))
 
     def act_bytes(self, code: int, k: int, rows: int) -> int:
         return int(self.dll.pltk_act_bytes(code, k, rows))
@@ -149,19 +149,31 @@ class Kernels:
         lib = _library()
         assert isinstance(lib, _Lib)
         k, n, rows = int(w.contents.ne[0]), int(w.contents.ne[1]), int(x.contents.ne[1])
-        code = lib.code(ISAS.index(self.isa), w.contents.type)
+        isa, gtype = ISAS.index(self.isa), w.contents.type
+        code = lib.code(isa, gtype)
         key = (C.addressof(x.contents), code)
-        xq = memo.get(key)
-        if xq is None:
+        if key not in memo:  # [packed activations, how many weights read them so far]
             args = (ggml.T * 1)(x)
             nbytes = lib.act_bytes(code, k, rows)
             xq = g.ggml_custom_4d(
                 ctx, ggml.TYPE_I8, nbytes, 1, 1, 1, args, 1, lib.quantize_op, ggml.N_TASKS_MAX, code
             )
-            memo[key] = xq
+            memo[key] = [xq, 0]
+        xq, slot = memo[key]
+        memo[key][1] += 1
         args = (ggml.T * 2)(w, xq)
         return g.ggml_custom_4d(
-            ctx, ggml.TYPE_F32, n, rows, 1, 1, args, 2, lib.matvec_op, ggml.N_TASKS_MAX, code
+            ctx,
+            ggml.TYPE_F32,
+            n,
+            rows,
+            1,
+            1,
+            args,
+            2,
+            lib.matvec_op,
+            ggml.N_TASKS_MAX,
+            lib.code(isa, gtype, slot),
         )
 
 

@@ -4,10 +4,13 @@
  *   quantize: F32 activations [k, rows] -> one packed buffer (ggml's Q8_K / Q8_0 quantizer,
  *             then the kernel set's layout, see pack.h); the blocks are split over threads;
  *   matvec:   weight [k, n] x packed activations -> F32 [n, rows], in one pass over the
- *             weights; the weight rows are split over threads.
- * The op's userdata encodes the kernel set and weight type (PLTK_CODE), so a graph keeps
- * the kernels it was built with. The library holds no other state than the run-time choice
- * of instruction set and ggml's two quantizers, set once by pltk_init.
+ *             weights; chunks of weight rows go to whichever thread is free (as ggml's
+ *             mul_mat does), counted in the packed buffer's header: one counter per weight
+ *             that reads the buffer (its "slot"), zeroed by the quantize op, which ggml's
+ *             barrier between nodes completes before any matvec starts.
+ * The op's userdata encodes the kernel set, weight type and slot (pltk_code), so a graph
+ * keeps the kernels it was built with. The library holds no other state than the run-time
+ * choice of instruction set and ggml's two quantizers, set once by pltk_init.
  *
  * The ggml_tensor struct below mirrors ggml 0.25.3; the Python side compares pltk_layout()
  * with its own declaration before using any op.
@@ -17,7 +20,10 @@
 
 #include "pltk.h"
 
-#define PLTK_ABI 1
+#define PLTK_ABI 2
+#define SLOTS 8       /* weights sharing one packed buffer with dynamic chunks (more: static) */
+#define HEADER 64     /* bytes of counters before the packed rows */
+#define CHUNK_ROWS 32 /* weight rows per chunk */
 
 struct ggml_tensor { /* ggml 0.25.3, include/ggml.h */
     int type;
@@ -93,24 +99,27 @@ int pltk_init(void *q8k_from_float, void *q80_from_float) {
     return g_best;
 }
 
-/* userdata of both ops for (instruction set, weight type); 0 when there is no such kernel */
-intptr_t pltk_code(int isa, int type) {
-    if (isa < 0 || isa > g_best || !kernel_for(isa, type)) return 0;
-    return (intptr_t)(1 + isa * 256 + type);
+/* userdata of both ops for (instruction set, weight type, slot); 0 when there is no such
+   kernel. `slot` numbers the weights that read one packed buffer (0 for the quantize op). */
+intptr_t pltk_code(int isa, int type, int slot) {
+    if (isa < 0 || isa > g_best || !kernel_for(isa, type) || slot < 0) return 0;
+    return (intptr_t)(1 + isa * 256 + type + 65536 * (intptr_t)slot);
 }
 
 static const pltk_kernel *decode(void *userdata) {
-    const intptr_t c = (intptr_t)userdata - 1;
+    const intptr_t c = ((intptr_t)userdata - 1) % 65536;
     return kernel_for((int)(c / 256), (int)(c % 256));
 }
 
-/* bytes of the packed activation buffer for rows x k (including 64 for alignment) */
+static int slot_of(void *userdata) { return (int)(((intptr_t)userdata - 1) / 65536); }
+
+/* bytes of the packed activation buffer for rows x k (with the header and alignment) */
 int64_t pltk_act_bytes(intptr_t code, int64_t k, int rows) {
     const pltk_kernel *kern = decode((void *)code);
-    return (int64_t)kern->act_bytes(k) * rows + 64;
+    return (int64_t)kern->act_bytes(k) * rows + HEADER + 64;
 }
 
-static uint8_t *aligned_rows(void *data) { return (uint8_t *)(((uintptr_t)data + 63) & ~(uintptr_t)63); }
+static uint8_t *aligned(void *data) { return (uint8_t *)(((uintptr_t)data + 63) & ~(uintptr_t)63); }
 
 /* ggml_custom_op_t: dst = packed activations of dst->src[0] (F32 [k, rows]) */
 void pltk_quantize_op(struct ggml_tensor *dst, int ith, int nth, void *userdata) {
@@ -122,15 +131,27 @@ void pltk_quantize_op(struct ggml_tensor *dst, int ith, int nth, void *userdata)
     const int64_t b0 = nb * ith / nth, b1 = nb * (ith + 1) / nth;
     enum { CHUNK = 16 };
     _Alignas(64) uint8_t tmp[CHUNK * sizeof(blk_q8_k)];
+    if (ith == 0) {
+        int64_t *counters = (int64_t *)aligned(dst->data);
+        for (int s = 0; s < SLOTS; s++) __atomic_store_n(&counters[s], 0, __ATOMIC_RELAXED);
+    }
     for (int64_t r = 0; r < rows; r++) {
         const float *xr = (const float *)((const char *)x->data + r * x->nb[1]);
-        uint8_t *out = aligned_rows(dst->data) + r * row_bytes;
+        uint8_t *out = aligned(dst->data) + HEADER + r * row_bytes;
         for (int64_t b = b0; b < b1; b += CHUNK) {
             const int64_t e = b + CHUNK < b1 ? b + CHUNK : b1;
             quantize(xr + b * bl, tmp, (e - b) * bl);
             kern->pack(tmp, b, e, k, out);
         }
     }
+}
+
+static void rows_of(const pltk_kernel *kern, const struct ggml_tensor *w, struct ggml_tensor *dst,
+                    const pltk_acts *acts, int64_t i0, int64_t i1) {
+    if (i1 <= i0) return;
+    float *out[PLTK_MAX_ROWS];
+    for (int r = 0; r < acts->rows; r++) out[r] = (float *)((char *)dst->data + r * dst->nb[1]) + i0;
+    kern->mv((const uint8_t *)w->data + i0 * w->nb[1], w->nb[1], i1 - i0, acts, out);
 }
 
 /* ggml_custom_op_t: dst [n, rows] = weight dst->src[0] [k, n] x packed dst->src[1] */
@@ -140,11 +161,17 @@ void pltk_matvec_op(struct ggml_tensor *dst, int ith, int nth, void *userdata) {
     const int64_t k = w->ne[0], n = w->ne[1], rows = dst->ne[1];
     const size_t row_bytes = kern->act_bytes(k);
     pltk_acts acts = {k, (int)rows, {0}};
-    float *out[PLTK_MAX_ROWS];
-    const int64_t i0 = n * ith / nth, i1 = n * (ith + 1) / nth;
-    for (int r = 0; r < rows; r++) {
-        acts.act[r] = aligned_rows(xq->data) + r * row_bytes;
-        out[r] = (float *)((char *)dst->data + r * dst->nb[1]) + i0;
+    for (int r = 0; r < rows; r++) acts.act[r] = aligned(xq->data) + HEADER + r * row_bytes;
+    const int slot = slot_of(userdata);
+    if (slot >= SLOTS) { /* no counter: an even split */
+        rows_of(kern, w, dst, &acts, n * ith / nth, n * (ith + 1) / nth);
+        return;
     }
-    if (i1 > i0) kern->mv((const uint8_t *)w->data + i0 * w->nb[1], w->nb[1], i1 - i0, &acts, out);
+    int64_t *counter = (int64_t *)aligned(xq->data) + slot;
+    const int64_t chunks = (n + CHUNK_ROWS - 1) / CHUNK_ROWS;
+    for (int64_t c = __atomic_fetch_add(counter, 1, __ATOMIC_RELAXED); c < chunks;
+         c = __atomic_fetch_add(counter, 1, __ATOMIC_RELAXED)) {
+        const int64_t i0 = c * CHUNK_ROWS, i1 = i0 + CHUNK_ROWS < n ? i0 + CHUNK_ROWS : n;
+        rows_of(kern, w, dst, &acts, i0, i1);
+    }
 }

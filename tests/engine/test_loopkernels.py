@@ -118,3 +118,41 @@ def test_k_quant_kernels_match_ggml_mul_mat(name):
 @pytest.mark.parametrize("name", ["q8_0", "q4_0"])
 def test_32_value_kernels_match_ggml_mul_mat(name):
     _check(name, Q0_SHAPES + SHAPES[:2])
+
+
+def test_weights_sharing_one_quantized_input_each_get_their_rows():
+    """q/k/v-style: several weights read one input, quantized once; past 8 of them the row
+    chunks are split evenly instead of handed out. Every one must give ggml's result, on a
+    second run too (the quantize op re-zeroes the chunk counters)."""
+    g = ggml.lib()
+    cases = [_Case(ggml.TYPE_Q4_K, 40 + 13 * i, 512, seed=i) for i in range(10)]
+    x = np.random.default_rng(7).standard_normal((2, 512)).astype(np.float32)
+    backend = Backend("cpu", len(os.sched_getaffinity(0)))
+    size = 64 * g.ggml_tensor_overhead() + g.ggml_graph_overhead_custom(64, False)
+    ctx = g.ggml_init(ggml.ggml_init_params(size, None, True))
+    try:
+        xt = g.ggml_new_tensor_2d(ctx, ggml.TYPE_F32, 512, 2)
+        g.ggml_set_input(xt)
+        memo: dict = {}
+        kernels = loopkernels.Kernels("loop", loopkernels.best_isa())
+        outs = [kernels.matmul(ctx, c.w, xt, memo) for c in cases]
+        assert len(memo) == 1  # one quantize node for all ten
+        graph = g.ggml_new_graph_custom(ctx, 64, False)
+        for out in outs:
+            g.ggml_set_output(out)
+            g.ggml_build_forward_expand(graph, out)
+        alloc = g.ggml_gallocr_new(g.ggml_backend_get_default_buffer_type(backend.handle))
+        assert g.ggml_gallocr_alloc_graph(alloc, graph)
+        for _ in range(2):
+            g.ggml_backend_tensor_set(xt, x.ctypes.data, 0, x.nbytes)  # inputs are set every run
+            backend.compute(graph)
+            for case, out in zip(cases, outs, strict=True):
+                want, _op = case.run(backend, x, loopkernels.GGML)
+                got = tensor_to_numpy(out).reshape(2, case.n)
+                assert float(np.abs(got - want).max() / np.abs(want).max()) <= 1e-5
+        g.ggml_gallocr_free(alloc)
+    finally:
+        g.ggml_free(ctx)
+        for case in cases:
+            case.close()
+        backend.close()
