@@ -23,7 +23,8 @@ def missing_library(monkeypatch, tmp_path):
     loopkernels._library.cache_clear()
 
 
-def test_without_the_library_auto_falls_back_to_ggml_and_says_so_once(missing_library, caplog):
+def test_without_the_library_auto_falls_back_to_ggml_and_says_so_once(missing_library, caplog, monkeypatch):
+    monkeypatch.delenv("PLT_AGENT_KERNELS", raising=False)
     with caplog.at_level(logging.WARNING, logger="engine.kernels"):
         first = loopkernels.select("auto")
         second = loopkernels.select("auto")
@@ -60,7 +61,9 @@ def test_the_environment_sets_the_default(monkeypatch):
 
 
 @needs_lib
-def test_auto_takes_the_best_instruction_set_and_isa_caps_it():
+def test_auto_takes_the_best_instruction_set_and_isa_caps_it(monkeypatch):
+    monkeypatch.delenv("PLT_AGENT_KERNELS", raising=False)
+    monkeypatch.delenv("PLT_AGENT_KERNEL_ISA", raising=False)
     best = loopkernels.best_isa()
     chosen = loopkernels.select("auto")
     if best == "scalar":  # a CPU without AVX2: auto keeps ggml's SIMD kernels
