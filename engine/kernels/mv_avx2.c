@@ -45,6 +45,7 @@ ALWAYS void q4k_rows(const uint8_t *w, size_t row_bytes, int64_t n, const pltk_a
             accm[r] = _mm_setzero_ps();
         }
         for (int64_t b = 0; b < nb; b++, x++) {
+            PLTK_PREFETCH_BLOCK(x, sizeof(blk_q4_k));
             uint64_t s64, m64;
             pltk_q4k_scales64(x->scales, &s64, &m64);
             const __m128i mn = _mm_cvtepu8_epi16(_mm_cvtsi64_si128((long long)m64));
@@ -94,6 +95,7 @@ ALWAYS void q6k_rows(const uint8_t *w, size_t row_bytes, int64_t n, const pltk_a
         __m256 accf[PLTK_MAX_ROWS];
         ROWS (int r = 0; r < L; r++) accf[r] = _mm256_setzero_ps();
         for (int64_t b = 0; b < nb; b++, x++) {
+            PLTK_PREFETCH_BLOCK(x, sizeof(blk_q6_k));
             const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)x->scales));
             const __m256i neg = _mm256_sub_epi16(_mm256_setzero_si256(), _mm256_slli_epi16(sc16, 5));
             __m256i wv[8], sv[8];
@@ -128,9 +130,11 @@ ALWAYS void q6k_rows(const uint8_t *w, size_t row_bytes, int64_t n, const pltk_a
 }
 
 /* ---- Q8_0 and Q4_0: pairs of 32-value blocks (see pack.h) --------------------------------- */
-/* Each pair becomes two registers of 32 weight bytes (wv[0] against packed bytes 0..31,
-   wv[1] against 32..63). Q8_0: the weight sign moves onto the activations (|w| . a sign w).
-   Q4_0: the nibbles stay unsigned; the activations' correction c takes back the offset 8. */
+/* Each pair becomes two registers of 32 signed weight bytes (wv[0] against packed bytes
+   0..31, wv[1] against 32..63). Q8_0: the weight sign moves onto the activations
+   (|w| . a sign w, pairs <= 128*127*2). Q4_0: w = nibble - 8 against activations stored plus
+   128 (unsigned): (a + 128).w = a.w + 128 sum(w), the second term taken off once per pair
+   (pairs <= 255*8*2). */
 
 ALWAYS void pairs_rows(const uint8_t *w, size_t row_bytes, int64_t n, const pltk_acts *a,
                        float *const dst[PLTK_MAX_ROWS], const int L, const int q4) {
@@ -139,53 +143,64 @@ ALWAYS void pairs_rows(const uint8_t *w, size_t row_bytes, int64_t n, const pltk
     const size_t bsz = q4 ? sizeof(blk_q4_0) : sizeof(blk_q8_0);
     prow rows[PLTK_MAX_ROWS];
     ROWS (int r = 0; r < L; r++) rows[r] = p_row(a->act[r], a->k);
-    const __m256i m4 = _mm256_set1_epi8(0x0f), ones = _mm256_set1_epi16(1);
+    const __m256i m4 = _mm256_set1_epi8(0x0f), eight = _mm256_set1_epi8(8), ones = _mm256_set1_epi16(1);
+    const __m256i bias = _mm256_set1_epi8((char)0x80), zero = _mm256_setzero_si256();
     for (int64_t i = 0; i < n; i++) {
         const uint8_t *x = w + i * row_bytes;
         __m256 accf[PLTK_MAX_ROWS];
         ROWS (int r = 0; r < L; r++) accf[r] = _mm256_setzero_ps();
         for (int64_t p = 0; p < np + odd; p++) {
             const uint8_t *x0 = x + 2 * p * bsz, *x1 = x0 + bsz;
+            PLTK_PREFETCH_BLOCK(x0, 2 * bsz);
             const int full = p < np;
             uint16_t h0, h1 = 0;
             memcpy(&h0, x0, 2);
             if (full) memcpy(&h1, x1, 2);
             const float d0 = h2f(h0), d1 = h2f(h1);
-            __m256i wv[2];
+            __m256i wv[2], aw[2], init[2] = {zero, zero};
             __m256 dw[2];
             if (q4) {
                 const __m128i lo0 = _mm_loadu_si128((const __m128i *)(x0 + 2));
-                const __m128i lo1 = full ? _mm_loadu_si128((const __m128i *)(x1 + 2)) : _mm_setzero_si128();
+                const __m128i lo1 = full ? _mm_loadu_si128((const __m128i *)(x1 + 2)) : _mm_set1_epi8((char)0x88);
                 const __m256i raw = _mm256_inserti128_si256(_mm256_castsi128_si256(lo0), lo1, 1);
-                wv[0] = _mm256_and_si256(raw, m4);
-                wv[1] = _mm256_and_si256(_mm256_srli_epi16(raw, 4), m4);
+                wv[0] = _mm256_sub_epi8(_mm256_and_si256(raw, m4), eight);
+                wv[1] = _mm256_sub_epi8(_mm256_and_si256(_mm256_srli_epi16(raw, 4), m4), eight);
                 dw[0] = dw[1] = _mm256_setr_ps(d0, d0, d0, d0, d1, d1, d1, d1);
+                for (int h = 0; h < 2; h++) {
+                    init[h] = _mm256_sub_epi32(zero, _mm256_madd_epi16(_mm256_maddubs_epi16(bias, wv[h]), ones));
+                    aw[h] = wv[h];
+                }
             } else {
                 wv[0] = _mm256_loadu_si256((const __m256i *)(x0 + 2));
-                wv[1] = full ? _mm256_loadu_si256((const __m256i *)(x1 + 2)) : _mm256_setzero_si256();
+                wv[1] = full ? _mm256_loadu_si256((const __m256i *)(x1 + 2)) : zero;
                 dw[0] = _mm256_set1_ps(d0);
                 dw[1] = _mm256_set1_ps(d1);
+                aw[0] = _mm256_sign_epi8(wv[0], wv[0]);
+                aw[1] = _mm256_sign_epi8(wv[1], wv[1]);
             }
-            const __m256i aw0 = q4 ? wv[0] : _mm256_sign_epi8(wv[0], wv[0]);
-            const __m256i aw1 = q4 ? wv[1] : _mm256_sign_epi8(wv[1], wv[1]);
             ROWS (int r = 0; r < L; r++) {
-                const int8_t *q = rows[r].q + 64 * p;
-                const float *dx = rows[r].dx + 16 * p;
-                __m256i a0 = _mm256_load_si256((const __m256i *)q), a1 = _mm256_load_si256((const __m256i *)(q + 32));
-                __m256i c0 = _mm256_setzero_si256(), c1 = c0;
+                const uint8_t *q = rows[r].q + 64 * p;
+                const float *da = rows[r].d + 2 * p;
+                __m256 dav[2];
                 if (q4) {
-                    c0 = _mm256_load_si256((const __m256i *)(rows[r].c + 16 * p));
-                    c1 = _mm256_load_si256((const __m256i *)(rows[r].c + 16 * p + 8));
+                    dav[0] = dav[1] = _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_broadcast_ss(da)), _mm_broadcast_ss(da + 1), 1);
                 } else {
-                    a0 = _mm256_sign_epi8(a0, wv[0]);
-                    a1 = _mm256_sign_epi8(a1, wv[1]);
+                    dav[0] = _mm256_broadcast_ss(da);
+                    dav[1] = _mm256_broadcast_ss(da + 1);
                 }
-                const __m256i i0 = _mm256_add_epi32(c0, _mm256_madd_epi16(_mm256_maddubs_epi16(aw0, a0), ones));
-                const __m256i i1 = _mm256_add_epi32(c1, _mm256_madd_epi16(_mm256_maddubs_epi16(aw1, a1), ones));
-                const __m256 f0 = _mm256_mul_ps(_mm256_cvtepi32_ps(i0), _mm256_load_ps(dx));
-                const __m256 f1 = _mm256_mul_ps(_mm256_cvtepi32_ps(i1), _mm256_load_ps(dx + 8));
-                accf[r] = _mm256_fmadd_ps(f0, dw[0], accf[r]);
-                accf[r] = _mm256_fmadd_ps(f1, dw[1], accf[r]);
+                for (int h = 0; h < 2; h++) {
+                    __m256i av = _mm256_load_si256((const __m256i *)(q + 32 * h));
+                    __m256i u = av;
+                    if (q4) {
+                        u = av;  /* unsigned (a + 128) against signed w */
+                        av = wv[h];
+                    } else {
+                        u = aw[h]; /* |w| against a * sign(w) */
+                        av = _mm256_sign_epi8(av, wv[h]);
+                    }
+                    const __m256i acc = _mm256_add_epi32(init[h], _mm256_madd_epi16(_mm256_maddubs_epi16(u, av), ones));
+                    accf[r] = _mm256_fmadd_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(acc), dav[h]), dw[h], accf[r]);
+                }
             }
         }
         ROWS (int r = 0; r < L; r++) dst[r][i] = hsum256(accf[r]);
@@ -216,7 +231,7 @@ static void pack_q80(const void *src, int64_t b0, int64_t b1, int64_t k, uint8_t
 }
 
 static void pack_q40(const void *src, int64_t b0, int64_t b1, int64_t k, uint8_t *dst) {
-    pack_pairs(src, b0, b1, k, dst, 1, 0);
+    pack_pairs(src, b0, b1, k, dst, 1, 0x80);
 }
 
 static void pack_q4k_natural(const void *src, int64_t b0, int64_t b1, int64_t k, uint8_t *dst) {

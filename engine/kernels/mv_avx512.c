@@ -85,6 +85,7 @@ ALWAYS void q4k_rows(const uint8_t *w, size_t row_bytes, int64_t n, const pltk_a
             accm[r] = _mm_setzero_ps();
         }
         for (int64_t b = 0; b < nb; b++, x++) {
+            PLTK_PREFETCH_BLOCK(x, sizeof(blk_q4_k));
             __m128i sc, mn;
             q4k_scales16(x->scales, &sc, &mn);
             const __m512i scales = _mm512_permutexvar_epi16(idx, _mm512_castsi128_si512(sc));
@@ -144,6 +145,7 @@ ALWAYS void q6k_rows(const uint8_t *w, size_t row_bytes, int64_t n, const pltk_a
         __m512 accf[PLTK_MAX_ROWS];
         ROWS (int r = 0; r < L; r++) accf[r] = _mm512_setzero_ps();
         for (int64_t b = 0; b < nb; b++, x++) {
+            PLTK_PREFETCH_BLOCK(x, sizeof(blk_q6_k));
             const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)x->scales));
             const __m512i vsc = _mm512_castsi256_si512(sc16);
             const __m512i s0 = _mm512_permutexvar_epi16(idx0, vsc), s1 = _mm512_permutexvar_epi16(idx1, vsc);
@@ -185,28 +187,27 @@ static void mv_q6k(const uint8_t *w, size_t row_bytes, int64_t n, const pltk_act
 }
 
 /* ---- Q8_0 and Q4_0: pairs of 32-value blocks -------------------------------------------- */
-/* A pair of blocks is unpacked into one register of 64 weight bytes and a vector of the two
-   weight scales per 32-bit lane; the rows then share one code path.
-   Q4_0: the nibbles stay unsigned (u8 0..15) and the activations signed; the offset of 8 is
-   the activations' per-lane correction c (pack.h), the accumulator's start. Lane sums of 4
-   products: 4*15*127, pairs 2*15*127 < 2^15, so the 16-bit emulation is exact.
-   Q8_0 with VNNI: the activations are stored plus 128 (unsigned), so vpdpbusd(a + 128, W)
-   = a.W + 128 sum(W); the second term depends on the weights only and is taken off once
-   per pair for all rows. Without VNNI (vpmaddubsw would saturate on 255 * 127 * 2) the sign
-   of W moves to the activations: |W| . (a * sign W), pairs at most 128 * 127 * 2 < 2^15. */
+/* A pair of blocks is unpacked into one register of 64 signed weight bytes W and a vector
+   of the two weight scales per 32-bit lane; the rows then share one code path. Activations
+   stored plus 128 (unsigned) give vpdpbusd(a + 128, W) = a.W + 128 sum(W); the second term
+   depends on the weights only and is taken off once per pair for all rows. Q4_0 (W = nibble
+   - 8) always does so: pairs of products are at most 255 * 8 * 2 < 2^15, exact in the 16-bit
+   emulation too. Q8_0 does so with VNNI; without it (255 * 128 * 2 would saturate) the sign
+   of W moves onto the activations: |W| . (a * sign W), pairs at most 128 * 127 * 2 < 2^15.
+   The activations' per-block scales are spread over the lanes with two broadcasts. */
 
 #if PLTK_VNNI
-#define ACT_BIAS 0x80
+#define Q80_BIAS 0x80
 #else
-#define ACT_BIAS 0
+#define Q80_BIAS 0
 #endif
 
 static void pack_q80(const void *src, int64_t b0, int64_t b1, int64_t k, uint8_t *dst) {
-    pack_pairs(src, b0, b1, k, dst, 0, ACT_BIAS);
+    pack_pairs(src, b0, b1, k, dst, 0, Q80_BIAS);
 }
 
 static void pack_q40(const void *src, int64_t b0, int64_t b1, int64_t k, uint8_t *dst) {
-    pack_pairs(src, b0, b1, k, dst, 1, 0);
+    pack_pairs(src, b0, b1, k, dst, 1, 0x80);
 }
 
 static const int16_t PAIR_IDX[2][16] = {
@@ -219,57 +220,51 @@ ALWAYS void pairs_rows(const uint8_t *w, size_t row_bytes, int64_t n, const pltk
     const int64_t nb = a->k / 32, np = nb / 2;
     const int odd = (int)(nb % 2);
     const size_t bsz = q4 ? sizeof(blk_q4_0) : sizeof(blk_q8_0);
+    const int biased = q4 || PLTK_VNNI;
+    const __mmask16 lanes1 = q4 ? 0xf0f0 : 0xff00;
     prow rows[PLTK_MAX_ROWS];
     ROWS (int r = 0; r < L; r++) rows[r] = p_row(a->act[r], a->k);
     const __m256i m4 = _mm256_set1_epi8(0x0f), idx = _mm256_loadu_si256((const __m256i *)PAIR_IDX[q4]);
-    const __m512i zero = _mm512_setzero_si512();
-#if PLTK_VNNI
-    const __m512i bias = _mm512_set1_epi8((char)0x80);
-#endif
+    const __m512i zero = _mm512_setzero_si512(), bias = _mm512_set1_epi8((char)0x80), eight = _mm512_set1_epi8(8);
     for (int64_t i = 0; i < n; i++) {
         const uint8_t *x = w + i * row_bytes;
         __m512 accf[PLTK_MAX_ROWS];
         ROWS (int r = 0; r < L; r++) accf[r] = _mm512_setzero_ps();
         for (int64_t p = 0; p < np + odd; p++) {
             const uint8_t *x0 = x + 2 * p * bsz, *x1 = x0 + bsz;
+            PLTK_PREFETCH_BLOCK(x0, 2 * bsz);
             const int full = p < np;
             uint16_t d0, d1 = 0;
             memcpy(&d0, x0, 2);
             if (full) memcpy(&d1, x1, 2);
             const __m128i halves = _mm_cvtsi32_si128((int)((uint32_t)d1 << 16 | d0));
             const __m512 dw = _mm512_cvtph_ps(_mm256_permutexvar_epi16(idx, _mm256_castsi128_si256(halves)));
+            __m512i wv;
             if (q4) {
                 const __m128i lo0 = _mm_loadu_si128((const __m128i *)(x0 + 2));
-                const __m128i lo1 = full ? _mm_loadu_si128((const __m128i *)(x1 + 2)) : _mm_setzero_si128();
+                const __m128i lo1 = full ? _mm_loadu_si128((const __m128i *)(x1 + 2)) : _mm_set1_epi8((char)0x88);
                 const __m256i raw = _mm256_inserti128_si256(_mm256_castsi128_si256(lo0), lo1, 1);
                 const __m256i lo = _mm256_and_si256(raw, m4), hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), m4);
-                const __m512i wv = _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
-                ROWS (int r = 0; r < L; r++) {
-                    const __m512i c = _mm512_load_si512(rows[r].c + 16 * p);
-                    const __m512i acc = dpbusd(c, wv, _mm512_load_si512(rows[r].q + 64 * p));
-                    const __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(acc), _mm512_load_ps(rows[r].dx + 16 * p));
-                    accf[r] = _mm512_fmadd_ps(f, dw, accf[r]);
-                }
+                wv = _mm512_sub_epi8(_mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1), eight);
             } else {
                 const __m256i q0 = _mm256_loadu_si256((const __m256i *)(x0 + 2));
                 const __m256i q1 = full ? _mm256_loadu_si256((const __m256i *)(x1 + 2)) : _mm256_setzero_si256();
-                const __m512i wv = _mm512_inserti64x4(_mm512_castsi256_si512(q0), q1, 1);
-#if PLTK_VNNI
-                const __m512i init = _mm512_sub_epi32(zero, dpbusd(zero, bias, wv));
-#else
-                const __m512i aw = _mm512_abs_epi8(wv);
-                const __mmask64 neg = _mm512_movepi8_mask(wv);
-#endif
-                ROWS (int r = 0; r < L; r++) {
-                    const __m512i av = _mm512_load_si512(rows[r].q + 64 * p);
-#if PLTK_VNNI
-                    const __m512i acc = dpbusd(init, av, wv);
-#else
-                    const __m512i acc = dpbusd(zero, aw, _mm512_mask_sub_epi8(av, neg, zero, av));
-#endif
-                    const __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(acc), _mm512_load_ps(rows[r].dx + 16 * p));
-                    accf[r] = _mm512_fmadd_ps(f, dw, accf[r]);
-                }
+                wv = _mm512_inserti64x4(_mm512_castsi256_si512(q0), q1, 1);
+            }
+            __m512i init = zero, aw = zero;
+            __mmask64 neg = 0;
+            if (biased) {
+                init = _mm512_sub_epi32(zero, dpbusd(zero, bias, wv));
+            } else {
+                aw = _mm512_abs_epi8(wv);
+                neg = _mm512_movepi8_mask(wv);
+            }
+            ROWS (int r = 0; r < L; r++) {
+                const __m512i av = _mm512_load_si512(rows[r].q + 64 * p);
+                const __m512i acc = biased ? dpbusd(init, av, wv) : dpbusd(zero, aw, _mm512_mask_sub_epi8(av, neg, zero, av));
+                const float *da = rows[r].d + 2 * p;
+                const __m512 dav = _mm512_mask_broadcastss_ps(_mm512_set1_ps(da[0]), lanes1, _mm_load_ss(da + 1));
+                accf[r] = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(acc), dav), dw, accf[r]);
             }
         }
         ROWS (int r = 0; r < L; r++) dst[r][i] = _mm512_reduce_add_ps(accf[r]);

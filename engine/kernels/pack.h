@@ -10,12 +10,10 @@
  *   d  [nb]     float  the Q8_K scales
  *   bs [16 nb]  int16  Q6_K: ggml's 16 sums of 16; Q4_K: the 8 sums of 32, then 8 zeros
  * Q8_0 / Q4_0, 32-value blocks taken in pairs, np = ceil(k/64) pairs:
- *   q  [64 np]  int8   Q8_0: block 2p then 2p+1; Q4_0: 2p[0:16], 2p+1[0:16], 2p[16:32],
- *                      2p+1[16:32] (the order of an unpacked pair of Q4_0 blocks); Q8_0
- *                      plus `bias` (128 for the VNNI kernels, which want it unsigned)
- *   dx [16 np]  float  the activation scale of each 32-bit lane of the 64 bytes
- *   c  [16 np]  int32  Q4_0: -8 x the sum of each lane's 4 values (the nibbles' offset of 8
- *                      taken back on the activation side; the weights stay unsigned)
+ *   q  [64 np]  uint8  Q8_0: block 2p then 2p+1; Q4_0: 2p[0:16], 2p+1[0:16], 2p[16:32],
+ *                      2p+1[16:32] (the order of an unpacked pair of Q4_0 blocks); each value
+ *                      plus `bias` (128: unsigned, for the kernels that want it so)
+ *   d  [2 np]   float  the Q8_0 scale of each block
  *   The partner of an odd last block is zero with scale 0.
  */
 #ifndef PLTK_PACK_H
@@ -78,46 +76,30 @@ static inline void pack_q6k(const void *src, int64_t b0, int64_t b1, int64_t k, 
 }
 
 typedef struct {
-    const int8_t *q;
-    const float *dx;
-    const int32_t *c;
+    const uint8_t *q;
+    const float *d;
 } prow;
 
 static inline size_t p_bytes(int64_t k) {
     const size_t np = (size_t)((k + 63) / 64);
-    return 3 * 64 * np;
+    return 64 * np + pltk_round64(8 * np);
 }
 
 static inline prow p_row(const uint8_t *act, int64_t k) {
     const size_t np = (size_t)((k + 63) / 64);
-    prow r = {(const int8_t *)act, (const float *)(act + 64 * np), (const int32_t *)(act + 128 * np)};
+    prow r = {act, (const float *)(act + 64 * np)};
     return r;
 }
 
-/* Block `half` (0/1) of pair q/dx/c: values xs (or zeros when xs is NULL) with scale d. */
-static inline void pack_half(uint8_t *q, float *dx, int32_t *c, const int8_t *xs, float d, int half, int q4,
-                             uint8_t bias) {
+/* Block `half` (0/1) of pair q: values xs (or zeros when xs is NULL). */
+static inline void pack_half(uint8_t *q, const int8_t *xs, int half, int q4, uint8_t bias) {
     if (q4) { /* values 0..15 then 16..31, each beside the partner's */
         for (int j = 0; j < 16; j++) {
-            q[16 * half + j] = (uint8_t)(xs ? xs[j] : 0);
-            q[32 + 16 * half + j] = (uint8_t)(xs ? xs[16 + j] : 0);
-        }
-        for (int l = 0; l < 4; l++) {
-            int32_t s0 = 0, s1 = 0;
-            for (int j = 0; j < 4; j++) {
-                s0 += xs ? xs[4 * l + j] : 0;
-                s1 += xs ? xs[16 + 4 * l + j] : 0;
-            }
-            dx[4 * half + l] = dx[8 + 4 * half + l] = d;
-            c[4 * half + l] = -8 * s0;
-            c[8 + 4 * half + l] = -8 * s1;
+            q[16 * half + j] = (uint8_t)((xs ? xs[j] : 0) ^ bias);
+            q[32 + 16 * half + j] = (uint8_t)((xs ? xs[16 + j] : 0) ^ bias);
         }
     } else {
         for (int j = 0; j < 32; j++) q[32 * half + j] = (uint8_t)((xs ? xs[j] : 0) ^ bias);
-        for (int l = 0; l < 8; l++) {
-            dx[8 * half + l] = d;
-            c[8 * half + l] = 0;
-        }
     }
 }
 
@@ -128,10 +110,12 @@ static inline void pack_pairs(const void *src, int64_t b0, int64_t b1, int64_t k
     const blk_q8_0 *y = src;
     for (int64_t b = b0; b < b1; b++, y++) {
         uint8_t *q = (uint8_t *)r.q + 64 * (b / 2);
-        float *dx = (float *)r.dx + 16 * (b / 2);
-        int32_t *c = (int32_t *)r.c + 16 * (b / 2);
-        pack_half(q, dx, c, y->qs, pltk_h2f(y->d), (int)(b % 2), q4, bias);
-        if (b == nb - 1 && b % 2 == 0) pack_half(q, dx, c, NULL, 0.0f, 1, q4, bias); /* odd count */
+        pack_half(q, y->qs, (int)(b % 2), q4, bias);
+        ((float *)r.d)[b] = pltk_h2f(y->d);
+        if (b == nb - 1 && b % 2 == 0) { /* odd count: a zero partner */
+            pack_half(q, NULL, 1, q4, bias);
+            ((float *)r.d)[b + 1] = 0.0f;
+        }
     }
 }
 
