@@ -23,7 +23,8 @@
 #define PLTK_ABI 2
 #define SLOTS 8       /* weights sharing one packed buffer with dynamic chunks (more: static) */
 #define HEADER 64     /* bytes of counters before the packed rows */
-#define CHUNK_ROWS 32 /* weight rows per chunk */
+#define CHUNK_BYTES 65536 /* weight bytes per chunk, at least */
+#define CHUNK_MIN 16      /* rows per chunk, at least */
 
 struct ggml_tensor { /* ggml 0.25.3, include/ggml.h */
     int type;
@@ -168,10 +169,12 @@ void pltk_matvec_op(struct ggml_tensor *dst, int ith, int nth, void *userdata) {
         return;
     }
     int64_t *counter = (int64_t *)aligned(xq->data) + slot;
-    const int64_t chunks = (n + CHUNK_ROWS - 1) / CHUNK_ROWS;
-    for (int64_t c = __atomic_fetch_add(counter, 1, __ATOMIC_RELAXED); c < chunks;
-         c = __atomic_fetch_add(counter, 1, __ATOMIC_RELAXED)) {
-        const int64_t i0 = c * CHUNK_ROWS, i1 = i0 + CHUNK_ROWS < n ? i0 + CHUNK_ROWS : n;
+    int64_t per = (int64_t)(CHUNK_BYTES / w->nb[1]);
+    per = per < CHUNK_MIN ? CHUNK_MIN : per;
+    const int64_t chunks = (n + per - 1) / per;
+    /* thread ith starts with chunk ith; the counter hands out the rest (from nth on) */
+    for (int64_t c = ith; c < chunks; c = nth + __atomic_fetch_add(counter, 1, __ATOMIC_RELAXED)) {
+        const int64_t i0 = c * per, i1 = i0 + per < n ? i0 + per : n;
         rows_of(kern, w, dst, &acts, i0, i1);
     }
 }
