@@ -125,11 +125,19 @@ class Runner:
             self._graphs.move_to_end(plan)
             return hit[0]
         built = self.builder.build(plan)
+        missing = [] if self.backend.is_cpu else self.backend.unsupported(built.graph)
+        if missing:  # a GPU backend would abort the process on them
+            self.g.ggml_free(built.ctx)
+            raise EngineError(
+                f"the {self.backend.name} backend cannot run {', '.join(missing[:4])} "
+                f"for this model ({plan.kind} graph); run it with --device cpu"
+            )
         alloc = self.g.ggml_gallocr_new(self.g.ggml_backend_get_default_buffer_type(self.backend.handle))
         if not self.g.ggml_gallocr_alloc_graph(alloc, built.graph):
             self.g.ggml_gallocr_free(alloc)
             self.g.ggml_free(built.ctx)
             raise EngineError(f"not enough memory for the compute graph of {plan}")
+        ggml.mark_graph_reusable(built.graph)  # fixed shapes and addresses: GPUs replay it
         self._graphs[plan] = (built, alloc)
         while len(self._graphs) > self.max_graphs:
             _, (old, old_alloc) = self._graphs.popitem(last=False)
@@ -143,7 +151,13 @@ class Runner:
 
     def _run(self, built: Built) -> np.ndarray:
         self.backend.compute(built.graph)
-        return tensor_to_numpy(built.logits).reshape(-1, self.config.vocab_size)
+        logits = tensor_to_numpy(built.logits).reshape(-1, self.config.vocab_size)
+        if not np.isfinite(logits).all():  # never hand NaN to a sampler or a parity check
+            raise EngineError(
+                f"{self.model.path}: the model computed NaN or infinite logits; "
+                "its weights are damaged or out of range"
+            )
+        return logits
 
     # -- prefill ------------------------------------------------------------------------------------------
 

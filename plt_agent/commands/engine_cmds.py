@@ -12,6 +12,7 @@ import typer
 
 from plt_agent.errors import UsageError
 
+THREADS_ENV = "PLT_AGENT_THREADS"  # the config key `threads`; the engine reads no environment itself
 MODEL_ARG = typer.Argument(
     ..., help="A GGUF model file (pltcoder from `plt-agent convert`, or a llama.cpp llama GGUF)."
 )
@@ -62,7 +63,9 @@ def generate(
     seed: int = typer.Option(None, "--seed", help="Random seed for sampling."),
     stop: list[str] = typer.Option([], "--stop", help="Stop when this string appears (repeatable)."),
     ctx: int = typer.Option(None, "--ctx", help="Context size in tokens (default: min(trained, 8192))."),
-    threads: int = typer.Option(None, "--threads", help="CPU threads (default: all cores)."),
+    threads: int = typer.Option(
+        None, "--threads", envvar=THREADS_ENV, help="CPU threads (default: all cores)."
+    ),
     decode_mode: str = typer.Option(
         "fused", "--decode-mode", help="fused (one pass for all loops) or serial."
     ),
@@ -113,7 +116,7 @@ def logits(
     out: Path = typer.Option(..., "-o", "--out", help="Where to write float32 logits [n_ids, vocab] (.npy)."),
     kv_type: str = typer.Option("auto", "--kv-type", help="auto (f32 for f32 weights), f16 or f32."),
     decode_mode: str = typer.Option("fused", "--decode-mode", help="fused or serial (for --mode decode)."),
-    threads: int = typer.Option(None, "--threads", help="CPU threads."),
+    threads: int = typer.Option(None, "--threads", envvar=THREADS_ENV, help="CPU threads."),
     device: str = typer.Option("auto", "--device", help="auto, cpu or gpu."),
     kernels: str = typer.Option(None, "--kernels", help=KERNELS_HELP),
 ) -> None:
@@ -195,7 +198,7 @@ def bench_engine(
     ),
     json_out: bool = typer.Option(False, "--json", help="Print the figures as JSON (stdout)."),
     threads: int = typer.Option(
-        None, "--threads", help="CPU threads for ours and llama.cpp (default: all cores)."
+        None, "--threads", envvar=THREADS_ENV, help="CPU threads for ours and llama.cpp (default: all cores)."
     ),
     prompt_tokens: int = typer.Option(
         256, "--prompt-tokens", help="Prompt length for prefill and before decoding."
@@ -217,7 +220,7 @@ def bench_engine(
     """Decode and prefill speed: fused vs serial vs single-loop on the same weights, and vs llama.cpp."""
     import json
 
-    from plt_agent.benchmarks import bench_engine as run
+    from engine.api import bench as run
 
     if (model is None) == (synthetic is None):
         raise UsageError("give a MODEL.gguf or --synthetic SIZE (not both)")
@@ -247,8 +250,10 @@ def _print_bench(result: dict) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from plt_agent.display import literal
+
     table = Table(
-        title=f"{result['model']} ({result['matrix_type']}, {result['layers']} layers, "
+        title=f"{literal(result['model'])} ({result['matrix_type']}, {result['layers']} layers, "
         f"{result['weights_mib']} MiB, {result['backend']} x{result['threads']})"
     )
     for col in (

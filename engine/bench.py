@@ -78,12 +78,20 @@ def _measure(v: Variant, prompt: list[int], steps: int) -> None:
 
 
 def _llama_cpp(
-    path: Path, prompt: list[int], steps: int, threads: int, rounds: int, ctx: int
+    path: Path, prompt: list[int], steps: int, threads: int, rounds: int, ctx: int, gpu: bool = False
 ) -> dict[str, float]:
     import llama_cpp
 
+    # on a GPU: every layer offloaded and flash attention, as our engine runs there
+    offload = {"n_gpu_layers": -1, "flash_attn": True} if gpu else {}
     ll = llama_cpp.Llama(
-        str(path), n_ctx=ctx, n_batch=512, n_threads=threads, n_threads_batch=threads, verbose=False
+        str(path),
+        n_ctx=ctx,
+        n_batch=512,
+        n_threads=threads,
+        n_threads_batch=threads,
+        verbose=False,
+        **offload,
     )
     n_vocab = ll.n_vocab()
 
@@ -209,7 +217,7 @@ def bench_engine(
     if llama_cpp and cfg.arch == "llama":
         if progress:
             progress("llama-cpp-python on the same file")
-        theirs = _llama_cpp(path, prompt, decode_tokens, backend.threads, rounds, ctx)
+        theirs = _llama_cpp(path, prompt, decode_tokens, backend.threads, rounds, ctx, gpu=not backend.is_cpu)
         ours = result["variants"]["fused"]
         result["llama_cpp"] = theirs
         result["ours_over_llamacpp"] = ours["decode_tok_s"] / theirs["decode_tok_s"]
