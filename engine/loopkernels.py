@@ -104,6 +104,8 @@ def _library() -> _Lib | str:
         return _Lib(path)
     except (OSError, AttributeError) as exc:
         return f"{path} cannot be loaded ({exc})"
+    except EngineError as exc:  # a library left from another version of plt-agent
+        return str(exc)
 
 
 def _notice(message: str) -> None:

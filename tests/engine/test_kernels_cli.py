@@ -94,3 +94,25 @@ def test_bench_with_ggml_kernels_reports_them(tiny_gguf):
     assert data["kernels"] == {"kernels": "ggml", "isa": None, "reason": "requested"}
     assert set(data["variants"]) == {"fused", "serial", "single"}
     assert "yardstick_loop" not in data
+
+
+def test_without_the_library_generate_falls_back_to_ggml_and_says_so_once(
+    tiny_gguf, tmp_path, monkeypatch, caplog
+):
+    monkeypatch.setenv("PLT_AGENT_KERNELS_LIB", str(tmp_path / "libpltk.so"))  # never built
+    monkeypatch.delenv("PLT_AGENT_KERNELS", raising=False)
+    monkeypatch.setattr(loopkernels, "_said", set())
+    loopkernels._library.cache_clear()
+    try:
+        for _ in range(2):
+            result = runner.invoke(
+                app, ["generate", str(tiny_gguf("q8_0")), "-p", "def f():", "-n", "2", "--kernels", "auto"]
+            )
+            assert result.exit_code == 0, result.output
+            assert "ggml kernels]" in result.output
+    finally:
+        loopkernels._library.cache_clear()
+    notices = [r.getMessage() for r in caplog.records if r.name == "engine.kernels"]
+    assert len(notices) == 1
+    assert "not built" in notices[0]
+    assert "using ggml's kernels" in notices[0]

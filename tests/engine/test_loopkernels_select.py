@@ -35,6 +35,29 @@ def test_without_the_library_auto_falls_back_to_ggml_and_says_so_once(missing_li
     assert "using ggml's kernels" in notices[0].getMessage()
 
 
+def test_an_unloadable_library_also_falls_back(missing_library, monkeypatch):
+    monkeypatch.delenv("PLT_AGENT_KERNELS", raising=False)
+    loopkernels.library_path().write_bytes(b"not a shared library")
+    chosen = loopkernels.select("auto")
+    assert chosen.name == "ggml"
+    assert "cannot be loaded" in chosen.reason
+    with pytest.raises(EngineError, match="cannot be loaded"):
+        loopkernels.select("loop")
+
+
+@needs_lib
+def test_a_library_of_another_version_also_falls_back(monkeypatch):
+    monkeypatch.delenv("PLT_AGENT_KERNELS", raising=False)
+    monkeypatch.setattr(loopkernels, "ABI", loopkernels.ABI + 1)
+    loopkernels._library.cache_clear()
+    try:
+        chosen = loopkernels.select("auto")
+    finally:
+        loopkernels._library.cache_clear()
+    assert chosen.name == "ggml"
+    assert "another version" in chosen.reason
+
+
 def test_without_the_library_an_explicit_loop_is_an_error(missing_library):
     with pytest.raises(EngineError, match="not built"):
         loopkernels.select("loop")
