@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from engine.arch import PLTConfig
+from engine.chat_template import ChatTemplate
 from engine.gguf_file import ModelFile, check_header, open_model
 from engine.runtime import Runner
 from engine.sampling import SamplingParams
@@ -24,6 +25,7 @@ from engine.session import Generation, Session
 from engine.tokenizer import Tokenizer, from_model_file
 
 __all__ = [
+    "ChatTemplate",
     "Generation",
     "Model",
     "SamplingParams",

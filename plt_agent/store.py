@@ -115,16 +115,23 @@ class ModelStore:
         manifest = self.models_dir / name / "model.json"
         if not manifest.is_file():
             return None
-        data = json.loads(manifest.read_text())
+        data = _read_manifest(manifest, name)
         path = self.models_dir / name / data["file"]
         if not path.is_file():
             return None
-        return StoredModel(name, path, data["backend"], path.stat().st_size, data.get("source", ""))
+        return StoredModel(name, path, data["backend"], path.stat().st_size, str(data.get("source", "")))
 
     def list(self) -> list[StoredModel]:
+        """The stored models whose files are in place (a damaged entry is left out here;
+        `get` and `path` name it)."""
         if not self.models_dir.is_dir():
             return []
-        found = (self.get(p.name) for p in sorted(self.models_dir.iterdir()))
+        found = []
+        for entry in sorted(self.models_dir.iterdir()):
+            try:
+                found.append(self.get(entry.name))
+            except StoreError:
+                continue
         return [m for m in found if m is not None]
 
     def path(self, name: str) -> Path:
@@ -234,6 +241,25 @@ class ModelStore:
         stored = self.get(name)
         assert stored is not None
         return stored
+
+
+def _read_manifest(manifest: Path, name: str) -> dict[str, Any]:
+    """A stored model's `model.json`, checked: a StoreError naming it when damaged."""
+    from plt_agent.display import printable
+
+    fix = f"remove the entry with `plt-agent models rm {name}` and pull it again"
+    try:
+        data = json.loads(manifest.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise StoreError(f"{manifest}: unreadable manifest ({printable(exc, 120)}); {fix}") from None
+    if not isinstance(data, dict):
+        raise StoreError(f"{manifest}: the manifest is not a JSON object; {fix}")
+    file, backend = data.get("file"), data.get("backend")
+    if not isinstance(file, str) or not file or Path(file).name != file or file in (".", ".."):
+        raise StoreError(f"{manifest}: 'file' must name a file inside {manifest.parent}; {fix}")
+    if backend not in ("llama", "plt"):
+        raise StoreError(f"{manifest}: 'backend' must be llama or plt, got {printable(backend, 40)}; {fix}")
+    return data
 
 
 def _quiet(_line: str) -> None:
