@@ -9,10 +9,15 @@ is written in seconds. The numbers are noise; the
 shapes, types and byte counts are the real thing. Carries a small real tokenizer so the file
 loads everywhere a converted model does.
 
-`PRESETS["v1-40b-loop"]` is IQuest-Coder-V1-40B-Loop's real width (hidden 5120, 40/8 heads,
-head_dim 128, SwiGLU 27648, vocab 76800, window 64 keys, gate biases +2.0, an
-`iquestloopcoder` file); its 80 layers (~41 GB in Q8_0) are reduced to what the target size
-holds, and `synthetic_config` says how many in `num_layers`.
+Named presets (`PRESETS`, e.g. "loopcoder-v2") have exactly a real model's shape instead of a
+target size: `preset_config(name, qtype)`. Files are written tensor by tensor, so memory
+stays at about the largest tensor whatever the model's size.
+
+`FAMILIES["v1-40b-loop"]` (`bench engine --synthetic SIZE --preset v1-40b-loop`) is
+IQuest-Coder-V1-40B-Loop's real width (hidden 5120, 40/8 heads, head_dim 128, SwiGLU 27648,
+vocab 76800, window 64 keys, gate biases +2.0, an `iquestloopcoder` file); its 80 layers
+(~41 GB in Q8_0) are reduced to what the target size holds, and `synthetic_config` says how
+many in `num_layers`.
 """
 
 from __future__ import annotations
@@ -59,16 +64,36 @@ class Shape:
 
 @dataclass(frozen=True)
 class Preset:
-    """A synthetic model family and shape."""
+    """A real model's exact shape, for `--synthetic NAME`."""
+
+    shape: Shape
+    layers: int
+    loops: int = 2
+    context_length: int = 4096
+
+
+# plt-model.md §1: LoopCoder-V2 (hidden 5120, 14 layers, FFN 27648, vocab 76800, 40/8 heads)
+PRESETS = {
+    "loopcoder-v2": Preset(
+        Shape(hidden=5120, heads=40, kv_heads=8, intermediate=27648, vocab=76800),
+        layers=14,
+        context_length=131072,
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Family:
+    """A model family and width for size-targeted synthetic models (`--preset`)."""
 
     shape: Shape
     family: str  # "v2" (pltcoder) | "v1" (iquestloopcoder)
     real_layers: int | None = None  # the released model's layer count, when it is a real shape
 
 
-PRESETS = {
-    "plt": Preset(Shape(), "v2"),
-    "v1-40b-loop": Preset(
+FAMILIES = {
+    "plt": Family(Shape(), "v2"),
+    "v1-40b-loop": Family(
         Shape(hidden=5120, heads=40, kv_heads=8, intermediate=27648, vocab=76800), "v1", 80
     ),
 }
@@ -115,15 +140,28 @@ def synthetic_config(
             eos_token_ids=tuple(tiny_tokenizer.eos_ids(512)),
             arch=ARCH_V1,
         )
+    return _config(shape, layers, loops, 4096)
+
+
+def preset_config(name: str, loops: int | None = None) -> PLTConfig:
+    """The config of preset `name` (loops: the preset's own unless given)."""
+    if name not in PRESETS:
+        raise ConvertError(f"unknown synthetic preset {name!r} (known: {', '.join(PRESETS)})")
+    p = PRESETS[name]
+    return _config(p.shape, p.layers, loops or p.loops, p.context_length)
+
+
+def _config(shape: Shape, layers: int, loops: int, context_length: int) -> PLTConfig:
+    d, hd = shape.hidden, shape.hidden // shape.heads
     return PLTConfig(
         vocab_size=shape.vocab,
         hidden_size=d,
-        intermediate_size=f,
+        intermediate_size=shape.intermediate,
         num_layers=layers,
         num_heads=shape.heads,
         num_kv_heads=shape.kv_heads,
         head_dim=hd,
-        context_length=4096,
+        context_length=context_length,
         rms_eps=1e-5,
         rope_theta=500000.0,
         loops=loops,

@@ -115,8 +115,10 @@ def load(
     kv_type: str = "auto",
     decode_mode: str = "fused",
     loops: int | None = None,
+    kernels: str | None = None,
 ) -> Model:
-    """Open and validate a GGUF model; the context defaults to min(trained, 8192) tokens."""
+    """Open and validate a GGUF model; the context defaults to min(trained, 8192) tokens.
+    `kernels`: auto (default), ggml or loop (see engine.loopkernels)."""
     file = open_model(path)
     ctx = n_ctx if n_ctx is not None else min(file.config.context_length, DEFAULT_CONTEXT)
     tokenizer = from_model_file(
@@ -130,6 +132,7 @@ def load(
         kv_type=_kv_type_for(file, kv_type),
         decode_mode=decode_mode,
         loops=loops,
+        kernels=kernels,
     )
     return Model(file, runner, tokenizer)
 

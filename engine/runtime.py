@@ -8,6 +8,9 @@ before ggml sees them. Decode modes:
 IQuest-Coder-V1-Loop models (plt-model.md §5) always decode serially: loop 1 at step t needs
 loop 0's output at step t, so a step is two passes over the weights (`decode_passes`).
 
+Every weight multiplication runs on the kernels `kernels` selects (`engine.loopkernels`:
+auto, ggml or loop); `Runner.kernels` says which ran.
+
 Knows nothing about text, sampling or prefix reuse (see `engine.session`).
 """
 
@@ -22,6 +25,7 @@ from engine.backend import Backend, Weights, tensor_to_numpy
 from engine.errors import EngineError
 from engine.gguf_file import ModelFile, with_context
 from engine.graph import Built, GraphBuilder, Plan
+from engine.loopkernels import select as select_kernels
 from engine.state import State
 
 NEG_INF = np.float16(-np.inf)
@@ -39,6 +43,7 @@ class Runner:
         kv_type: str = "f16",
         loops: int | None = None,
         decode_mode: str = "fused",
+        kernels: str | None = None,
         kv_pad: int = 256,
         max_graphs: int = 6,
         backend: Backend | None = None,
@@ -57,7 +62,8 @@ class Runner:
         self._own_weights = weights is None
         self.weights = weights or Weights(model, self.backend)
         self.state = State(self.config, self.backend, self.n_ctx, kv_type, loops)
-        self.builder = GraphBuilder(self.config, self.weights, self.state)
+        self.kernels = select_kernels(kernels, cpu=self.backend.is_cpu)
+        self.builder = GraphBuilder(self.config, self.weights, self.state, self.kernels)
         self._graphs: OrderedDict[Plan, tuple[Built, int]] = OrderedDict()
 
     @property

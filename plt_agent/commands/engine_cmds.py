@@ -16,6 +16,10 @@ THREADS_ENV = "PLT_AGENT_THREADS"  # the config key `threads`; the engine reads 
 MODEL_ARG = typer.Argument(
     ..., help="A GGUF model file (pltcoder from `plt-agent convert`, or a llama.cpp llama GGUF)."
 )
+KERNELS_HELP = (
+    "Weight kernels: auto (the loop-aware kernels where built and supported, else ggml's), "
+    "ggml, or loop (ours; an error where unavailable)."
+)
 
 
 def _parse_ids(text: str) -> list[int]:
@@ -66,6 +70,7 @@ def generate(
         "fused", "--decode-mode", help="fused (one pass for all loops) or serial."
     ),
     device: str = typer.Option("auto", "--device", help="auto, cpu or gpu."),
+    kernels: str = typer.Option(None, "--kernels", help=KERNELS_HELP),
 ) -> None:
     """Generate text from a GGUF model, streaming it to stdout (statistics go to stderr)."""
     from engine import api
@@ -78,7 +83,10 @@ def generate(
         repeat_penalty=repeat_penalty,
         seed=seed,
     )
-    with api.load(model, n_ctx=ctx, threads=threads, decode_mode=decode_mode, device=device) as m:
+    _check_kernels(kernels)
+    with api.load(
+        model, n_ctx=ctx, threads=threads, decode_mode=decode_mode, device=device, kernels=kernels
+    ) as m:
         tok = m.tokenizer
         if chat:
             messages = ([{"role": "system", "content": system}] if system else []) + [
@@ -96,7 +104,7 @@ def generate(
         typer.echo(
             f"[{len(ids)} prompt tokens in {result.prompt_seconds:.2f}s, {len(result.token_ids)} generated "
             f"in {decode_s:.2f}s ({len(result.token_ids) / decode_s:.1f} tok/s), "
-            f"finish: {result.finish_reason}]",
+            f"finish: {result.finish_reason}, {_kernels_note(m.runner.kernels)}]",
             err=True,
         )
 
@@ -110,6 +118,7 @@ def logits(
     decode_mode: str = typer.Option("fused", "--decode-mode", help="fused or serial (for --mode decode)."),
     threads: int = typer.Option(None, "--threads", envvar=THREADS_ENV, help="CPU threads."),
     device: str = typer.Option("auto", "--device", help="auto, cpu or gpu."),
+    kernels: str = typer.Option(None, "--kernels", help=KERNELS_HELP),
 ) -> None:
     """Write the logits of every position of --ids to a .npy file (the parity-check interface)."""
     import numpy as np
@@ -118,6 +127,7 @@ def logits(
 
     token_ids = _parse_ids(ids)
     how, size = _parse_mode(mode)
+    _check_kernels(kernels)
     with api.load(
         model,
         n_ctx=max(len(token_ids), 1),
@@ -125,6 +135,7 @@ def logits(
         kv_type=kv_type,
         decode_mode=decode_mode,
         device=device,
+        kernels=kernels,
     ) as m:
         runner = m.runner
         if how == "full":
@@ -133,24 +144,55 @@ def logits(
             result = runner.prefill(token_ids, chunk=size, all_logits=True)
         else:
             result = np.stack([runner.decode(t) for t in token_ids])
+        note = _kernels_note(runner.kernels)
     if out.parent and not out.parent.exists():
         raise UsageError(f"output directory {out.parent} does not exist")
     np.save(out, result.astype(np.float32))
-    typer.echo(f"wrote {out} {list(result.shape)} ({how}{':' + str(size) if size else ''})", err=True)
+    typer.echo(f"wrote {out} {list(result.shape)} ({how}{':' + str(size) if size else ''}, {note})", err=True)
 
 
-def _synthetic_model(size: str, qtype: str, preset: str = "plt") -> Path:
-    """A cached random-weight PLT GGUF of about `size` bytes in `qtype` (made on first use)."""
-    from converters.synthetic import PRESETS, parse_size, synthetic_config, write_synthetic
+def _kernels_note(kernels) -> str:  # noqa: ANN001 - engine.loopkernels.Kernels
+    return f"{kernels.name} kernels" + (f" ({kernels.isa})" if kernels.isa else "")
+
+
+def _check_kernels(kernels: str | None) -> None:
+    if kernels is not None and kernels not in ("auto", "ggml", "loop"):
+        raise UsageError(f"--kernels must be auto, ggml or loop, got {kernels!r}")
+
+
+def _synthetic_model(size: str, qtype: str, loops: int | None = None, preset: str = "plt") -> Path:
+    """A cached random-weight GGUF (made on first use): about `size` bytes in `qtype` of the
+    family `preset` (plt, v1-40b-loop), or a real model's exact shape (`size` = a preset name,
+    e.g. loopcoder-v2)."""
+    from converters.synthetic import (
+        FAMILIES,
+        PRESETS,
+        parse_size,
+        preset_config,
+        synthetic_config,
+        write_synthetic,
+    )
     from plt_agent.store import store_root
 
-    if preset not in PRESETS:
-        raise UsageError(f"--preset must be one of {', '.join(PRESETS)}, got {preset!r}")
-    p = PRESETS[preset]
-    cfg = synthetic_config(parse_size(size), p.shape, qtype=qtype, family=p.family)
-    reduced = f", reduced from the real {p.real_layers}" if p.real_layers else ""
-    typer.echo(f"synthetic {preset}: {cfg.num_layers} layers{reduced} x hidden {cfg.hidden_size}", err=True)
-    path = store_root() / "bench" / f"synthetic-{preset}-{cfg.num_layers}x{cfg.hidden_size}-{qtype}.gguf"
+    if preset not in FAMILIES:
+        raise UsageError(f"--preset must be one of {', '.join(FAMILIES)}, got {preset!r}")
+    if size in PRESETS:
+        if preset != "plt":
+            raise UsageError(f"--preset {preset} goes with --synthetic SIZE, not with --synthetic {size}")
+        cfg = preset_config(size, loops)
+        stem = f"synthetic-{size}"
+    else:
+        family = FAMILIES[preset]
+        cfg = synthetic_config(
+            parse_size(size), family.shape, loops=loops or 2, qtype=qtype, family=family.family
+        )
+        reduced = f", reduced from the real {family.real_layers}" if family.real_layers else ""
+        typer.echo(
+            f"synthetic {preset}: {cfg.num_layers} layers{reduced} x hidden {cfg.hidden_size}", err=True
+        )
+        stem = f"synthetic-{preset}-{cfg.num_layers}x{cfg.hidden_size}"
+    suffix = f"-L{cfg.loops}" if cfg.loops != 2 else ""
+    path = store_root() / "bench" / f"{stem}{suffix}-{qtype}.gguf"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         typer.echo(
@@ -164,8 +206,12 @@ def _synthetic_model(size: str, qtype: str, preset: str = "plt") -> Path:
 def bench_engine(
     model: Path = typer.Argument(None, help="A GGUF model file (or use --synthetic)."),
     synthetic: str = typer.Option(
-        None, "--synthetic", help="Benchmark a random-weight PLT of this size, e.g. 1.5G."
+        None,
+        "--synthetic",
+        help="Benchmark a random-weight PLT of this size (e.g. 1.5G) or of a real model's shape "
+        "(loopcoder-v2); written once to the model cache.",
     ),
+    loops: int = typer.Option(None, "--loops", help="Loops of the synthetic model (default 2)."),
     qtype: str = typer.Option(
         "q8_0", "--type", help="Matrix type of the synthetic model: q8_0, q4_0, q4_k, q6_k."
     ),
@@ -190,6 +236,11 @@ def bench_engine(
         True, "--llama-cpp/--no-llama-cpp", help="Also time llama-cpp-python (llama files)."
     ),
     device: str = typer.Option("auto", "--device", help="auto, cpu or gpu."),
+    kernels: str = typer.Option(
+        None,
+        "--kernels",
+        help=KERNELS_HELP + " With loop, ggml's also run side by side (single and fused).",
+    ),
 ) -> None:
     """Decode and prefill speed: fused vs serial vs single-loop on the same weights, and vs llama.cpp."""
     import json
@@ -198,7 +249,10 @@ def bench_engine(
 
     if (model is None) == (synthetic is None):
         raise UsageError("give a MODEL.gguf or --synthetic SIZE (not both)")
-    path = _synthetic_model(synthetic, qtype, preset) if synthetic else model
+    if loops is not None and (synthetic is None or loops < 1):
+        raise UsageError("--loops N (N >= 1) goes with --synthetic")
+    _check_kernels(kernels)
+    path = _synthetic_model(synthetic, qtype, loops, preset) if synthetic else model
     say = (lambda msg: typer.echo(f"  {msg}", err=True)) if not json_out else None
     result = run(
         path,
@@ -208,6 +262,7 @@ def bench_engine(
         rounds=rounds,
         llama_cpp=llama_cpp,
         device=device,
+        kernels=kernels,
         progress=say,
     )
     if json_out:
@@ -267,6 +322,9 @@ def _print_bench(result: dict) -> None:
         "serial_over_single",
         "rows_over_single",
         "serial_over_fused",
+        "fused_speedup_over_ggml",
+        "single_speedup_over_ggml",
+        "fused_over_single_ggml",
         "ours_over_llamacpp",
         "ours_over_llamacpp_prefill",
     )
@@ -275,12 +333,20 @@ def _print_bench(result: dict) -> None:
     for key in keys:
         if key in result:
             console.print(f"{key} = {result[key]:.3f}")
-    if "yardstick" in result:
-        y = result["yardstick"]
-        console.print(
-            f"yardstick: {y['matrix']} ({y['type']} {y['shape'][0]}x{y['shape'][1]}) times {y['columns']} "
-            f"columns costs {y['ratio']:.2f}x one column ({y['cols_ms']:.3f} vs {y['one_col_ms']:.3f} ms)"
-        )
+    k = result.get("kernels", {})
+    console.print(
+        f"kernels: {k.get('kernels')}"
+        + (f" ({k['isa']})" if k.get("isa") else "")
+        + (f" - {k['reason']}" if k.get("reason") else "")
+    )
+    for key, label in (("yardstick", "ggml"), ("yardstick_loop", "loop")):
+        if key in result:
+            y = result[key]
+            console.print(
+                f"yardstick ({label}): {y['matrix']} ({y['type']} {y['shape'][0]}x{y['shape'][1]}) times "
+                f"{y['columns']} columns costs {y['ratio']:.2f}x one column "
+                f"({y['cols_ms']:.3f} vs {y['one_col_ms']:.3f} ms)"
+            )
     console.print(f"peak RSS = {result['peak_rss_mib']:.0f} MiB")
 
 

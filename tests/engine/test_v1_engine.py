@@ -293,9 +293,9 @@ def test_bench_says_v1_decode_is_two_passes(tiny_gguf):
 
 
 def test_v1_real_shape_synthetic_preset(tmp_path):
-    from converters.synthetic import PRESETS, synthetic_config, write_synthetic
+    from converters.synthetic import FAMILIES, synthetic_config, write_synthetic
 
-    p = PRESETS["v1-40b-loop"]
+    p = FAMILIES["v1-40b-loop"]
     cfg = synthetic_config(2 << 30, p.shape, family=p.family)
     assert cfg.is_v1
     assert (cfg.hidden_size, cfg.num_heads, cfg.num_kv_heads, cfg.head_dim) == (5120, 40, 8, 128)
