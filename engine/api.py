@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from engine.arch import PLTConfig
+from engine.chat_template import ChatTemplate
 from engine.gguf_file import ModelFile, check_header, open_model
 from engine.runtime import Runner
 from engine.sampling import SamplingParams
@@ -24,6 +25,7 @@ from engine.session import Generation, Session
 from engine.tokenizer import Tokenizer, from_model_file
 
 __all__ = [
+    "ChatTemplate",
     "Generation",
     "Model",
     "SamplingParams",
@@ -117,8 +119,10 @@ def load(
     kv_type: str = "auto",
     decode_mode: str = "fused",
     loops: int | None = None,
+    kernels: str | None = None,
 ) -> Model:
-    """Open and validate a GGUF model; the context defaults to min(trained, 8192) tokens."""
+    """Open and validate a GGUF model; the context defaults to min(trained, 8192) tokens.
+    `kernels`: auto (default), ggml or loop (see engine.loopkernels)."""
     file = open_model(path)
     ctx = n_ctx if n_ctx is not None else min(file.config.context_length, DEFAULT_CONTEXT)
     tokenizer = from_model_file(
@@ -132,6 +136,7 @@ def load(
         kv_type=_kv_type_for(file, kv_type),
         decode_mode=decode_mode,
         loops=loops,
+        kernels=kernels,
     )
     return Model(file, runner, tokenizer)
 

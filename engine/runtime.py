@@ -5,6 +5,11 @@ takes token ids and returns float32 logits; it validates every id and the contex
 before ggml sees them. Decode modes:
 - `fused`: all loops of a step as rows of one pass over the weights (PLT's point);
 - `serial`: the loops one after another (a one-token prefill), as the vendor runtime does.
+IQuest-Coder-V1-Loop models (plt-model.md §5) always decode serially: loop 1 at step t needs
+loop 0's output at step t, so a step is two passes over the weights (`decode_passes`).
+
+Every weight multiplication runs on the kernels `kernels` selects (`engine.loopkernels`:
+auto, ggml or loop); `Runner.kernels` says which ran.
 
 Knows nothing about text, sampling or prefix reuse (see `engine.session`).
 """
@@ -21,6 +26,7 @@ from engine.backend import Backend, Weights, tensor_to_numpy
 from engine.errors import EngineError
 from engine.gguf_file import ModelFile, with_context
 from engine.graph import Built, GraphBuilder, Plan
+from engine.loopkernels import select as select_kernels
 from engine.state import State
 
 NEG_INF = np.float16(-np.inf)
@@ -38,6 +44,7 @@ class Runner:
         kv_type: str = "f16",
         loops: int | None = None,
         decode_mode: str = "fused",
+        kernels: str | None = None,
         kv_pad: int = 256,
         max_graphs: int = 6,
         backend: Backend | None = None,
@@ -56,12 +63,23 @@ class Runner:
         self._own_weights = weights is None
         self.weights = weights or Weights(model, self.backend)
         self.state = State(self.config, self.backend, self.n_ctx, kv_type, loops)
-        self.builder = GraphBuilder(self.config, self.weights, self.state)
+        self.kernels = select_kernels(kernels, cpu=self.backend.is_cpu)
+        self.builder = GraphBuilder(self.config, self.weights, self.state, self.kernels)
         self._graphs: OrderedDict[Plan, tuple[Built, int]] = OrderedDict()
 
     @property
     def loops(self) -> int:
         return self.state.loops
+
+    @property
+    def fused(self) -> bool:
+        """Whether a decode step runs all loops as rows of one pass (never for V1)."""
+        return self.decode_mode == "fused" and not self.config.is_v1 and self.loops > 1
+
+    @property
+    def decode_passes(self) -> int:
+        """Passes over the layer weights per decode step: 1 fused, else one per loop."""
+        return 1 if self.fused or self.loops == 1 else self.loops
 
     @property
     def n_past(self) -> int:
@@ -95,7 +113,7 @@ class Runner:
     def decode(self, token: int) -> np.ndarray:
         """One decode step for `token` at the current position; logits [vocab]."""
         self._check([token])
-        if self.decode_mode == "serial":
+        if self.decode_mode == "serial" or self.config.is_v1:
             return self._run_prefill([token], False)[0]
         return self._run_decode(token)
 

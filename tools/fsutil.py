@@ -33,24 +33,17 @@ def fsync_dir(folder: Path) -> None:
 
 
 def durable_write(path: Path, data: bytes) -> None:
-    """Temp file in the same folder, fsync, rename over `path`, fsync the folder."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    fsync_dir(path.parent)
+    """Temp file in the same folder, fsync, rename over `path` (mode 0644), fsync the folder."""
+    _synced_replace(path, data, 0o644)
 
 
 def replace_file(target: Path, data: bytes) -> None:
     """Temp file in the same folder, fsync, keep the old mode bits (or the umask default), replace."""
     mode = stat.S_IMODE(target.stat().st_mode) if target.exists() else 0o666 & ~_umask()
+    _synced_replace(target, data, mode)
+
+
+def _synced_replace(target: Path, data: bytes, mode: int) -> None:
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".plt-tmp")
     try:
         with os.fdopen(fd, "wb") as fh:

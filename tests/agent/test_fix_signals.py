@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 from agent_helpers import git, write_script, xml_call
+from proc_helpers import alive_with
 
 CORE = "mathlib/core.py"
 
@@ -51,20 +52,6 @@ def _users_work_in_progress(repo: Path) -> None:
     readme.write_text(readme.read_text() + "unstaged line on top\n")
     (repo / "notes.txt").write_text("untracked notes\n")
     (repo / "scratch.pyc").write_bytes(b"\x00ignored bytes\xff")
-
-
-def _alive_with(tag: str) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                cmdline = (entry / "cmdline").read_bytes()
-                state = (entry / "stat").read_bytes().rsplit(b")", 1)[1].split()[0]
-            except OSError:
-                continue
-            if tag.encode() in cmdline and state not in (b"Z", b"X"):
-                found.append(int(entry.name))
-    return found
 
 
 @pytest.mark.slow
@@ -106,7 +93,7 @@ def test_a_signal_during_a_shell_command_leaves_the_users_state_alone(demo_repo,
         proc.kill()
 
     assert proc.returncode == exit_code, err
-    assert _alive_with(tag) == []
+    assert alive_with(tag) == []
     time.sleep(6)  # the command would have written 4 s after it started
     assert _user_state(demo_repo) == before
 
@@ -172,6 +159,6 @@ def test_a_setsid_child_holding_the_pipe_under_a_3s_timeout_in_a_fix_run(demo_re
     assert len(bash) == 1
     assert bash[0]["seconds"] < 10  # the call returned; the child held the pipe in vain
     assert took < 60
-    assert _alive_with(tag) == []
+    assert alive_with(tag) == []
     time.sleep(6)  # the child would have written 5 s after it started
     assert _user_state(demo_repo) == before

@@ -18,6 +18,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from proc_helpers import alive_with
 
 from tools.procs import kill_leftovers, signals_deferred
 from tools.registry import run_tool
@@ -30,22 +31,6 @@ pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="ne
 def _tag() -> str:
     """A `sleep` argument no other process has: 3000.<random digits> seconds."""
     return f"3000.{uuid.uuid4().int % 10**9:09d}"
-
-
-def _survivors(tag: str) -> list[int]:
-    """Live (not zombie) processes whose command line holds `tag`."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes()
-            state = (entry / "stat").read_bytes().rsplit(b")", 1)[1].split()[0]
-        except OSError:
-            continue
-        if tag.encode() in cmdline and state not in (b"Z", b"X"):
-            found.append(int(entry.name))
-    return found
 
 
 def _zombie_children() -> set[int]:
@@ -85,7 +70,7 @@ def _kill(pids: list[int]) -> None:
 def tag():
     value = _tag()
     yield value
-    _kill(_survivors(value))  # never leave a test's processes behind, even when it fails
+    _kill(alive_with(value))  # never leave a test's processes behind, even when it fails
 
 
 @pytest.mark.slow
@@ -98,7 +83,7 @@ def test_a_setsid_child_holding_the_pipe_does_not_stretch_a_3s_timeout(ws, tag):
     assert obs.data["timed_out"]
     assert "started" in obs.text
     assert took < 10, f"took {took:.1f} s"
-    assert _survivors(tag) == []
+    assert alive_with(tag) == []
 
 
 @pytest.mark.slow
@@ -112,7 +97,7 @@ def test_a_double_fork_daemon_holding_the_pipe_does_not_stretch_a_3s_timeout(ws,
     assert "daemon up" in obs.text
     assert "parent done" in obs.text
     assert took < 10, f"took {took:.1f} s"
-    assert _survivors(tag) == []
+    assert alive_with(tag) == []
 
 
 @pytest.mark.parametrize(
@@ -140,7 +125,7 @@ def test_nothing_outlives_a_command_that_exits_normally(tmp_path, tag, launch):
     assert result.exit_code == 0
     assert "finished" in result.output
     assert time.monotonic() - start < 10
-    assert _survivors(tag) == []
+    assert alive_with(tag) == []
     assert _zombie_children() - zombies == set()  # the re-parented ones were collected too
 
 
@@ -152,7 +137,7 @@ def test_ctrl_c_kills_the_command_before_the_interrupt_reaches_the_caller(tmp_pa
     try:
         with pytest.raises(KeyboardInterrupt):
             run_command(command, tmp_path, timeout=60)
-        survivors = _survivors(tag)  # looked at the moment the interrupt arrives, not later
+        survivors = alive_with(tag)  # looked at the moment the interrupt arrives, not later
     finally:
         timer.cancel()
 
@@ -171,7 +156,7 @@ def test_stop_commands_ends_a_running_command_now(tmp_path, tag):
     assert result.exit_code is None
     assert "begun" in result.output
     assert time.monotonic() - start < 10
-    assert _survivors(tag) == []
+    assert alive_with(tag) == []
 
 
 def test_signals_are_held_back_during_cleanup_and_delivered_after():
@@ -198,18 +183,18 @@ def test_what_a_killed_plt_agent_left_running_is_found_and_killed_afterwards(tmp
     )
     owner = subprocess.Popen([sys.executable, "-c", owner_code], env={**os.environ, "PYTHONPATH": str(ROOT)})
     deadline = time.monotonic() + 30
-    while not started.exists() or len(_survivors(tag)) < 2:
+    while not started.exists() or len(alive_with(tag)) < 2:
         assert time.monotonic() < deadline, "the command never started"
         time.sleep(0.05)
     owner.kill()  # SIGKILL: no cleanup at all
     owner.wait()
-    left = _survivors(tag)
+    left = alive_with(tag)
     assert len(left) >= 2  # what a crash leaves behind: the shell and its two sleeps
 
     hit = kill_leftovers(owner.pid)
 
     deadline = time.monotonic() + 5
-    while _survivors(tag) and time.monotonic() < deadline:
+    while alive_with(tag) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert hit >= len(left)
-    assert _survivors(tag) == []
+    assert alive_with(tag) == []
