@@ -73,10 +73,13 @@ class Repl:
             with self.terminal.interruptible(on_stop=stop_commands) as should_stop:
                 outcome = self.session.ask(text, events, should_stop)
         except KeyboardInterrupt:
+            events.close()
             if events.stream is not None:
                 events.stream.end()
             self.terminal.info("answer stopped")
             return
+        finally:
+            events.close()
         if outcome.status in STOPPED:
             detail = f": {outcome.message}" if outcome.status == "model_error" and outcome.message else ""
             self.terminal.say(STOPPED[outcome.status] + detail, style="yellow")
