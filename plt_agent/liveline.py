@@ -30,6 +30,7 @@ from rich.text import Text
 
 from plt_agent.display import printable
 
+THREAD_NAME = "plt-agent-liveline"  # the timer thread of the plain lines
 SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 
 
@@ -132,7 +133,9 @@ class LiveLine:
         if self._stopped.is_set():  # a new wait: its quiet time starts now
             self._quiet_since = time.monotonic()
             self._stopped = threading.Event()
-            self._timer = threading.Thread(target=self._plain_lines, args=(self._stopped,), daemon=True)
+            self._timer = threading.Thread(
+                target=self._plain_lines, args=(self._stopped,), daemon=True, name=THREAD_NAME
+            )
             self._timer.start()
 
     def _plain_lines(self, stopped: threading.Event) -> None:

@@ -42,6 +42,10 @@ class ConsoleEvents(AgentEvents):
         self.line = LiveLine(console, live=live)
         self._model_phase = ""
 
+    def close(self) -> None:
+        """End the progress line, however the run ended."""
+        self.line.stop()
+
     def phase(self, name: str) -> None:
         self._model_phase = ""
         self.line.phase(name)

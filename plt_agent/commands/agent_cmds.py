@@ -123,15 +123,18 @@ def run_fix(
         test_cmd_source=test_cmd_source,
     )
     events = ConsoleEvents(console, show_replies=True)
-    with stop_signals():
-        result = fix_repository(
-            request,
-            config,
-            lambda: _load(config, console),
-            events=events,
-            confirm=_confirmer(yes, console),
-            wait=wait,
-        )
+    try:
+        with stop_signals():
+            result = fix_repository(
+                request,
+                config,
+                lambda: _load(config, console),
+                events=events,
+                confirm=_confirmer(yes, console),
+                wait=wait,
+            )
+    finally:
+        events.close()  # a model that fails to load leaves no progress line running
     _report(result, console)
     return 0 if result.fixed else 1
 
