@@ -89,12 +89,15 @@ class LiveLine:
                 self._total = total
 
     def stop(self) -> None:
-        """Remove the line (terminal) or stop the plain lines; a later `phase` shows it again."""
+        """Remove the line (terminal) or stop the plain lines (nothing is printed once this
+        returns); a later `phase` shows it again."""
         self._stopped.set()
         display, self._display = self._display, None
         if display is not None:
             display.stop()
-        self._timer = None
+        timer, self._timer = self._timer, None
+        if timer is not None and timer is not threading.current_thread():
+            timer.join(1.0)  # it wakes at once: the event it waits on is set
 
     @property
     def active(self) -> bool:
