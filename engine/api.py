@@ -23,11 +23,10 @@ from engine.tokenizer import Tokenizer, from_model_file
 
 __all__ = ["Generation", "Model", "SamplingParams", "Session", "load"]
 
-DEFAULT_CONTEXT = 8192
-
 
 def _kv_type_for(model: ModelFile, kv_type: str) -> str:
-    """`auto`: an F32 cache for F32 weights (exact parity), F16 otherwise (half the memory)."""
+    """`auto`: an F32 cache for F32 weights (exact parity), F16 otherwise (half the memory);
+    or f16, f32, q8_0, q4_0 as asked."""
     if kv_type != "auto":
         return kv_type
     from engine import ggml
@@ -102,15 +101,17 @@ def load(
     decode_mode: str = "fused",
     loops: int | None = None,
 ) -> Model:
-    """Open and validate a GGUF model; the context defaults to min(trained, 8192) tokens."""
+    """Open and validate a GGUF model. The context defaults to the model's trained length, or
+    the longest that fits in this machine's memory; an explicit `n_ctx` that does not fit is
+    refused (EngineError) before the cache is allocated, with what would fit."""
     file = open_model(path)
-    ctx = n_ctx if n_ctx is not None else min(file.config.context_length, DEFAULT_CONTEXT)
     tokenizer = from_model_file(
         file.path, file.config.arch, file.metadata, file.config.eos_token_ids, file.config.bos_token_id
     )
     runner = Runner(
         file,
-        n_ctx=ctx,
+        n_ctx=n_ctx,
+        fit_context=n_ctx is None,
         threads=threads,
         device=device,
         kv_type=_kv_type_for(file, kv_type),

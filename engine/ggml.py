@@ -165,6 +165,7 @@ _SIGNATURES: dict[str, tuple[object, list[object]]] = {
     "ggml_gallocr_new": (P, [P]),
     "ggml_gallocr_free": (None, [P]),
     "ggml_gallocr_reserve": (b, [P, P]),
+    "ggml_gallocr_reserve_n_size": (None, [P, P, C.POINTER(C.c_int), C.POINTER(C.c_int), C.POINTER(sz)]),
     "ggml_gallocr_alloc_graph": (b, [P, P]),
     "ggml_gallocr_get_buffer_size": (sz, [P, i32]),
     "ggml_quantize_chunk": (sz, [i32, C.POINTER(f32), P, i64, i64, i64, C.POINTER(f32)]),

@@ -12,6 +12,7 @@ Knows nothing about text, sampling or prefix reuse (see `engine.session`).
 from __future__ import annotations
 
 from collections import OrderedDict
+from dataclasses import replace
 
 import numpy as np
 
@@ -20,10 +21,12 @@ from engine.backend import Backend, Weights, tensor_to_numpy
 from engine.errors import EngineError
 from engine.gguf_file import ModelFile, with_context
 from engine.graph import Built, GraphBuilder, Plan
-from engine.state import State
+from engine.memory import Budget, Planner
+from engine.state import State, check_kv_type
 
 NEG_INF = np.float16(-np.inf)
 DECODE_MODES = ("fused", "serial")
+AUTO_CONTEXT_SHARE = 0.9  # a context chosen for the user leaves 10% of the free memory to others
 
 
 class Runner:
@@ -41,7 +44,13 @@ class Runner:
         max_graphs: int = 6,
         backend: Backend | None = None,
         weights: Weights | None = None,
+        fit_context: bool = False,
+        check_memory: bool = True,
     ):
+        """`n_ctx=None` is the model's trained length. Before the cache is allocated, the memory
+        the context needs (engine.memory) is compared with what the machine has: a context that
+        does not fit raises EngineError saying what would, or with `fit_context` shrinks to the
+        longest that fits in 90% of the available memory."""
         if decode_mode not in DECODE_MODES:
             raise EngineError(f"decode mode must be one of {', '.join(DECODE_MODES)}, got {decode_mode!r}")
         if loops is not None and not 1 <= loops <= model.config.loops:
@@ -49,14 +58,41 @@ class Runner:
         self.g = ggml.lib()
         self.model = model
         self.config = with_context(model, n_ctx)
-        self.n_ctx = self.config.context_length
         self.decode_mode, self.kv_pad, self.max_graphs = decode_mode, kv_pad, max_graphs
+        check_kv_type(self.config, kv_type)
         self.backend = backend or Backend(device, threads)
         self._own_weights = weights is None
         self.weights = weights or Weights(model, self.backend)
+        self.budget: Budget | None = None
+        if check_memory:
+            try:
+                self._check_memory(kv_type, loops or model.config.loops, fit_context)
+            except EngineError:
+                self._close_weights()
+                raise
+        self.n_ctx = self.config.context_length
         self.state = State(self.config, self.backend, self.n_ctx, kv_type, loops)
         self.builder = GraphBuilder(self.config, self.weights, self.state)
-        self._graphs: OrderedDict[Plan, tuple[Built, int]] = OrderedDict()
+        self._graphs: OrderedDict[Plan, Built] = OrderedDict()
+        # one compute buffer for every graph: graphs run one at a time, so a graph's tensors are
+        # (re)placed in it whenever it runs after another one (`_placed`)
+        self._alloc = self.g.ggml_gallocr_new(
+            self.g.ggml_backend_get_default_buffer_type(self.backend.handle)
+        )
+        self._placed: Plan | None = None
+
+    def _check_memory(self, kv_type: str, loops: int, fit: bool) -> None:
+        planner = Planner(self.config, self.weights, self.backend, loops)
+        n_ctx = self.config.context_length
+        budget = planner.budget(n_ctx, kv_type)
+        if not budget.fits and fit:
+            chosen = planner.largest_context(kv_type, n_ctx, share=AUTO_CONTEXT_SHARE)
+            if chosen:
+                self.config = replace(self.config, context_length=chosen)
+                budget = planner.budget(chosen, kv_type)
+        if not budget.fits:
+            raise EngineError(budget.refusal(planner.alternatives(kv_type, n_ctx)))
+        self.budget = budget
 
     @property
     def loops(self) -> int:
@@ -114,26 +150,34 @@ class Runner:
         return min(-(-end // self.kv_pad) * self.kv_pad, self.n_ctx)
 
     def _graph(self, plan: Plan) -> Built:
-        hit = self._graphs.get(plan)
-        if hit is not None:
-            self._graphs.move_to_end(plan)
-            return hit[0]
-        built = self.builder.build(plan)
-        alloc = self.g.ggml_gallocr_new(self.g.ggml_backend_get_default_buffer_type(self.backend.handle))
-        if not self.g.ggml_gallocr_alloc_graph(alloc, built.graph):
-            self.g.ggml_gallocr_free(alloc)
-            self.g.ggml_free(built.ctx)
-            raise EngineError(f"not enough memory for the compute graph of {plan}")
-        self._graphs[plan] = (built, alloc)
-        while len(self._graphs) > self.max_graphs:
-            _, (old, old_alloc) = self._graphs.popitem(last=False)
-            self.g.ggml_gallocr_free(old_alloc)
-            self.g.ggml_free(old.ctx)
+        """The graph of `plan`, built once, placed in the compute buffer, its cache rows finite."""
+        built = self._graphs.get(plan)
+        if built is None:
+            built = self._graphs[plan] = self.builder.build(plan)
+            while len(self._graphs) > self.max_graphs:
+                old_plan, old = self._graphs.popitem(last=False)
+                self.g.ggml_free(old.ctx)
+                if old_plan == self._placed:
+                    self._placed = None
+        self._graphs.move_to_end(plan)
+        if self._placed != plan:
+            if not self.g.ggml_gallocr_alloc_graph(self._alloc, built.graph):
+                raise EngineError(f"not enough memory for the compute graph of {plan}")
+            self._placed = plan
+        self.state.ensure_zeroed(plan.n_kv)
         return built
+
+    def compute_buffer_bytes(self) -> int:
+        return int(self.g.ggml_gallocr_get_buffer_size(self._alloc, 0))
 
     def _set(self, tensor, array: np.ndarray) -> None:  # noqa: ANN001 - ggml tensor pointer
         array = np.ascontiguousarray(array)
         self.g.ggml_backend_tensor_set(tensor, array.ctypes.data, 0, array.nbytes)
+
+    def _set_mask(self, tensor, mask: np.ndarray) -> None:  # noqa: ANN001 - ggml tensor pointer
+        """One row per query, repeated when the graph reads it per (query, head of a KV group)."""
+        rows = int(tensor.contents.ne[1])
+        self._set(tensor, np.repeat(mask, rows // len(mask), axis=0) if rows != len(mask) else mask)
 
     def _run(self, built: Built) -> np.ndarray:
         self.backend.compute(built.graph)
@@ -150,7 +194,7 @@ class Runner:
         self._set(inp.ids, np.asarray(ids, dtype=np.int32))
         self._set(inp.pos, positions)
         self._set(inp.kv_idx, positions)
-        self._set(inp.mask_global, self._causal_mask(positions, plan.n_kv))
+        self._set_mask(inp.mask_global, self._causal_mask(positions, plan.n_kv))
         if self.loops > 1:
             w1 = self.config.local_keys
             m = min(n, w1)
@@ -186,7 +230,7 @@ class Runner:
         self._set(inp.ids, np.array([token], dtype=np.int32))
         self._set(inp.pos, np.full(L, t, dtype=np.int32))
         self._set(inp.kv_idx, np.array([t], dtype=np.int32))
-        self._set(inp.mask_global, self._causal_mask(np.full(L, t), plan.n_kv))
+        self._set_mask(inp.mask_global, self._causal_mask(np.full(L, t), plan.n_kv))
         if L > 1:
             self._set(inp.ring_idx, np.array([t % self.config.local_keys], dtype=np.int32))
             valid = self.state.slot_positions(t + 1) >= 0
@@ -198,11 +242,16 @@ class Runner:
     # -- lifetime -----------------------------------------------------------------------------------------
 
     def close(self) -> None:
-        for built, alloc in self._graphs.values():
-            self.g.ggml_gallocr_free(alloc)
+        for built in self._graphs.values():
             self.g.ggml_free(built.ctx)
         self._graphs.clear()
+        if self._alloc:
+            self.g.ggml_gallocr_free(self._alloc)
+            self._alloc = None
         self.state.close()
+        self._close_weights()
+
+    def _close_weights(self) -> None:
         if self._own_weights:
             self.weights.close()
             self.backend.close()
