@@ -71,12 +71,23 @@ def _measure(v: Variant, prompt: list[int], steps: int) -> None:
 
 
 def _llama_cpp(
-    path: Path, prompt: list[int], steps: int, threads: int, rounds: int, ctx: int
+    path: Path, prompt: list[int], steps: int, threads: int, rounds: int, ctx: int, kv_type: str = "f16"
 ) -> dict[str, float]:
     import llama_cpp
 
+    from plt_agent.context_sweep import LLAMA_CACHE_TYPES
+
+    cache = LLAMA_CACHE_TYPES[kv_type]
     ll = llama_cpp.Llama(
-        str(path), n_ctx=ctx, n_batch=512, n_threads=threads, n_threads_batch=threads, verbose=False
+        str(path),
+        n_ctx=ctx,
+        n_batch=512,
+        n_threads=threads,
+        n_threads_batch=threads,
+        type_k=cache,
+        type_v=cache,
+        flash_attn=kv_type in ("q8_0", "q4_0"),  # llama.cpp needs it for a block-type V cache
+        verbose=False,
     )
     n_vocab = ll.n_vocab()
 
@@ -161,6 +172,7 @@ def bench_engine(
     rounds: int = 3,
     llama_cpp: bool = True,
     device: str = "auto",
+    kv_type: str = "f16",
     progress=None,  # noqa: ANN001
 ) -> dict[str, Any]:
     model = open_model(path)
@@ -168,18 +180,11 @@ def bench_engine(
     backend = Backend(device, threads)
     weights = Weights(model, backend)
     ctx = prompt_tokens + decode_tokens * (1 + cfg.loops) + 8
-    variants = [Variant("fused", Runner(model, n_ctx=ctx, backend=backend, weights=weights))]
+    shared = {"n_ctx": ctx, "backend": backend, "weights": weights, "kv_type": kv_type}
+    variants = [Variant("fused", Runner(model, **shared))]
     if cfg.loops > 1:
-        variants.append(
-            Variant(
-                "serial", Runner(model, n_ctx=ctx, backend=backend, weights=weights, decode_mode="serial")
-            )
-        )
-        variants.append(
-            Variant(
-                "single", Runner(model, n_ctx=ctx, backend=backend, weights=weights, loops=1), rows=cfg.loops
-            )
-        )
+        variants.append(Variant("serial", Runner(model, **shared, decode_mode="serial")))
+        variants.append(Variant("single", Runner(model, **shared, loops=1), rows=cfg.loops))
     prompt = _ids(prompt_tokens, cfg.vocab_size)
     _measure(variants[0], prompt[:16], 2)  # warm-up: page the weights in, build graphs
     variants[0].prefill_s.clear()
@@ -195,7 +200,7 @@ def bench_engine(
     if llama_cpp and cfg.arch == "llama":
         if progress:
             progress("llama-cpp-python on the same file")
-        theirs = _llama_cpp(path, prompt, decode_tokens, backend.threads, rounds, ctx)
+        theirs = _llama_cpp(path, prompt, decode_tokens, backend.threads, rounds, ctx, kv_type)
         ours = result["variants"]["fused"]
         result["llama_cpp"] = theirs
         result["ours_over_llamacpp"] = ours["decode_tok_s"] / theirs["decode_tok_s"]
@@ -218,6 +223,7 @@ def _summary(
         "layers": cfg.num_layers,
         "hidden": cfg.hidden_size,
         "weights_mib": round(path.stat().st_size / 2**20, 1),
+        "kv_type": variants[0].runner.state.kv_type_name,
         "matrix_type": ggml.lib()
         .ggml_type_name(open_model(path).tensors["blk.0.attn_q.weight"].ggml_type)
         .decode(),

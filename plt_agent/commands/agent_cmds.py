@@ -117,6 +117,7 @@ def _load(config: Any, console: Console) -> Any:
         config.model,
         context=config.context,
         threads=config.threads,
+        kv_type=config.kv_type,
         native_tools=config.native_tools,
         announce=lambda line: console.print(f"[cyan]{line}[/]"),
     )

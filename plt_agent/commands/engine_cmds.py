@@ -15,6 +15,7 @@ from plt_agent.errors import UsageError
 MODEL_ARG = typer.Argument(
     ..., help="A GGUF model file (pltcoder from `plt-agent convert`, or a llama.cpp llama GGUF)."
 )
+KV_TYPE_HELP = "KV cache type: f16 (default), q8_0 (about half the memory), q4_0, or f32."
 
 
 def _parse_ids(text: str) -> list[int]:
@@ -57,7 +58,10 @@ def generate(
     ),
     seed: int = typer.Option(None, "--seed", help="Random seed for sampling."),
     stop: list[str] = typer.Option([], "--stop", help="Stop when this string appears (repeatable)."),
-    ctx: int = typer.Option(None, "--ctx", help="Context size in tokens (default: min(trained, 8192))."),
+    ctx: int = typer.Option(
+        None, "--ctx", help="Context size in tokens (default: the trained length, or what fits in memory)."
+    ),
+    kv_type: str = typer.Option("auto", "--kv-type", help=KV_TYPE_HELP + " auto: f32 for f32 weights."),
     threads: int = typer.Option(None, "--threads", help="CPU threads (default: all cores)."),
     decode_mode: str = typer.Option(
         "fused", "--decode-mode", help="fused (one pass for all loops) or serial."
@@ -75,7 +79,9 @@ def generate(
         repeat_penalty=repeat_penalty,
         seed=seed,
     )
-    with api.load(model, n_ctx=ctx, threads=threads, decode_mode=decode_mode, device=device) as m:
+    with api.load(
+        model, n_ctx=ctx, threads=threads, kv_type=kv_type, decode_mode=decode_mode, device=device
+    ) as m:
         tok = m.tokenizer
         if chat:
             messages = ([{"role": "system", "content": system}] if system else []) + [
@@ -103,7 +109,7 @@ def logits(
     ids: str = typer.Option(..., "--ids", help="Comma-separated token ids, e.g. 1,2,3."),
     mode: str = typer.Option("full", "--mode", help="full (one prefill), decode (token by token), chunks:N."),
     out: Path = typer.Option(..., "-o", "--out", help="Where to write float32 logits [n_ids, vocab] (.npy)."),
-    kv_type: str = typer.Option("auto", "--kv-type", help="auto (f32 for f32 weights), f16 or f32."),
+    kv_type: str = typer.Option("auto", "--kv-type", help=KV_TYPE_HELP + " auto: f32 for f32 weights."),
     decode_mode: str = typer.Option("fused", "--decode-mode", help="fused or serial (for --mode decode)."),
     threads: int = typer.Option(None, "--threads", help="CPU threads."),
     device: str = typer.Option("auto", "--device", help="auto, cpu or gpu."),
@@ -176,6 +182,23 @@ def bench_engine(
         True, "--llama-cpp/--no-llama-cpp", help="Also time llama-cpp-python (llama files)."
     ),
     device: str = typer.Option("auto", "--device", help="auto, cpu or gpu."),
+    kv_type: str = typer.Option("f16", "--kv-type", help=KV_TYPE_HELP),
+    context_sweep: str = typer.Option(
+        None,
+        "--context-sweep",
+        help="Decode and prefill tok/s per context length instead, e.g. 512,2k,8k,32k "
+        "(ours and llama.cpp's side by side where it can load the file).",
+    ),
+    fill: str = typer.Option(
+        None,
+        "--fill",
+        help="Sweep: reach each depth by a real prompt (prefill; default for files under 2 GiB) "
+        "or by writing random K/V straight into the cache and timing one --chunk on top (direct).",
+    ),
+    chunk: int = typer.Option(
+        512, "--chunk", help="Sweep: prefill chunk (with --fill direct: the timed chunk)."
+    ),
+    plot: Path = typer.Option(None, "--plot", help="Sweep: also save a PNG plot here (needs matplotlib)."),
 ) -> None:
     """Decode and prefill speed: fused vs serial vs single-loop on the same weights, and vs llama.cpp."""
     import json
@@ -186,6 +209,14 @@ def bench_engine(
         raise UsageError("give a MODEL.gguf or --synthetic SIZE (not both)")
     path = _synthetic_model(synthetic, qtype) if synthetic else model
     say = (lambda msg: typer.echo(f"  {msg}", err=True)) if not json_out else None
+    if context_sweep:
+        result = _sweep(
+            path, context_sweep, kv_type, fill, chunk, decode_tokens, threads, llama_cpp, device, say
+        )
+        if plot:
+            _save_plot(result, plot)
+        typer.echo(json.dumps(result, indent=2)) if json_out else _print_sweep(result)
+        return
     result = run(
         path,
         threads=threads,
@@ -194,6 +225,7 @@ def bench_engine(
         rounds=rounds,
         llama_cpp=llama_cpp,
         device=device,
+        kv_type=kv_type,
         progress=say,
     )
     if json_out:
@@ -260,6 +292,90 @@ def _print_bench(result: dict) -> None:
             f"columns costs {y['ratio']:.2f}x one column ({y['cols_ms']:.3f} vs {y['one_col_ms']:.3f} ms)"
         )
     console.print(f"peak RSS = {result['peak_rss_mib']:.0f} MiB")
+
+
+def _sweep(path: Path, contexts: str, kv_type, fill, chunk, decode_tokens, threads, llama_cpp, device, say):  # noqa: ANN001, ANN202
+    from plt_agent.context_sweep import context_sweep, parse_contexts
+
+    try:
+        lengths = parse_contexts(contexts)
+    except ValueError as exc:
+        raise UsageError(f"--context-sweep: {exc}") from None
+    if fill is None:
+        fill = "prefill" if path.stat().st_size < 2 * 2**30 else "direct"
+    if fill not in ("prefill", "direct"):
+        raise UsageError(f"--fill must be prefill or direct, got {fill!r}")
+    if chunk < 1:
+        raise UsageError(f"--chunk must be positive, got {chunk}")
+    return context_sweep(
+        path,
+        lengths,
+        kv_type=kv_type,
+        fill=fill,
+        chunk=chunk,
+        decode_tokens=decode_tokens,
+        threads=threads,
+        llama_cpp=llama_cpp,
+        device=device,
+        progress=say,
+    )
+
+
+def _save_plot(result: dict, out: Path) -> None:
+    from plt_agent.context_sweep import plot
+
+    try:
+        plot(result, out)
+    except ImportError as exc:
+        raise UsageError(str(exc)) from None
+    typer.echo(f"wrote {out}", err=True)
+
+
+def _print_sweep(result: dict) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    how = "prompt of c tokens" if result["fill"] == "prefill" else f"{result['chunk']} tokens at depth c"
+    table = Table(
+        title=f"{result['model']} ({result['layers']} layers, {result['loops']} loops, "
+        f"{result['kv_type']} cache, x{result['threads']} threads; prefill: {how}; "
+        f"decode: median of {result['decode_tokens']} steps)"
+    )
+    cols = [
+        "context",
+        "decode tok/s",
+        "llama.cpp",
+        "ratio",
+        "prefill tok/s",
+        "llama.cpp",
+        "ratio",
+        "KV MiB",
+        "bytes/token",
+    ]
+    for col in cols:
+        table.add_column(col, justify="right")
+    for row in result["rows"]:
+        ours = row["ours"]
+        if "error" in ours:
+            table.add_row(str(row["context"]), "does not fit", "", "", "", "", "", "", "")
+            continue
+        ll = row.get("llama_cpp", {})
+        table.add_row(
+            str(row["context"]),
+            f"{ours['decode_tok_s']:.1f}",
+            f"{ll['decode_tok_s']:.1f}" if ll else "",
+            f"{row['decode_ratio']:.2f}x" if ll else "",
+            f"{ours['prefill_tok_s']:.1f}",
+            f"{ll['prefill_tok_s']:.1f}" if ll else "",
+            f"{row['prefill_ratio']:.2f}x" if ll else "",
+            f"{ours['kv_mib']:.0f}",
+            str(ours["kv_bytes_per_token"]),
+        )
+    console = Console()
+    console.print(table)
+    for row in result["rows"]:
+        if "error" in row["ours"]:
+            console.print(f"context {row['context']}: {row['ours']['error']}")
 
 
 def register(app: typer.Typer) -> None:

@@ -46,6 +46,7 @@ def _load_model(spec: str | None, config: Any = None, **options: Any) -> Any:
         options = {
             "context": config.context,
             "threads": config.threads,
+            "kv_type": config.kv_type,
             "native_tools": config.native_tools,
             **options,
         }

@@ -130,7 +130,11 @@ class AgentSolver:
         spec = config.model or ""
         if spec.startswith("scripted:") or spec not in self._models:
             model = load_model(
-                config.model, context=config.context, threads=config.threads, native_tools=config.native_tools
+                config.model,
+                context=config.context,
+                threads=config.threads,
+                kv_type=config.kv_type,
+                native_tools=config.native_tools,
             )
             if spec.startswith("scripted:"):
                 return model

@@ -7,7 +7,8 @@
     load_model("smollm2-135m")                             # a name in the model store
     load_model(None)                                       # the default demonstration model
 
-Options (all optional): `context` (window override in tokens), `threads`, `native_tools`
+Options (all optional): `context` (window override in tokens), `threads`, `kv_type` (KV cache
+type of the plt and llama backends: auto, f16, q8_0, q4_0, f32), `native_tools`
 ("auto" | "on" | "off", openai only), `tool_choice` (openai only), `store` (a ModelStore),
 `auto_pull` (pull a store model on first use; default True for the default model only),
 `announce` (a callable that receives progress lines for the user).
@@ -64,7 +65,9 @@ def load_model(spec: str | None, **options: Any) -> Model:
 def _load_llama(rest: str, options: dict[str, Any], announce: Callable[[str], None]) -> Model:
     from plt_agent.models.llama import LlamaModel
 
-    return LlamaModel(rest, context=options.get("context"), threads=options.get("threads"))
+    return LlamaModel(
+        rest, context=options.get("context"), threads=options.get("threads"), kv_type=options.get("kv_type")
+    )
 
 
 def _load_plt(rest: str, options: dict[str, Any], announce: Callable[[str], None]) -> Model:
@@ -72,7 +75,9 @@ def _load_plt(rest: str, options: dict[str, Any], announce: Callable[[str], None
         from plt_agent.models.plt import PltModel
     except ImportError as exc:
         raise ModelError(f"plt backend is not available in this build ({exc})") from None
-    return PltModel(rest, context=options.get("context"), threads=options.get("threads"))
+    return PltModel(
+        rest, context=options.get("context"), threads=options.get("threads"), kv_type=options.get("kv_type")
+    )
 
 
 def _load_openai(rest: str, options: dict[str, Any], announce: Callable[[str], None]) -> Model:

@@ -84,11 +84,30 @@ def _without_extra_buffers() -> Iterator[None]:
         lib.llama_model_default_params = original
 
 
+# llama.cpp's cache types (ggml_type values); a block-type V cache needs its flash attention
+_CACHE_TYPES = {"f16": 1, "f32": 0, "q8_0": 8, "q4_0": 2}
+
+
+def _cache_options(kv_type: str) -> dict[str, Any]:
+    if kv_type == "auto":
+        return {}
+    if kv_type not in _CACHE_TYPES:
+        raise ModelError(f"llama backend: kv_type must be auto or one of {', '.join(_CACHE_TYPES)}")
+    cache = _CACHE_TYPES[kv_type]
+    return {"type_k": cache, "type_v": cache, "flash_attn": kv_type in ("q8_0", "q4_0")}
+
+
 class LlamaModel:
     supports_tools = False
 
     def __init__(
-        self, path: str | Path, *, context: int | None = None, threads: int | None = None, seed: int = 0
+        self,
+        path: str | Path,
+        *,
+        context: int | None = None,
+        threads: int | None = None,
+        seed: int = 0,
+        kv_type: str | None = None,
     ) -> None:
         path = Path(path).expanduser()
         if not path.is_file():
@@ -96,12 +115,12 @@ class LlamaModel:
         self.name = f"llama:{path}"
         self.path = path
         self.seed = seed
-        self._llm = self._load(path, context, threads or cpu_threads())
+        self._llm = self._load(path, context, threads or cpu_threads(), kv_type or "auto")
         self.context_window = self._llm.n_ctx()
         self.n_params = self._llm._model.n_params()
         self._formatter = self._make_formatter()
 
-    def _load(self, path: Path, context: int | None, threads: int) -> Any:
+    def _load(self, path: Path, context: int | None, threads: int, kv_type: str) -> Any:
         try:
             import llama_cpp
         except ImportError as exc:
@@ -117,6 +136,7 @@ class LlamaModel:
                     n_threads_batch=threads,
                     seed=self.seed,
                     verbose=False,
+                    **_cache_options(kv_type),
                 )
         except (ValueError, RuntimeError) as exc:
             raise ModelError(f"llama backend: cannot load {path}: {exc}") from None

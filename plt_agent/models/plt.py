@@ -27,7 +27,13 @@ class PltModel:
     supports_tools = False
 
     def __init__(
-        self, path: str | Path, *, context: int | None = None, threads: int | None = None, seed: int = 0
+        self,
+        path: str | Path,
+        *,
+        context: int | None = None,
+        threads: int | None = None,
+        seed: int = 0,
+        kv_type: str | None = None,
     ) -> None:
         from engine import api
         from engine.errors import EngineError
@@ -40,7 +46,9 @@ class PltModel:
         self.seed = seed
         self._api = api
         try:
-            self._model = api.load(path, n_ctx=context, threads=threads or cpu_threads())
+            self._model = api.load(
+                path, n_ctx=context, threads=threads or cpu_threads(), kv_type=kv_type or "auto"
+            )
         except EngineError as exc:
             raise ModelError(f"plt backend: cannot load {path}: {exc}") from None
         self.context_window = self._model.n_ctx
