@@ -198,15 +198,26 @@ def context_sweep(
     }
 
 
-def plot(result: dict[str, Any], out: Path) -> Path:
-    """Decode and prefill tok/s against context length, ours and llama.cpp's, as a PNG (matplotlib)."""
+def _pyplot():  # noqa: ANN202 - matplotlib.pyplot
     try:
         import matplotlib
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        raise ImportError("the plot needs matplotlib: pip install 'plt-agent[plot]'") from None
+        hint = "pip install matplotlib (plt-agent's 'plot' extra)"
+        raise ImportError(f"the plot needs matplotlib: {hint}") from None
+    return plt
+
+
+def check_plot() -> None:
+    """ImportError with the fix when matplotlib is missing (before a long sweep, not after)."""
+    _pyplot()
+
+
+def plot(result: dict[str, Any], out: Path) -> Path:
+    """Decode and prefill tok/s against context length, ours and llama.cpp's, as a PNG (matplotlib)."""
+    plt = _pyplot()
     rows = [r for r in result["rows"] if "error" not in r["ours"]]
     xs = [r["context"] for r in rows]
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))

@@ -210,6 +210,8 @@ def bench_engine(
     path = _synthetic_model(synthetic, qtype) if synthetic else model
     say = (lambda msg: typer.echo(f"  {msg}", err=True)) if not json_out else None
     if context_sweep:
+        if plot:
+            _check_plot()
         result = _sweep(
             path, context_sweep, kv_type, fill, chunk, decode_tokens, threads, llama_cpp, device, say
         )
@@ -319,6 +321,15 @@ def _sweep(path: Path, contexts: str, kv_type, fill, chunk, decode_tokens, threa
         device=device,
         progress=say,
     )
+
+
+def _check_plot() -> None:
+    from plt_agent.context_sweep import check_plot
+
+    try:
+        check_plot()
+    except ImportError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def _save_plot(result: dict, out: Path) -> None:

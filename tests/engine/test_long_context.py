@@ -181,3 +181,21 @@ def test_session_save_and_load_keep_a_transposed_cache(tiny_gguf, tmp_path):
         got, reused = s.feed(ids + more)
     assert reused == len(ids)
     assert _rel_err(got, want) <= 1e-5
+
+
+@pytest.mark.parametrize("kv_type", ["f16", "q8_0"])
+def test_cache_memory_is_not_trusted_before_it_is_written(tiny_gguf, kv_type):
+    """The CPU cache is not cleared when allocated (memory is committed as the context fills):
+    rows a graph reads beyond the written ones must be made finite first, since the products
+    of the transposed layout multiply masked rows by 0 and 0 x NaN is NaN."""
+    path, ids = tiny_gguf("f32", **LONG), _ids(70, 10)
+    with api.load(path, n_ctx=600, threads=2, kv_type=kv_type) as m:
+        clean = np.concatenate([m.runner.prefill(ids[:40]), [m.runner.decode(t) for t in ids[40:]]])
+    with api.load(path, n_ctx=600, threads=2, kv_type=kv_type) as m:
+        st = m.runner.state
+        for t in st.k + st.v:  # what a reused heap block could hold: all bits set (NaN in f16/f32)
+            garbage = b"\xff" * int(st.g.ggml_nbytes(t))
+            st.g.ggml_backend_tensor_set(t, garbage, 0, len(garbage))
+        got = np.concatenate([m.runner.prefill(ids[:40]), [m.runner.decode(t) for t in ids[40:]]])
+    assert np.isfinite(got).all()
+    assert _rel_err(got, clean) <= 1e-6
