@@ -26,7 +26,7 @@ __all__ = ["Generation", "Model", "SamplingParams", "Session", "load"]
 
 def _kv_type_for(model: ModelFile, kv_type: str) -> str:
     """`auto`: an F32 cache for F32 weights (exact parity), F16 otherwise (half the memory);
-    or f16, f32, q8_0, q4_0 as asked."""
+    or f16, f32, q8_0 as asked."""
     if kv_type != "auto":
         return kv_type
     from engine import ggml

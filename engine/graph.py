@@ -18,7 +18,7 @@ Attention over the global cache (the part that grows with the context):
   K·q then V^T·p over the transposed V, with the query heads of one KV head grouped as
   columns so each cache row is read once per step (ggml's flash-attention kernel walks the
   keys one at a time per query head, which made long contexts slow: README, Performance);
-- decode with a q8_0/q4_0 cache, and every longer chunk: ggml_flash_attn_ext, whose tiled kernel
+- decode with a q8_0 cache, and every longer chunk: ggml_flash_attn_ext, whose tiled kernel
   suits many queries; the transposed V is copied back to rows for it. A block-type cache is
   read as it is by a decode step (ggml then rounds the query to q8_0 too, as llama.cpp does)
   and widened to F32 for a prefill chunk (the tiled kernel takes F16/F32 only; the query
@@ -37,7 +37,7 @@ from engine.errors import EngineError
 from engine.state import State
 
 GRAPH_NODES = 16384
-WIDEN_BLOCK_CACHE_AT = 2  # prefill chunks this long read a q8_0/q4_0 cache widened to F32
+WIDEN_BLOCK_CACHE_AT = 2  # prefill chunks this long read a q8_0 cache widened to F32
 PRODUCTS_MAX_QUERIES = 8  # up to this many queries read an f16/f32 cache through two mul_mats,
 PRODUCTS_MAX_SCORE_BYTES = 64 << 20  # and up to FA_TILE while the score matrix is this small
 FA_TILE = 64  # ggml's CPU flash attention tiles queries by this many (GGML_FA_TILE_Q)

@@ -165,7 +165,7 @@ class Planner:
     def alternatives(self, kv_type: str, upper: int) -> dict[str, int]:
         """The longest context that fits with this cache type, and with q8_0 where that fits
         more (a prefill widens a q8_0 cache to F32 one layer at a time, so on a model with few
-        layers it can fit less). q4_0 is never offered: it costs accuracy."""
+        layers it can fit less)."""
         out = {}
         own = self.largest_context(kv_type, upper)
         if own:

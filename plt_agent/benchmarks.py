@@ -86,7 +86,7 @@ def _llama_cpp(
         n_threads_batch=threads,
         type_k=cache,
         type_v=cache,
-        flash_attn=kv_type in ("q8_0", "q4_0"),  # llama.cpp needs it for a block-type V cache
+        flash_attn=kv_type == "q8_0",  # llama.cpp needs it for a block-type V cache
         verbose=False,
     )
     n_vocab = ll.n_vocab()

@@ -33,7 +33,7 @@ from engine.gguf_file import open_model
 from engine.runtime import Runner
 
 FILLS = ("prefill", "direct")
-LLAMA_CACHE_TYPES = {"f16": 1, "f32": 0, "q8_0": 8, "q4_0": 2}  # ggml_type values
+LLAMA_CACHE_TYPES = {"f16": 1, "f32": 0, "q8_0": 8}  # ggml_type values
 
 
 def parse_contexts(text: str) -> list[int]:
@@ -117,7 +117,7 @@ def _llama_cpp(path: Path, c: int, kv_type: str, threads: int, steps: int, vocab
         n_threads_batch=threads,
         type_k=LLAMA_CACHE_TYPES[kv_type],
         type_v=LLAMA_CACHE_TYPES[kv_type],
-        flash_attn=kv_type in ("q8_0", "q4_0"),  # llama.cpp needs it for a block-type V cache
+        flash_attn=kv_type == "q8_0",  # llama.cpp needs it for a block-type V cache
         verbose=False,
     )
     try:

@@ -15,7 +15,7 @@ from plt_agent.errors import UsageError
 MODEL_ARG = typer.Argument(
     ..., help="A GGUF model file (pltcoder from `plt-agent convert`, or a llama.cpp llama GGUF)."
 )
-KV_TYPE_HELP = "KV cache type: f16 (default), q8_0 (about half the memory), q4_0, or f32."
+KV_TYPE_HELP = "KV cache type: f16 (default), q8_0 (about half the memory) or f32."
 
 
 def _parse_ids(text: str) -> list[int]:

@@ -8,7 +8,7 @@
     load_model(None)                                       # the default demonstration model
 
 Options (all optional): `context` (window override in tokens), `threads`, `kv_type` (KV cache
-type of the plt and llama backends: auto, f16, q8_0, q4_0, f32), `native_tools`
+type of the plt and llama backends: auto, f16, q8_0, f32), `native_tools`
 ("auto" | "on" | "off", openai only), `tool_choice` (openai only), `store` (a ModelStore),
 `auto_pull` (pull a store model on first use; default True for the default model only),
 `announce` (a callable that receives progress lines for the user).

@@ -85,7 +85,7 @@ def _without_extra_buffers() -> Iterator[None]:
 
 
 # llama.cpp's cache types (ggml_type values); a block-type V cache needs its flash attention
-_CACHE_TYPES = {"f16": 1, "f32": 0, "q8_0": 8, "q4_0": 2}
+_CACHE_TYPES = {"f16": 1, "f32": 0, "q8_0": 8}
 
 
 def _cache_options(kv_type: str) -> dict[str, Any]:
@@ -94,7 +94,7 @@ def _cache_options(kv_type: str) -> dict[str, Any]:
     if kv_type not in _CACHE_TYPES:
         raise ModelError(f"llama backend: kv_type must be auto or one of {', '.join(_CACHE_TYPES)}")
     cache = _CACHE_TYPES[kv_type]
-    return {"type_k": cache, "type_v": cache, "flash_attn": kv_type in ("q8_0", "q4_0")}
+    return {"type_k": cache, "type_v": cache, "flash_attn": kv_type == "q8_0"}
 
 
 class LlamaModel:

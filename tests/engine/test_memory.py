@@ -109,18 +109,17 @@ def test_refusal_through_the_cli_is_one_line(tiny_gguf, monkeypatch):
 
 def test_cache_types_and_their_sizes(tiny_gguf):
     cfg = api.open_model(tiny_gguf("f32", **HUGE)).config
-    per_token = {t: state.cache_bytes(cfg, t).per_token for t in ("f32", "f16", "q8_0", "q4_0")}
+    per_token = {t: state.cache_bytes(cfg, t).per_token for t in ("f32", "f16", "q8_0")}
     row = 2 * 32  # KV heads x head_dim
     assert per_token == {
         "f32": 8 * 2 * row * 4,
         "f16": 8 * 2 * row * 2,
         "q8_0": 8 * 2 * (row // 32) * 34,
-        "q4_0": 8 * 2 * (row // 32) * 18,
     }
     with pytest.raises(EngineError, match="head size divisible by 32"):
         api.load(tiny_gguf("f32"), kv_type="q8_0")  # head_dim 16
     with pytest.raises(EngineError, match="must be one of"):
-        api.load(tiny_gguf("f32"), kv_type="q5_k")
+        api.load(tiny_gguf("f32"), kv_type="q4_0")  # left out: it costs accuracy
 
 
 def test_parse_bytes():
