@@ -137,6 +137,8 @@ _SIGNATURES: dict[str, tuple[object, list[object]]] = {
     "ggml_new_graph_custom": (P, [P, sz, b]),
     "ggml_build_forward_expand": (None, [P, T]),
     "ggml_graph_n_nodes": (i32, [P]),
+    "ggml_get_first_tensor": (T, [P]),
+    "ggml_get_next_tensor": (T, [P, T]),
     # backends and buffers
     "ggml_backend_cpu_init": (P, []),
     "ggml_backend_cpu_set_n_threads": (None, [P, i32]),

@@ -161,11 +161,26 @@ class Runner:
                     self._placed = None
         self._graphs.move_to_end(plan)
         if self._placed != plan:
-            if not self.g.ggml_gallocr_alloc_graph(self._alloc, built.graph):
-                raise EngineError(f"not enough memory for the compute graph of {plan}")
+            self._place(built)
             self._placed = plan
         self.state.ensure_zeroed(plan.n_kv)
         return built
+
+    def _place(self, built: Built) -> None:
+        """Give the graph's tensors addresses in the shared compute buffer. Addresses from an
+        earlier placement are forgotten first (the buffer may have moved since, and ggml keeps
+        any tensor that has an address), and the plan is made afresh for this graph (ggml's
+        own check only compares node counts and sizes, which another graph can match)."""
+        g = self.g
+        t = g.ggml_get_first_tensor(built.ctx)
+        while t:
+            t.contents.data, t.contents.buffer = None, None
+            t = g.ggml_get_next_tensor(built.ctx, t)
+        if not (
+            g.ggml_gallocr_reserve(self._alloc, built.graph)
+            and g.ggml_gallocr_alloc_graph(self._alloc, built.graph)
+        ):
+            raise EngineError(f"not enough memory for the compute graph of {built.plan}")
 
     def compute_buffer_bytes(self) -> int:
         return int(self.g.ggml_gallocr_get_buffer_size(self._alloc, 0))

@@ -192,3 +192,38 @@ def test_cache_memory_is_not_trusted_before_it_is_written(tiny_gguf, kv_type):
         got = np.concatenate([m.runner.prefill(ids[:40]), [m.runner.decode(t) for t in ids[40:]]])
     assert np.isfinite(got).all()
     assert _rel_err(got, clean) <= 1e-6
+
+
+_SWITCHING = """
+import sys, numpy as np
+from engine import api
+from engine.reference import reference_logits
+path, checkpoint = sys.argv[1], sys.argv[2]
+ids = [int(x) for x in np.random.default_rng(11).integers(0, 384, size=224)]
+with api.load(path, n_ctx=1024, threads=2, kv_type="f32") as m:
+    r = m.runner
+    r.prefill(ids[:10])
+    for t in ids[10:14]:
+        r.decode(t)  # the decode graph of span 256 is placed in a small compute buffer
+    r.prefill(ids[14:214], chunk=200)  # a bigger graph of the same span: the buffer grows
+    got = np.stack([r.decode(t) for t in ids[214:]])  # the decode graph again, placed anew
+ref = reference_logits(checkpoint, ids)[214:]
+print(float(np.abs(got - ref).max() / np.abs(ref).max()))
+"""
+
+
+def test_graphs_placed_again_after_the_compute_buffer_grew(tiny_checkpoint, tiny_gguf):
+    """Graphs share one compute buffer: a cached graph that runs again after a bigger one must
+    not keep addresses in the buffer that was freed when it grew. glibc fills freed memory
+    (MALLOC_PERTURB_), so stale addresses give wrong logits or a crash."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "MALLOC_PERTURB_": "204"}
+    args = [str(tiny_gguf("f32", **LONG)), str(tiny_checkpoint(**LONG))]
+    done = subprocess.run(
+        [sys.executable, "-c", _SWITCHING, *args], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert float(done.stdout.strip().splitlines()[-1]) <= 1e-4
