@@ -125,6 +125,7 @@ _SIGNATURES: dict[str, tuple[object, list[object]]] = {
     "ggml_view_3d": (T, [P, T, i64, i64, i64, sz, sz, sz]),
     "ggml_reshape_2d": (T, [P, T, i64, i64]),
     "ggml_reshape_3d": (T, [P, T, i64, i64, i64]),
+    "ggml_reshape_4d": (T, [P, T, i64, i64, i64, i64]),
     "ggml_cont": (T, [P, T]),
     "ggml_cpy": (T, [P, T, T]),
     "ggml_concat": (T, [P, T, T, i32]),

@@ -14,10 +14,10 @@ the attention span `n_kv` is padded and masked. Caches and carries are written b
 itself. Knows nothing about tokens' meaning, sampling or sessions.
 
 Attention over the global cache (the part that grows with the context):
-- decode and short chunks, f16/f32 cache: two matrix products and a softmax,
-  K·q then V^T·p over the transposed V, with the query heads of one KV head grouped as
-  columns so each cache row is read once per step (ggml's flash-attention kernel walks the
-  keys one at a time per query head, which made long contexts slow: README, Performance);
+- decode and short chunks, f16/f32 cache: matrix-vector products and a softmax, K·q then
+  V^T·p over the transposed V (ggml's flash-attention kernel walks the keys one at a time
+  per query head with a scalar expf each: at 8k positions it was 55% of a SmolLM2 decode
+  step; README, Performance);
 - decode with a q8_0 cache, and every longer chunk: ggml_flash_attn_ext, whose tiled kernel
   suits many queries; the transposed V is copied back to rows for it. A block-type cache is
   read as it is by a decode step (ggml then rounds the query to q8_0 too, as llama.cpp does)
@@ -41,6 +41,7 @@ WIDEN_BLOCK_CACHE_AT = 2  # prefill chunks this long read a q8_0 cache widened t
 PRODUCTS_MAX_QUERIES = 8  # up to this many queries read an f16/f32 cache through two mul_mats,
 PRODUCTS_MAX_SCORE_BYTES = 64 << 20  # and up to FA_TILE while the score matrix is this small
 FA_TILE = 64  # ggml's CPU flash attention tiles queries by this many (GGML_FA_TILE_Q)
+K_GEMV_MAX_COLUMNS = 4  # a decode step's K product runs per column up to this many columns
 Tensor = C._Pointer
 
 
@@ -195,43 +196,65 @@ class GraphBuilder:
     def _attend_global(self, j: int, q: Tensor, n_kv: int, mask: Tensor) -> Tensor:
         """q [d, H, n] against layer j's global cache -> [d, H, n] (which kernel: module doc)."""
         n = q.contents.ne[2]
+        if self._decoding and self.st.v_trans:
+            return self._attend_step(j, q, n_kv, mask)
         if self._products(n):
             return self._attend_products(j, q, n_kv, mask)
         k, v = self._global_kv(j, n_kv, n)
         return self._attend(q, k, v, mask)
 
     def _products(self, n_queries: int) -> bool:
-        """Whether n queries read the global cache through `_attend_products` (else flash attention):
-        always for a few queries; below ggml's flash-attention tile while the scores stay small
-        (flash attention's untiled kernel sums V in F16, which loses precision)."""
+        """Whether a chunk of n queries reads the global cache through `_attend_products` (else
+        flash attention): a few queries always; below ggml's flash-attention tile while the
+        scores stay small (flash attention's untiled kernel sums V in F16, losing precision)."""
         if not self.st.v_trans or n_queries >= FA_TILE:
             return False
         scores = self._n_kv * self.cfg.num_heads * n_queries * 4
         return n_queries <= PRODUCTS_MAX_QUERIES or scores <= PRODUCTS_MAX_SCORE_BYTES
 
-    def mask_rows(self, n_queries: int) -> int:
-        """Rows of the global mask for n queries: one per query, or per (query, head of a group)."""
-        group = self.cfg.num_heads // self.cfg.num_kv_heads
-        return n_queries * group if self._products(n_queries) else n_queries
+    def _attend_step(self, j: int, q: Tensor, n_kv: int, mask: Tensor) -> Tensor:
+        """A decode step's L rows (one position) against the global cache, as matrix products.
 
-    def _attend_products(self, j: int, q: Tensor, n_kv: int, mask: Tensor) -> Tensor:
-        """softmax(K q / sqrt(d) + mask) against V^T, as two mul_mats per KV head.
-
-        The `group` query heads of a KV head (heads h = kv * group + g) become the columns of
-        one product, so every cached K row and V^T row is read once per step. The mask has
-        one row per column: row i * group + g is query i's."""
+        The query rows of one KV head, (g, l) for its `group` heads and the L loop rows, are the
+        columns of its products: scores = K_kv^T [q columns], probs = softmax(scores / sqrt(d) +
+        mask) per column, out = V^T_kv [probs columns]. ggml runs a product with 2+ columns
+        through llamafile's sgemm, which reads each cache row once for all of them; with a few
+        columns its tiling costs more than it saves on K (64-value rows), so up to
+        K_GEMV_MAX_COLUMNS columns K runs as one matrix-vector product per column (ggml's
+        vec_dot path, broadcasting the KV head over its query heads, as llama.cpp does)."""
         o, c, st = self._o, self.cfg, self.st
-        group, d, hkv = c.num_heads // c.num_kv_heads, c.head_dim, c.num_kv_heads
-        n = q.contents.ne[2]
-        cols = o.cont(o.permute(o.reshape_3d(q, d * group, hkv, n), 0, 2, 1, 3))  # [d*group, n, Hkv]
-        cols = o.reshape_3d(cols, d, group * n, hkv)
-        scores = o.mul_mat(self._cache_view(st.k[j], n_kv), cols)  # [n_kv, group*n, Hkv]
-        probs = o.soft_max_ext(scores, mask, self.scale, 0.0)
+        d, hkv, rows = c.head_dim, c.num_kv_heads, q.contents.ne[2]
+        cols = c.num_heads // hkv * rows  # (g, l) pairs per KV head
+        if rows > 1:  # [d, g, kv, l] -> [d, g, l, kv]: a KV head's columns side by side
+            q = o.cont(o.permute(o.reshape_4d(q, d, c.num_heads // hkv, hkv, rows), 0, 1, 3, 2))
+        k = self._cache_view(st.k[j], n_kv)
+        if cols <= K_GEMV_MAX_COLUMNS:
+            scores = o.mul_mat(k, o.reshape_4d(q, d, 1, cols * hkv, 1))  # [n_kv, 1, cols*Hkv]
+        else:
+            scores = o.reshape_3d(o.mul_mat(k, o.reshape_3d(q, d, cols, hkv)), n_kv, 1, cols * hkv)
+        ms = mask.contents
+        first_row = o.view_2d(mask, n_kv, 1, ms.nb[1], 0)  # every row of a step has the same mask
+        probs = o.reshape_3d(o.soft_max_ext(scores, first_row, self.scale, 0.0), n_kv, cols, hkv)
         vs = st.v[j].contents
         vt = o.view_3d(st.v[j], n_kv, d, hkv, vs.nb[1], vs.nb[1] * d, 0)  # [n_kv, d, Hkv]
-        out = o.mul_mat(vt, probs)  # [d, group*n, Hkv]
-        out = o.cont(o.permute(o.reshape_3d(out, d * group, n, hkv), 0, 2, 1, 3))  # [d*group, Hkv, n]
-        return o.reshape_3d(out, d, c.num_heads, n)
+        out = o.mul_mat(vt, probs)  # [d, cols, Hkv]
+        if rows > 1:  # [d, g, l, kv] -> [d, g, kv, l]
+            out = o.cont(o.permute(o.reshape_4d(out, d, c.num_heads // hkv, rows, hkv), 0, 1, 3, 2))
+        return o.reshape_3d(out, d, c.num_heads, rows)
+
+    def _attend_products(self, j: int, q: Tensor, n_kv: int, mask: Tensor) -> Tensor:
+        """A short chunk's queries against the global cache, as llama.cpp computes attention
+        without flash attention: for every (query, head) one matrix-vector product with its KV
+        head's K rows and one with its V^T rows (ggml broadcasts a KV head over its query
+        heads and over the queries, each with its own mask row)."""
+        o, c, st = self._o, self.cfg, self.st
+        d, n = c.head_dim, q.contents.ne[2]
+        cols = o.reshape_4d(q, d, 1, c.num_heads, n)
+        scores = o.mul_mat(self._cache_view(st.k[j], n_kv), cols)  # [n_kv, 1, H, n]
+        probs = o.soft_max_ext(scores, o.reshape_4d(mask, n_kv, 1, 1, n), self.scale, 0.0)
+        vs = st.v[j].contents
+        vt = o.view_3d(st.v[j], n_kv, d, c.num_kv_heads, vs.nb[1], vs.nb[1] * d, 0)  # [n_kv, d, Hkv]
+        return o.reshape_3d(o.mul_mat(vt, probs), d, c.num_heads, n)  # [d, 1, H, n] -> [d, H, n]
 
     def _rows(self, x: Tensor, first: int, count: int) -> Tensor:
         """Columns first .. first+count-1 of a 2-D [ne0, n] tensor."""
@@ -294,7 +317,7 @@ class GraphBuilder:
         o, c, st, n = self._o, self.cfg, self.st, plan.n_tokens
         ids, pos = o.input(ggml.TYPE_I32, n), o.input(ggml.TYPE_I32, n)
         kv_idx = o.input(ggml.TYPE_I32, n)
-        mask_g = o.input(ggml.TYPE_F16, plan.n_kv, self.mask_rows(n))
+        mask_g = o.input(ggml.TYPE_F16, plan.n_kv, n)
         inputs = Inputs(ids, pos, kv_idx, mask_g)
         emb = o.get_rows(self.w.get(Tensors.TOKEN_EMBD), ids)
         x = emb
@@ -367,7 +390,7 @@ class GraphBuilder:
         o, c, st, L = self._o, self.cfg, self.st, self.loops
         ids, pos = o.input(ggml.TYPE_I32, 1), o.input(ggml.TYPE_I32, L)
         kv_idx = o.input(ggml.TYPE_I32, 1)
-        inputs = Inputs(ids, pos, kv_idx, o.input(ggml.TYPE_F16, plan.n_kv, self.mask_rows(L)))
+        inputs = Inputs(ids, pos, kv_idx, o.input(ggml.TYPE_F16, plan.n_kv, L))
         emb = o.get_rows(self.w.get(Tensors.TOKEN_EMBD), ids)
         x = emb
         if L > 1:  # row l >= 1: a * e_t + b * c_{l-1}

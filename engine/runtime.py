@@ -189,11 +189,6 @@ class Runner:
         array = np.ascontiguousarray(array)
         self.g.ggml_backend_tensor_set(tensor, array.ctypes.data, 0, array.nbytes)
 
-    def _set_mask(self, tensor, mask: np.ndarray) -> None:  # noqa: ANN001 - ggml tensor pointer
-        """One row per query, repeated when the graph reads it per (query, head of a KV group)."""
-        rows = int(tensor.contents.ne[1])
-        self._set(tensor, np.repeat(mask, rows // len(mask), axis=0) if rows != len(mask) else mask)
-
     def _run(self, built: Built) -> np.ndarray:
         self.backend.compute(built.graph)
         return tensor_to_numpy(built.logits).reshape(-1, self.config.vocab_size)
@@ -209,7 +204,7 @@ class Runner:
         self._set(inp.ids, np.asarray(ids, dtype=np.int32))
         self._set(inp.pos, positions)
         self._set(inp.kv_idx, positions)
-        self._set_mask(inp.mask_global, self._causal_mask(positions, plan.n_kv))
+        self._set(inp.mask_global, self._causal_mask(positions, plan.n_kv))
         if self.loops > 1:
             w1 = self.config.local_keys
             m = min(n, w1)
@@ -245,7 +240,7 @@ class Runner:
         self._set(inp.ids, np.array([token], dtype=np.int32))
         self._set(inp.pos, np.full(L, t, dtype=np.int32))
         self._set(inp.kv_idx, np.array([t], dtype=np.int32))
-        self._set_mask(inp.mask_global, self._causal_mask(np.full(L, t), plan.n_kv))
+        self._set(inp.mask_global, self._causal_mask(np.full(L, t), plan.n_kv))
         if L > 1:
             self._set(inp.ring_idx, np.array([t % self.config.local_keys], dtype=np.int32))
             valid = self.state.slot_positions(t + 1) >= 0
