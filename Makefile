@@ -14,7 +14,23 @@ LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=$(call has,avx) -DGGML_AVX2=$(c
   -DGGML_AVX512_BF16=$(call has,avx512_bf16) -DGGML_AVX512_VBMI=$(call has,avx512vbmi) \
   -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF -DLLAMA_BUILD_TESTS=OFF
 
-.PHONY: install test test-fast lint bench demo clean
+# `make install GPU=cuda` builds llama-cpp-python with ggml's CUDA backend instead (nvcc and cuBLAS
+# needed), for the GPUs nvidia-smi reports, or for CUDA_ARCHS (CMake syntax, e.g. CUDA_ARCHS=90 or
+# "86;90") when set: scripts/cuda-cmake-args.sh picks the flags. The CPU build stays the default.
+GPU        ?=
+CUDA_ARCHS ?=
+LLAMA_OK   := $(BIN)/python -c "import importlib.metadata as m; assert m.version('llama-cpp-python') == '0.3.36'"
+ifeq ($(GPU),cuda)
+STAMP      := $(VENV)/.plt-agent-installed-cuda
+LLAMA_GPU_ARGS := $(shell CUDA_ARCHS="$(CUDA_ARCHS)" PYTHON="$(BIN)/python" sh scripts/cuda-cmake-args.sh)
+LLAMA_OK   += && $(BIN)/python -c "import llama_cpp, pathlib; \
+  assert (pathlib.Path(llama_cpp.__file__).parent / 'lib' / 'libggml-cuda.so').exists()"
+LLAMA_PIP  := --no-cache-dir --force-reinstall --no-deps
+else ifneq ($(GPU),)
+$(error GPU must be cuda, or unset for the CPU build; got "$(GPU)")
+endif
+
+.PHONY: install test test-fast lint bench demo clean cmake-args gpu-src gpu-prep gpu-check-dry gpu-prebuilt
 
 install: $(STAMP)
 
@@ -22,10 +38,14 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/pip install -q torch==2.13.0
-	$(BIN)/python -c "import importlib.metadata as m; assert m.version('llama-cpp-python') == '0.3.36'" 2>/dev/null \
-	  || CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/pip install -q llama-cpp-python==0.3.36
+	{ $(LLAMA_OK); } 2>/dev/null \
+	  || CMAKE_ARGS="$(LLAMA_CMAKE_ARGS) $(LLAMA_GPU_ARGS)" $(BIN)/pip install -q $(LLAMA_PIP) llama-cpp-python==0.3.36
 	$(BIN)/pip install -q -e ".[dev]"
 	touch $(STAMP)
+
+# the CMake arguments `make install` gives llama-cpp-python (with GPU=cuda: those of the CUDA build)
+cmake-args:
+	@echo $(LLAMA_CMAKE_ARGS) $(LLAMA_GPU_ARGS)
 
 test: install
 	$(BIN)/python -m pytest -q
@@ -42,6 +62,24 @@ bench: install
 
 demo: install
 	$(BIN)/plt-agent demo
+
+# The GPU check (scripts/gpu-check.sh) runs on a GPU machine without network: gpu-prep fills
+# .gpu/ here (trimmed llama-cpp-python source, wheels, a small real model) to carry there.
+gpu-src:
+	$(BIN)/python scripts/gpu_prep.py --only src
+
+gpu-prep:
+	$(BIN)/python scripts/gpu_prep.py
+
+gpu-check-dry:
+	bash scripts/gpu-check.sh --dry-run
+
+# Compile the CUDA libraries here (nvcc and cuBLAS needed, no GPU; about 90 minutes on 2 cores) and
+# add them to .gpu/, so the GPU machine spends its minutes on the checks instead of the compile.
+gpu-prebuilt:
+	CUDA_ARCHS="$(or $(CUDA_ARCHS),90)" GPU_CHECK_SECONDS=100000 GPU_CHECK_BUILD_SECONDS=100000 \
+	  bash scripts/gpu-check.sh --build-only
+	$(BIN)/python scripts/gpu_prep.py --only prebuilt --prebuilt-from .gpu-work/build
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

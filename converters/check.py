@@ -88,8 +88,8 @@ def check_gguf(src_dir: Path, gguf_path: Path) -> list[CheckRow]:
     source = load_source(Path(src_dir))
     try:
         in_file = {t.name: t for t in GGUFReader(gguf_path).tensors}
-    except (OSError, ValueError) as exc:
-        raise ConvertError(f"{gguf_path}: cannot read as GGUF ({exc})") from None
+    except Exception as exc:  # noqa: BLE001 - gguf's reader raises KeyError, IndexError, ... on damage
+        raise ConvertError(f"{gguf_path}: cannot read as GGUF ({type(exc).__name__}: {exc})") from None
     with Checkpoint(source.directory) as ckpt, open(gguf_path, "rb") as fh:
         sources, _ = map_tensors(ckpt, source.config, source.hf_config)
         rows = [_check_one(ckpt, fh.fileno(), s.hf_name, s.shape, in_file.get(s.gguf_name)) for s in sources]

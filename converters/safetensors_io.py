@@ -6,6 +6,9 @@ row-major tensor bytes (offsets count from the end of the header). The reader me
 the file, checks every header entry against the file size before touching data (a
 truncated shard is a ConvertError naming the file and the first tensor that does not fit,
 never a SIGBUS), and hands out one tensor, or a range of its rows, at a time as float32.
+It is as strict as the `safetensors` library: a bounded header of strict JSON (no
+duplicate keys, no NaN, bounded nesting), and tensor data that covers the data section
+exactly, back to back, without overlaps or gaps.
 Pages it has read are dropped again, so reading a whole checkpoint keeps memory flat.
 
 `Checkpoint` opens a directory: shards listed in `model.safetensors.index.json`
@@ -26,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from converters.errors import ConvertError
+from engine.errors import brief, shown
 
 INDEX_NAME = "model.safetensors.index.json"
 SINGLE_NAME = "model.safetensors"
@@ -139,45 +143,102 @@ def _decode(raw: np.ndarray, dtype: str) -> np.ndarray:
     return raw.view(np.float32).copy()
 
 
+def parse_json(raw: bytes, where: Path, what: str = "") -> object:
+    """`raw` as strict JSON: UTF-8, no duplicate keys, no NaN/Infinity literals, bounded depth.
+
+    Python's json module accepts duplicate keys (the last wins), NaN and any nesting until
+    it runs out of stack; the files the converter reads come from anywhere, so all of
+    these are a ConvertError naming `where`.
+    """
+    subject = f"{where}: {what} is" if what else f"{where}: file is"
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConvertError(f"{subject} not UTF-8 ({exc.reason} at byte {exc.start})") from None
+    try:
+        return json.loads(text, object_pairs_hook=_unique_keys, parse_constant=_no_constant)
+    except RecursionError:
+        raise ConvertError(f"{subject} JSON nested too deeply") from None
+    except ValueError as exc:  # JSONDecodeError, a duplicate key, an integer of thousands of digits
+        reason = "an integer of thousands of digits" if "integer string conversion" in str(exc) else exc
+        raise ConvertError(f"{subject} not valid JSON ({reason})") from None
+
+
+def _unique_keys(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    out: dict[str, object] = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(f"the key {shown(key)} appears twice")
+        out[key] = value
+    return out
+
+
+def _no_constant(name: str) -> object:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def _parse_header(path: Path, fh, size: int) -> tuple[dict, dict[str, TensorEntry]]:
+    """The header's metadata and entries, checked as the `safetensors` library does: a bounded,
+    strict JSON object; every entry's dtype, shape and byte size consistent; and the entries'
+    data back to back from the first byte after the header to the last byte of the file."""
     if size < 8:
         raise ConvertError(f"{path}: not a safetensors file (only {size} bytes)")
     n = int.from_bytes(fh.read(8), "little")
     if n > _MAX_HEADER or 8 + n > size:
         raise ConvertError(f"{path}: header length {n} does not fit in a file of {size} bytes (truncated?)")
-    try:
-        header = json.loads(fh.read(n))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ConvertError(f"{path}: header is not valid JSON ({exc})") from None
+    header = parse_json(fh.read(n), path, "header")
     if not isinstance(header, dict):
         raise ConvertError(f"{path}: header is not a JSON object")
     metadata = header.pop("__metadata__", None) or {}
+    if not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values()):
+        raise ConvertError(f"{path}: __metadata__ must map names to strings")
     entries = {name: _entry(path, name, info, 8 + n) for name, info in header.items()}
-    for entry in sorted(entries.values(), key=lambda e: e.stop):
+    expected = 8 + n
+    for entry in sorted(entries.values(), key=lambda e: (e.start, e.stop)):
+        if entry.start != expected:
+            how = "overlaps the tensor before it" if entry.start < expected else "leaves a gap"
+            raise ConvertError(
+                f"{path}: tensor {brief(entry.name)} starts at data offset {entry.start - 8 - n} "
+                f"but {expected - 8 - n} was expected: its data {how} (damaged file?)"
+            )
         if entry.stop > size:
             raise ConvertError(
-                f"{path}: truncated: tensor {entry.name} needs bytes up to {entry.stop} "
+                f"{path}: truncated: tensor {brief(entry.name)} needs bytes up to {entry.stop} "
                 f"but the file has {size}"
             )
+        expected = entry.stop
+    if expected != size:
+        raise ConvertError(
+            f"{path}: {size - expected} bytes after the last tensor's data: the header does not "
+            "describe the file (damaged, or a wrong header length)"
+        )
     return metadata, entries
 
 
 def _entry(path: Path, name: str, info: object, base: int) -> TensorEntry:
     if not isinstance(info, dict) or not {"dtype", "shape", "data_offsets"} <= info.keys():
-        raise ConvertError(f"{path}: header entry for tensor {name} lacks dtype/shape/data_offsets")
+        raise ConvertError(f"{path}: header entry for tensor {brief(name)} lacks dtype/shape/data_offsets")
     dtype, shape, offsets = info["dtype"], info["shape"], info["data_offsets"]
-    if dtype not in ITEMSIZE:
-        raise ConvertError(f"{path}: tensor {name} has dtype {dtype}; supported: {', '.join(ITEMSIZE)}")
-    if not (isinstance(shape, list) and all(isinstance(d, int) and d >= 0 for d in shape)):
-        raise ConvertError(f"{path}: tensor {name} has a malformed shape {shape!r}")
-    if not (isinstance(offsets, list) and len(offsets) == 2 and all(isinstance(o, int) for o in offsets)):
-        raise ConvertError(f"{path}: tensor {name} has malformed data_offsets {offsets!r}")
-    begin, end = offsets
-    expected = math.prod(shape) * ITEMSIZE[dtype]
-    if begin < 0 or end - begin != expected:
+    if not isinstance(dtype, str) or dtype not in ITEMSIZE:
         raise ConvertError(
-            f"{path}: tensor {name} is {dtype} {shape} ({expected} bytes) "
-            f"but its data_offsets span {end - begin} bytes"
+            f"{path}: tensor {brief(name)} has dtype {brief(dtype, 40)}; supported: {', '.join(ITEMSIZE)}"
+        )
+    if not (isinstance(shape, list) and all(_is_int(d) and 0 <= d < 2**62 for d in shape)):
+        raise ConvertError(f"{path}: tensor {brief(name)} has a malformed shape {shown(shape)}")
+    if not (isinstance(offsets, list) and len(offsets) == 2 and all(_is_int(o) for o in offsets)):
+        raise ConvertError(f"{path}: tensor {brief(name)} has malformed data_offsets {shown(offsets)}")
+    begin, end = offsets
+    if begin < 0 or end < begin:
+        raise ConvertError(f"{path}: tensor {brief(name)} has data_offsets {shown(offsets)} out of order")
+    expected = math.prod(shape) * ITEMSIZE[dtype]
+    if end - begin != expected:
+        raise ConvertError(
+            f"{path}: tensor {brief(name)} is {dtype} {shown(shape)} ({expected} bytes) "
+            f"but its data_offsets span {shown(end - begin)} bytes"
         )
     return TensorEntry(name, dtype, tuple(shape), base + begin, base + end)
 
@@ -298,13 +359,24 @@ class Checkpoint:
 
 def _read_weight_map(index: Path) -> dict[str, str]:
     try:
-        data = json.loads(index.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ConvertError(f"{index}: cannot read ({exc})") from None
+        raw = index.read_bytes()
+    except OSError as exc:
+        raise ConvertError(f"{index}: cannot read ({exc.strerror or exc})") from None
+    data = parse_json(raw, index)
     weight_map = data.get("weight_map") if isinstance(data, dict) else None
     if not isinstance(weight_map, dict) or not weight_map:
         raise ConvertError(f"{index}: missing or empty 'weight_map'")
     for name, shard in weight_map.items():
-        if not isinstance(shard, str) or "/" in shard or shard.startswith("."):
-            raise ConvertError(f"{index}: weight_map entry {name} names a bad shard {shard!r}")
-    return weight_map
+        if not _plain_file_name(shard):
+            raise ConvertError(f"{index}: weight_map entry {brief(name)} names a bad shard {shown(shard)}")
+    return weight_map  # type: ignore[return-value]
+
+
+def _plain_file_name(name: object) -> bool:
+    """A file name in the checkpoint directory itself: no folders, no hidden files, no NUL."""
+    return (
+        isinstance(name, str)
+        and 0 < len(name.encode("utf-8", "surrogatepass")) <= 255
+        and not name.startswith(".")
+        and not any(c in name for c in "/\\\0")
+    )

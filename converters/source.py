@@ -10,14 +10,22 @@ Errors are ConvertError lines naming the file, key or tensor. Nothing here write
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from converters.errors import ConvertError
-from converters.safetensors_io import Checkpoint
-from engine.arch import GATE_TENSORS, HF_ALIASES, HF_TO_GGUF, ArchError, PLTConfig, config_from_hf
+from converters.safetensors_io import Checkpoint, parse_json
+from engine.arch import (
+    GATE_TENSORS,
+    HF_ALIASES,
+    HF_TO_GGUF,
+    LAYER_TENSORS,
+    ArchError,
+    PLTConfig,
+    config_from_hf,
+)
+from engine.errors import brief, shown
 
 # config.json `torch_dtype` -> the safetensors dtype the weights must have (F32 always passes).
 _TORCH_DTYPES = {"bfloat16": "BF16", "float16": "F16", "float32": "F32"}
@@ -51,19 +59,35 @@ def load_source(directory: Path) -> HFSource:
     tok_path = directory / "tokenizer.json"
     if not tok_path.is_file():
         raise ConvertError(f"{tok_path}: not found; the converter needs a fast tokenizer (tokenizer.json)")
-    tokenizer_text = tok_path.read_text(encoding="utf-8")
+    tokenizer_text = _read_text(tok_path)
+    tokenizer = parse_json(tokenizer_text.encode("utf-8"), tok_path)
+    if not isinstance(tokenizer, dict):
+        raise ConvertError(f"{tok_path}: expected a JSON object")
     tok_cfg = _read_json(directory / "tokenizer_config.json", required=False)
-    cfg = _with_special_ids(cfg, gen, tok_cfg, tokenizer_text, directory)
+    cfg = _with_special_ids(cfg, gen, tok_cfg, tokenizer, directory)
     add_bos = tok_cfg.get("add_bos_token")
+    if add_bos is not None and not isinstance(add_bos, bool):
+        raise ConvertError(f"{directory / 'tokenizer_config.json'}: add_bos_token must be true or false")
     return HFSource(
         directory=directory,
         config=cfg,
         hf_config=hf,
         tokenizer_json=tokenizer_text,
         chat_template=_chat_template(directory, tok_cfg),
-        add_bos=bool(add_bos) if add_bos is not None else None,
+        add_bos=add_bos,
         name=str(hf.get("_name_or_path") or directory.resolve().name),
     )
+
+
+def _read_text(path: Path) -> str:
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ConvertError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConvertError(f"{path}: not UTF-8 ({exc.reason} at byte {exc.start})") from None
 
 
 def _read_json(path: Path, *, required: bool) -> dict:
@@ -71,48 +95,63 @@ def _read_json(path: Path, *, required: bool) -> dict:
         if required:
             raise ConvertError(f"{path}: not found")
         return {}
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ConvertError(f"{path}: cannot read JSON ({exc})") from None
+    data = parse_json(_read_text(path).encode("utf-8"), path)
     if not isinstance(data, dict):
         raise ConvertError(f"{path}: expected a JSON object")
     return data
 
 
-def _ids(value: object) -> list[int]:
+def _ids(value: object, where: Path) -> list[int]:
     if value is None:
         return []
-    return [int(v) for v in value] if isinstance(value, list) else [int(value)]  # type: ignore[call-overload]
+    ids = value if isinstance(value, list) else [value]
+    if any(not isinstance(v, int) or isinstance(v, bool) or v < 0 for v in ids):
+        raise ConvertError(f"{where}: eos_token_id must be a token id or a list of them, got {shown(value)}")
+    return ids
 
 
-def _with_special_ids(cfg: PLTConfig, gen: dict, tok_cfg: dict, tok_text: str, directory: Path) -> PLTConfig:
+def _with_special_ids(
+    cfg: PLTConfig, gen: dict, tok_cfg: dict, tokenizer: dict, directory: Path
+) -> PLTConfig:
     """Merge generation_config's eos ids into the config's; fall back to the tokenizer's eos token."""
-    eos = list(dict.fromkeys(list(cfg.eos_token_ids) + _ids(gen.get("eos_token_id"))))
+    eos = list(
+        dict.fromkeys(
+            list(cfg.eos_token_ids) + _ids(gen.get("eos_token_id"), directory / "generation_config.json")
+        )
+    )
     if not eos and isinstance(tok_cfg.get("eos_token"), str):
-        vocab = _token_ids(tok_text)
-        if tok_cfg["eos_token"] in vocab:
+        vocab = _token_ids(tokenizer)
+        if isinstance(vocab.get(tok_cfg["eos_token"]), int):
             eos = [vocab[tok_cfg["eos_token"]]]
     bos = cfg.bos_token_id if cfg.bos_token_id is not None else gen.get("bos_token_id")
+    if bos is not None and (not isinstance(bos, int) or isinstance(bos, bool)):
+        raise ConvertError(
+            f"{directory / 'generation_config.json'}: bos_token_id must be a token id, got {shown(bos)}"
+        )
     for token in eos + ([bos] if bos is not None else []):
         if not 0 <= token < cfg.vocab_size:
             raise ConvertError(
                 f"{directory / 'config.json'}: token id {token} is outside the vocab 0..{cfg.vocab_size - 1}"
             )
-    return replace(cfg, eos_token_ids=tuple(eos), bos_token_id=None if bos is None else int(bos))
+    return replace(cfg, eos_token_ids=tuple(eos), bos_token_id=bos)
 
 
-def _token_ids(tok_text: str) -> dict[str, int]:
-    data = json.loads(tok_text)
-    ids = dict(data.get("model", {}).get("vocab", {}) or {})
-    ids.update({t["content"]: t["id"] for t in data.get("added_tokens", [])})
+def _token_ids(tokenizer: dict) -> dict[str, object]:
+    """Token text -> id from a tokenizer.json (its model vocab and added tokens), as far as readable."""
+    model = tokenizer.get("model")
+    vocab = model.get("vocab") if isinstance(model, dict) else None
+    ids: dict[str, object] = dict(vocab) if isinstance(vocab, dict) else {}
+    added = tokenizer.get("added_tokens")
+    for t in added if isinstance(added, list) else []:
+        if isinstance(t, dict) and isinstance(t.get("content"), str):
+            ids[t["content"]] = t.get("id")
     return ids
 
 
 def _chat_template(directory: Path, tok_cfg: dict) -> str | None:
     jinja = directory / "chat_template.jinja"
     if jinja.is_file():
-        return jinja.read_text(encoding="utf-8")
+        return _read_text(jinja)
     template = tok_cfg.get("chat_template")
     if isinstance(template, list):  # [{"name": "default", "template": ...}, ...]
         named = {t.get("name"): t.get("template") for t in template if isinstance(t, dict)}
@@ -158,17 +197,25 @@ def map_tensors(ckpt: Checkpoint, cfg: PLTConfig, hf_config: dict) -> tuple[list
     Returns the pairs and notes about tensors that were skipped on purpose. Raises
     ConvertError for a missing, unexpected or duplicated tensor, a wrong shape or dtype.
     """
+    names = ckpt.names()
+    if cfg.num_layers * len(LAYER_TENSORS) > len(names):
+        raise ConvertError(
+            f"{ckpt.directory}: config.json asks for {cfg.num_layers} layers but the checkpoint holds "
+            f"only {len(names)} tensors ({len(LAYER_TENSORS)} per layer are needed)"
+        )
     expected = cfg.tensor_shapes()
     found: dict[str, str] = {}
     notes: list[str] = []
-    for hf_name in ckpt.names():
+    for hf_name in names:
         target = gguf_name(hf_name)
         skip = _skip_reason(hf_name, target, cfg, expected)
         if skip:
             notes.append(f"{hf_name}: skipped ({skip})")
             continue
         if target is None or target not in expected:
-            raise ConvertError(f"{ckpt.file_of(hf_name).path}: unexpected tensor {hf_name} for this config")
+            raise ConvertError(
+                f"{ckpt.file_of(hf_name).path}: unexpected tensor {brief(hf_name)} for this config"
+            )
         if target in found:
             raise ConvertError(
                 f"{ckpt.directory}: tensors {found[target]} and {hf_name} both map to {target}"

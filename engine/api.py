@@ -6,7 +6,10 @@
     result = session.generate(ids, SamplingParams(temperature=0), max_tokens=256)
 
 One `Model` runs one sequence at a time: `session()` returns the model's session (a fresh
-one after `new_session()`). Everything else in `engine` is an implementation detail.
+one after `new_session()`). `bench` is the engine benchmark (`engine.bench`), `context_sweep` its
+speed per context length (`engine.context_sweep`);
+`use_ggml_library` points the engine at another ggml build. The engine reads no environment
+variable: its callers pass settings. Everything else in `engine` is an implementation detail.
 """
 
 from __future__ import annotations
@@ -15,13 +18,25 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from engine.arch import PLTConfig
-from engine.gguf_file import ModelFile, open_model
+from engine.gguf_file import ModelFile, check_header, open_model
 from engine.runtime import Runner
 from engine.sampling import SamplingParams
 from engine.session import Generation, Session
 from engine.tokenizer import Tokenizer, from_model_file
 
-__all__ = ["Generation", "Model", "SamplingParams", "Session", "load"]
+__all__ = [
+    "Generation",
+    "Model",
+    "SamplingParams",
+    "Session",
+    "bench",
+    "check_header",
+    "context_sweep",
+    "load",
+    "parse_contexts",
+    "show_ggml_debug_log",
+    "use_ggml_library",
+]
 
 
 def _kv_type_for(model: ModelFile, kv_type: str) -> str:
@@ -119,3 +134,39 @@ def load(
         loops=loops,
     )
     return Model(file, runner, tokenizer)
+
+
+def bench(path: str | Path, **options: object) -> dict:
+    """The engine benchmark's figures for a GGUF file (`engine.bench.bench_engine`)."""
+    from engine.bench import bench_engine
+
+    return bench_engine(Path(path), **options)  # type: ignore[arg-type]
+
+
+def context_sweep(path: str | Path, contexts: list[int], **options: object) -> dict:
+    """Decode and prefill speed per context length, ours and llama.cpp's
+    (`engine.context_sweep.context_sweep`)."""
+    from engine.context_sweep import context_sweep as sweep
+
+    return sweep(Path(path), contexts, **options)  # type: ignore[arg-type]
+
+
+def parse_contexts(text: str) -> list[int]:
+    """'512,2k,8k,32k' -> [512, 2048, 8192, 32768] (ValueError on anything else)."""
+    from engine.context_sweep import parse_contexts as parse
+
+    return parse(text)
+
+
+def show_ggml_debug_log(on: bool) -> None:
+    """Print ggml's debug and info lines too (by default only its warnings and errors)."""
+    from engine import ggml
+
+    ggml.show_debug_log(on)
+
+
+def use_ggml_library(libdir: str | Path | None) -> None:
+    """Open ggml from `libdir` instead of llama-cpp-python's own (before loading a model)."""
+    from engine import ggml
+
+    ggml.use_library_dir(libdir)

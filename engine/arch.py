@@ -1,8 +1,10 @@
 """The PLT GGUF layout: architecture name, metadata keys, tensor names, and the model config.
 
 Pure data plus one frozen dataclass. The converter writes GGUF files from these names and the
-engine's loader validates files against them, so the two cannot drift apart. This module
-imports nothing from the rest of the project and does no I/O.
+engine's loader validates files against them, so the two cannot drift apart. The ranges a
+config may hold (`field_problem`, `config_problem`, `check_config`) live here too, so the
+loader and the converter refuse the same hostile values. This module imports nothing from
+the rest of the project and does no I/O.
 
 Architecture `pltcoder` is ours (llama.cpp has no PLT architecture). A plain Llama-family
 model is the special case `loops = 1, gate_mode = "none"`. GGUF files written by llama.cpp
@@ -14,12 +16,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 
+from engine.limits import GATE_MODES, MAX_INT32, as_int, field_problem, short_repr
+
 ARCH = "pltcoder"
 ARCH_LLAMA = "llama"
 SUPPORTED_ARCHS = (ARCH, ARCH_LLAMA)
 FORMAT_VERSION = 1
 
-GATE_MODES = ("hidden", "query", "none")
 
 # HF `architectures[0]` values we can read, and what they map to.
 HF_PLT_ARCHS = ("IQuestPLTCoderForCausalLM",)
@@ -186,7 +189,7 @@ class PLTConfig:
             raise ValueError(f"gate_mode must be one of {GATE_MODES}, got {self.gate_mode!r}")
         if self.loops < 1:
             raise ValueError(f"loops must be >= 1, got {self.loops}")
-        if self.num_heads % self.num_kv_heads:
+        if self.num_kv_heads < 1 or self.num_heads % self.num_kv_heads:
             raise ValueError(
                 f"num_heads {self.num_heads} is not a multiple of num_kv_heads {self.num_kv_heads}"
             )
@@ -235,6 +238,30 @@ class PLTConfig:
         return {n: shapes[n] for n in self.tensor_names()}
 
 
+def config_problem(cfg: PLTConfig) -> str | None:
+    """Why the fields of `cfg` do not fit together (or one is out of range), or None."""
+    for f in fields(cfg):
+        problem = field_problem(f.name, getattr(cfg, f.name))
+        if problem:
+            return f"{f.name} {problem}"
+    if cfg.num_kv_heads > cfg.num_heads or cfg.num_heads % cfg.num_kv_heads:
+        return f"num_heads {cfg.num_heads} is not a multiple of num_kv_heads {cfg.num_kv_heads}"
+    for token in (*cfg.eos_token_ids, *(() if cfg.bos_token_id is None else (cfg.bos_token_id,))):
+        if token >= cfg.vocab_size:
+            return f"token id {token} is outside the vocabulary 0..{cfg.vocab_size - 1}"
+    if cfg.loops > 1 and cfg.gate_mode == "none":
+        return "a model with more than one loop needs a gate (hidden or query)"
+    return None
+
+
+def check_config(cfg: PLTConfig) -> PLTConfig:
+    """`cfg` when every field is in range and they fit together; ArchError naming the first problem."""
+    problem = config_problem(cfg)
+    if problem:
+        raise ArchError(problem)
+    return cfg
+
+
 CONFIG_FIELDS = tuple(f.name for f in fields(PLTConfig))
 
 # PLTConfig field -> GGUF key, for the fields a `pltcoder` file stores as metadata.
@@ -274,79 +301,114 @@ def config_to_metadata(cfg: PLTConfig) -> dict[str, object]:
 
 
 _HF_REQUIRED = ("vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads")
+_UNSET = object()
 
 
-def _scale(value: object) -> float:
+def _hf(cfg: dict, key: str, name: str, default: object = _UNSET) -> object:
+    """config.json `key` as PLTConfig field `name` (`default` when absent or null), range-checked."""
+    value = cfg.get(key)
+    if value is None and default is not _UNSET:
+        value = default
+    problem = field_problem(name, value)
+    if problem:
+        raise ArchError(f"{key} {problem}")
+    return value
+
+
+def _hf_bool(cfg: dict, key: str, default: bool) -> bool:
+    value = cfg.get(key)
+    if value is None:
+        return default
+    if not isinstance(value, bool):
+        raise ArchError(f"{key} must be true or false, got {short_repr(value)}")
+    return value
+
+
+def _scale(cfg: dict, key: str, name: str) -> float:
     """`plt_emb_scale` / `plt_hidden_scale`: null means 1.0."""
-    return 1.0 if value is None else float(value)  # type: ignore[arg-type]
+    return float(_hf(cfg, key, name, 1.0))  # type: ignore[arg-type]
 
 
 def _window(value: object) -> int:
     """`plt_window_size` is flash-attn style [left, right] (right must be 0) or a plain int."""
     if isinstance(value, (list, tuple)):
-        if len(value) != 2 or int(value[1]) != 0:
-            raise ArchError(f"plt_window_size must be [left, 0], got {value!r}")
+        if len(value) != 2 or as_int(value[1]) != 0:
+            raise ArchError(f"plt_window_size must be [left, 0], got {short_repr(value)}")
         value = value[0]
-    if not isinstance(value, int) or value < 0:
-        raise ArchError(f"plt_window_size must be a non-negative int or [left, 0], got {value!r}")
-    return value
+    problem = field_problem("window", value)
+    if problem:
+        raise ArchError(f"plt_window_size {problem}")
+    return value  # type: ignore[return-value]
 
 
-def _ids(value: object) -> tuple[int, ...]:
+def _ids(key: str, value: object) -> tuple[int, ...]:
     if value is None:
         return ()
-    return tuple(int(v) for v in value) if isinstance(value, (list, tuple)) else (int(value),)  # type: ignore[call-overload]
+    ids = tuple(value) if isinstance(value, (list, tuple)) else (value,)
+    if any(as_int(v) is None or not 0 <= v <= MAX_INT32 for v in ids):
+        raise ArchError(f"{key} must be a token id or a list of them, got {short_repr(value)}")
+    return ids  # type: ignore[return-value]
 
 
 def config_from_hf(cfg: dict) -> PLTConfig:
     """Build a PLTConfig from an HF `config.json` dict (PLT or Llama family).
 
-    Raises ArchError naming the first missing or unsupported key.
+    Every value is type- and range-checked (see `field_problem`). Raises ArchError naming
+    the first missing, malformed or unsupported key.
     """
-    archs = cfg.get("architectures") or []
-    arch = archs[0] if archs else None
-    if arch not in SUPPORTED_HF_ARCHS:
-        raise ArchError(f"unsupported architecture {arch!r}; supported: {', '.join(SUPPORTED_HF_ARCHS)}")
+    archs = cfg.get("architectures")
+    arch = archs[0] if isinstance(archs, list) and archs else None
+    if not isinstance(arch, str) or arch not in SUPPORTED_HF_ARCHS:
+        raise ArchError(
+            f"unsupported architecture {short_repr(archs)}; supported: {', '.join(SUPPORTED_HF_ARCHS)}"
+        )
     for key in _HF_REQUIRED:
         if cfg.get(key) is None:
             raise ArchError(f"config.json is missing required key {key!r}")
     if cfg.get("rope_scaling"):
-        raise ArchError(f"rope_scaling {cfg['rope_scaling']!r} is not supported (only plain RoPE)")
+        raise ArchError(f"rope_scaling {short_repr(cfg['rope_scaling'])} is not supported (only plain RoPE)")
     if cfg.get("attention_bias") or cfg.get("mlp_bias"):
         raise ArchError("attention_bias / mlp_bias = true is not supported")
     if cfg.get("hidden_act", "silu") != "silu":
-        raise ArchError(f"hidden_act {cfg['hidden_act']!r} is not supported (only silu)")
-    heads = int(cfg["num_attention_heads"])
+        raise ArchError(f"hidden_act {short_repr(cfg['hidden_act'])} is not supported (only silu)")
+    hidden = _hf(cfg, "hidden_size", "hidden_size")
+    heads = _hf(cfg, "num_attention_heads", "num_heads")
+    if cfg.get("head_dim") is None and hidden % heads:  # type: ignore[operator]
+        raise ArchError(
+            f"hidden_size {hidden} is not a multiple of num_attention_heads {heads} (no head_dim given)"
+        )
     common = dict(
-        vocab_size=int(cfg["vocab_size"]),
-        hidden_size=int(cfg["hidden_size"]),
-        intermediate_size=int(cfg["intermediate_size"]),
-        num_layers=int(cfg["num_hidden_layers"]),
+        vocab_size=_hf(cfg, "vocab_size", "vocab_size"),
+        hidden_size=hidden,
+        intermediate_size=_hf(cfg, "intermediate_size", "intermediate_size"),
+        num_layers=_hf(cfg, "num_hidden_layers", "num_layers"),
         num_heads=heads,
-        num_kv_heads=int(cfg.get("num_key_value_heads") or heads),
-        head_dim=int(cfg.get("head_dim") or int(cfg["hidden_size"]) // heads),
-        context_length=int(cfg.get("max_position_embeddings") or 4096),
-        rms_eps=float(cfg.get("rms_norm_eps", 1e-6)),
-        rope_theta=float(cfg.get("rope_theta", 10000.0)),
+        num_kv_heads=_hf(cfg, "num_key_value_heads", "num_kv_heads", heads),
+        head_dim=_hf(cfg, "head_dim", "head_dim", hidden // heads),  # type: ignore[operator]
+        context_length=_hf(cfg, "max_position_embeddings", "context_length", 4096),
+        rms_eps=float(_hf(cfg, "rms_norm_eps", "rms_eps", 1e-6)),  # type: ignore[arg-type]
+        rope_theta=float(_hf(cfg, "rope_theta", "rope_theta", 10000.0)),  # type: ignore[arg-type]
         rope_neox=True,
-        tied_embeddings=bool(cfg.get("tie_word_embeddings", False)),
-        bos_token_id=None if cfg.get("bos_token_id") is None else int(cfg["bos_token_id"]),
-        eos_token_ids=_ids(cfg.get("eos_token_id")),
+        tied_embeddings=_hf_bool(cfg, "tie_word_embeddings", False),
+        bos_token_id=_hf(cfg, "bos_token_id", "bos_token_id", None),
+        eos_token_ids=_ids("eos_token_id", cfg.get("eos_token_id")),
     )
     if arch in HF_LLAMA_ARCHS:
-        return PLTConfig(**common, loops=1, gate_mode="none")
+        return check_config(PLTConfig(**common, loops=1, gate_mode="none"))  # type: ignore[arg-type]
     for key in ("plt_num_loops", "plt_window_size"):
         if cfg.get(key) is None:
             raise ArchError(f"config.json is missing required key {key!r}")
-    gate = "hidden" if cfg.get("plt_gate_use_hidden_states", True) else "query"
-    loops = int(cfg["plt_num_loops"])
-    return PLTConfig(
-        **common,
-        loops=loops,
-        window=_window(cfg["plt_window_size"]),
-        emb_scale=_scale(cfg.get("plt_emb_scale")),
-        hidden_scale=_scale(cfg.get("plt_hidden_scale")),
-        normalize_per_loop=bool(cfg.get("plt_normalize_per_loop", True)),
-        gate_mode=gate if loops > 1 else "none",
-        gate_norm_eps=float(cfg.get("rms_norm_eps", 1e-6)),
+    gate = "hidden" if _hf_bool(cfg, "plt_gate_use_hidden_states", True) else "query"
+    loops = _hf(cfg, "plt_num_loops", "loops")
+    return check_config(
+        PLTConfig(
+            **common,  # type: ignore[arg-type]
+            loops=loops,  # type: ignore[arg-type]
+            window=_window(cfg["plt_window_size"]),
+            emb_scale=_scale(cfg, "plt_emb_scale", "emb_scale"),
+            hidden_scale=_scale(cfg, "plt_hidden_scale", "hidden_scale"),
+            normalize_per_loop=_hf_bool(cfg, "plt_normalize_per_loop", True),
+            gate_mode=gate if loops > 1 else "none",  # type: ignore[operator]
+            gate_norm_eps=common["rms_eps"],  # type: ignore[arg-type]
+        )
     )

@@ -11,7 +11,7 @@ This module knows nothing about models: it is ggml's C API, typed.
 from __future__ import annotations
 
 import ctypes as C
-import os
+import sys
 from functools import cache
 from pathlib import Path
 
@@ -52,7 +52,15 @@ ROPE_TYPE_NORMAL = 0
 ROPE_TYPE_NEOX = 2
 PREC_F32 = 10
 STATUS_SUCCESS = 0
-BACKEND_DEVICE_TYPE_CPU, BACKEND_DEVICE_TYPE_GPU = 0, 1
+BACKEND_DEVICE_TYPE_CPU, BACKEND_DEVICE_TYPE_GPU, BACKEND_DEVICE_TYPE_IGPU = 0, 1, 2
+# ggml's GPU backends, as llama-cpp-python installs them next to libggml.so when built with them
+GPU_LIBRARIES = (
+    "libggml-cuda.so",
+    "libggml-hip.so",
+    "libggml-musa.so",
+    "libggml-vulkan.so",
+    "libggml-sycl.so",
+)
 
 
 class ggml_tensor(C.Structure):  # noqa: N801 - C name
@@ -74,10 +82,32 @@ class ggml_tensor(C.Structure):  # noqa: N801 - C name
     ]
 
 
+class ggml_cgraph(C.Structure):  # noqa: N801 - C name
+    """`struct ggml_cgraph` of ggml-impl.h (not public API): read to check, written only for `uid`."""
+
+    _fields_ = [
+        ("size", C.c_int),
+        ("n_nodes", C.c_int),
+        ("n_leafs", C.c_int),
+        ("nodes", C.c_void_p),
+        ("grads", C.c_void_p),
+        ("grad_accs", C.c_void_p),
+        ("leafs", C.c_void_p),
+        ("use_counts", C.c_void_p),
+        ("visited_size", C.c_size_t),
+        ("visited_used", C.c_void_p),
+        ("visited_keys", C.c_void_p),
+        ("order", C.c_int),
+        ("uid", C.c_uint64),
+    ]
+
+
 class ggml_init_params(C.Structure):  # noqa: N801 - C name
     _fields_ = [("mem_size", C.c_size_t), ("mem_buffer", C.c_void_p), ("no_alloc", C.c_bool)]
 
 
+LOG_CALLBACK = C.CFUNCTYPE(None, C.c_int, C.c_char_p, C.c_void_p)
+LOG_INFO, LOG_WARN, LOG_ERROR, LOG_DEBUG, LOG_CONT = 1, 2, 3, 4, 5
 T = C.POINTER(ggml_tensor)
 P = C.c_void_p  # contexts, graphs, backends, buffers: opaque
 i32, i64, f32, sz, b = C.c_int, C.c_int64, C.c_float, C.c_size_t, C.c_bool
@@ -87,6 +117,7 @@ i32, i64, f32, sz, b = C.c_int, C.c_int64, C.c_float, C.c_size_t, C.c_bool
 _SIGNATURES: dict[str, tuple[object, list[object]]] = {
     # context and tensors
     "ggml_version": (C.c_char_p, []),
+    "ggml_log_set": (None, [LOG_CALLBACK, C.c_void_p]),
     "ggml_init": (P, [ggml_init_params]),
     "ggml_free": (None, [P]),
     "ggml_tensor_overhead": (sz, []),
@@ -140,6 +171,9 @@ _SIGNATURES: dict[str, tuple[object, list[object]]] = {
     "ggml_graph_n_nodes": (i32, [P]),
     "ggml_get_first_tensor": (T, [P]),
     "ggml_get_next_tensor": (T, [P, T]),
+    "ggml_graph_node": (T, [P, i32]),
+    "ggml_graph_next_uid": (C.c_uint64, []),
+    "ggml_op_desc": (C.c_char_p, [T]),
     # backends and buffers
     "ggml_backend_cpu_init": (P, []),
     "ggml_backend_cpu_set_n_threads": (None, [P, i32]),
@@ -147,10 +181,12 @@ _SIGNATURES: dict[str, tuple[object, list[object]]] = {
     "ggml_backend_name": (C.c_char_p, [P]),
     "ggml_backend_free": (None, [P]),
     "ggml_backend_get_default_buffer_type": (P, [P]),
+    "ggml_backend_supports_op": (b, [P, T]),
     "ggml_backend_alloc_ctx_tensors": (P, [P, P]),
     "ggml_backend_buffer_free": (None, [P]),
     "ggml_backend_buffer_get_size": (sz, [P]),
     "ggml_backend_buffer_get_base": (P, [P]),
+    "ggml_backend_buffer_is_host": (b, [P]),
     "ggml_backend_buffer_clear": (None, [P, C.c_uint8]),
     "ggml_backend_cpu_buffer_from_ptr": (P, [P, sz]),
     "ggml_backend_tensor_alloc": (i32, [P, T, P]),
@@ -164,6 +200,8 @@ _SIGNATURES: dict[str, tuple[object, list[object]]] = {
     "ggml_backend_dev_name": (C.c_char_p, [P]),
     "ggml_backend_dev_description": (C.c_char_p, [P]),
     "ggml_backend_dev_init": (P, [P, C.c_char_p]),
+    "ggml_backend_dev_memory": (None, [P, C.POINTER(sz), C.POINTER(sz)]),
+    "ggml_backend_load": (P, [C.c_char_p]),
     "ggml_backend_load_all": (None, []),
     "ggml_gallocr_new": (P, [P]),
     "ggml_gallocr_free": (None, [P]),
@@ -179,11 +217,10 @@ class _Lib:
     """The loaded libraries with typed functions as attributes (`lib().ggml_add(...)`)."""
 
     def __init__(self, libdir: Path):
-        mode = getattr(C, "RTLD_GLOBAL", 0)
-        self._libs = [C.CDLL(str(libdir / name), mode=mode) for name in ("libggml-base.so", "libggml.so")]
-        cpu = libdir / "libggml-cpu.so"
-        if cpu.exists():
-            self._libs.append(C.CDLL(str(cpu), mode=mode))
+        names = ["libggml-base.so", "libggml.so"]
+        if (libdir / "libggml-cpu.so").exists():
+            names.append("libggml-cpu.so")
+        self._libs = [_open(libdir / name) for name in names]
         for name, (restype, argtypes) in _SIGNATURES.items():
             fn = self._find(name)
             fn.restype = restype
@@ -199,11 +236,33 @@ class _Lib:
         raise EngineError(f"ggml symbol {name} not found: llama-cpp-python {LLAMA_CPP_VERSION} is required")
 
 
+_library_dir: Path | None = None  # set by `use_library_dir`
+
+
+def use_library_dir(libdir: str | Path | None) -> None:
+    """Open ggml from `libdir` instead of llama-cpp-python's (before the first `lib()` call)."""
+    global _library_dir
+    _library_dir = Path(libdir) if libdir else None
+
+
+def _open(path: Path) -> C.CDLL:
+    """dlopen one library; a missing dependency (say the CUDA runtime of a CUDA build) is one line."""
+    try:
+        return C.CDLL(str(path), mode=getattr(C, "RTLD_GLOBAL", 0))
+    except OSError as exc:
+        raise EngineError(f"cannot load {path.name} from {path.parent}: {exc}") from None
+
+
+def gpu_libraries(libdir: Path | None = None) -> list[str]:
+    """The GPU backend libraries this llama-cpp-python build installed (empty for a CPU build)."""
+    libdir = libdir or library_dir()
+    return [name for name in GPU_LIBRARIES if (libdir / name).exists()]
+
+
 def library_dir() -> Path:
-    """Where llama-cpp-python keeps its shared libraries (PLT_AGENT_GGML_LIBDIR overrides)."""
-    override = os.environ.get("PLT_AGENT_GGML_LIBDIR")
-    if override:
-        return Path(override)
+    """Where llama-cpp-python keeps its shared libraries (unless `use_library_dir` said otherwise)."""
+    if _library_dir is not None:
+        return _library_dir
     try:
         import llama_cpp
     except ImportError as exc:
@@ -225,7 +284,33 @@ def lib() -> _Lib:
             f"(llama-cpp-python=={LLAMA_CPP_VERSION})"
         )
     _check_struct_layout(g)
+    g.ggml_log_set(_log_filter, None)
     return g
+
+
+_log_state = {"shown": False, "debug": False}
+
+
+def show_debug_log(on: bool) -> None:
+    """Let ggml's debug and info lines through too (the caller decides; the engine reads no env)."""
+    _log_state["debug"] = on
+
+
+@LOG_CALLBACK
+def _log_filter(level: int, text: bytes, _user: object) -> None:
+    """ggml's messages on stderr: warnings and errors only (`show_debug_log(True)`: all).
+
+    ggml logs at debug level on every step of a GPU backend (a reused CUDA graph, say), and
+    llama-cpp-python's own callback prints those unless a `Llama` was made with verbose=False.
+    """
+    if level == LOG_CONT:
+        show = _log_state["shown"]
+    else:
+        show = level in (LOG_WARN, LOG_ERROR) or _log_state["debug"]
+    _log_state["shown"] = show
+    if show and text:
+        sys.stderr.write(text.decode("utf-8", "replace"))
+        sys.stderr.flush()
 
 
 def _check_struct_layout(g: _Lib) -> None:
@@ -246,3 +331,30 @@ def _check_struct_layout(g: _Lib) -> None:
         g.ggml_free(ctx)
     if not ok:
         raise EngineError("ggml_tensor layout differs from this engine's declaration (wrong ggml build)")
+
+
+def mark_graph_reusable(graph: int, *, renew: bool = False) -> bool:
+    """Give a built, allocated graph that will never change a unique `uid`.
+
+    ggml's CUDA backend replays a captured CUDA graph without comparing every node with the
+    previous call when the graph's uid matches the one it captured (what ggml's scheduler does
+    for llama.cpp). Our graphs have fixed shapes and addresses, so they qualify. The struct is
+    ggml-internal: it is checked against the public accessors first, and a graph whose layout
+    does not match is left alone (returns False: still correct, only slower on a GPU).
+    `renew` gives a graph that already has a uid a new one (its tensors were placed again at
+    other addresses, so a captured CUDA graph of it must not be replayed).
+    """
+    g = lib()
+    s = ggml_cgraph.from_address(graph)
+    n = g.ggml_graph_n_nodes(graph)
+    if s.n_nodes != n or n == 0 or not s.nodes or s.order not in (0, 1):
+        return False
+    first = C.cast(s.nodes, C.POINTER(C.c_void_p))[0]
+    last = C.cast(s.nodes, C.POINTER(C.c_void_p))[n - 1]
+    if first != C.addressof(g.ggml_graph_node(graph, 0).contents) or last != C.addressof(
+        g.ggml_graph_node(graph, n - 1).contents
+    ):
+        return False
+    if renew or not s.uid:
+        s.uid = g.ggml_graph_next_uid()
+    return True

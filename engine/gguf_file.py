@@ -1,9 +1,15 @@
 """Open and validate a GGUF model file: its config, tensor table and tokenizer data.
 
-Everything the engine later hands to ggml is checked here first: the architecture, every
-hyperparameter, each tensor's presence, shape, type and byte range inside the file. A file
-that passes can be mapped into ggml without further checks; one that fails raises
-EngineError naming the file and the key or tensor at fault.
+Everything the engine later hands to ggml is checked here first, as strictly as llama.cpp's
+own reader: the header (no duplicate keys or tensor names, no nested arrays, every count and
+length checked against the file before anything is read or allocated), `general.alignment`
+(a uint32 power of two), every hyperparameter (type and range, see `engine.arch`), and each
+tensor's presence, shape, type and bytes: back to back in info order, padded to the
+alignment, the file ending within one alignment unit of the last tensor. F32 vectors must be
+finite. A file that passes can be mapped into ggml without further checks; one that fails
+raises EngineError naming the file and the key or tensor at fault (names escaped, see
+`engine.errors`). `check_header` runs the checks that do not need the engine, for files
+llama.cpp loads itself.
 
 Reads `pltcoder` files (our converter's) and `llama` files (llama.cpp's converter's).
 Knows nothing about graphs or caches.
@@ -11,6 +17,7 @@ Knows nothing about graphs or caches.
 
 from __future__ import annotations
 
+import math
 import os
 import struct
 from dataclasses import dataclass, replace
@@ -23,14 +30,17 @@ from engine import ggml
 from engine.arch import (
     ARCH,
     ARCH_LLAMA,
+    LAYER_TENSORS,
     LLAMA_REQUIRED,
     METADATA,
     SUPPORTED_ARCHS,
     Keys,
     PLTConfig,
     Tensors,
+    check_config,
 )
-from engine.errors import EngineError
+from engine.errors import EngineError, brief, shown
+from engine.limits import FLOAT_LIMITS, field_problem
 
 
 @dataclass(frozen=True)
@@ -62,15 +72,16 @@ def open_model(path: str | os.PathLike[str]) -> ModelFile:
     path = Path(path)
     if not path.is_file():
         raise EngineError(f"{path}: no such model file")
-    data, metadata, infos, data_start = _read(path)
+    data, metadata, infos, header_end = _read(path)
     arch = metadata.get(Keys.GENERAL_ARCH)
     if arch not in SUPPORTED_ARCHS:
         raise EngineError(
-            f"{path}: architecture {arch!r} is not supported (supported: {', '.join(SUPPORTED_ARCHS)})"
+            f"{path}: architecture {shown(arch)} is not supported (supported: {', '.join(SUPPORTED_ARCHS)})"
         )
-    tensors = _tensor_table(path, infos, data_start, len(data))
-    config = _config(path, arch, metadata, tensors)
+    tensors = _tensor_table(path, infos, _alignment(path, metadata), header_end, len(data))
+    config = _config(path, arch, metadata, {name: t.shape for name, t in tensors.items()})
     _validate_tensors(path, config, tensors)
+    _check_vectors(path, data, tensors)
     return ModelFile(path=path, config=config, tensors=tensors, metadata=metadata, data=data)
 
 
@@ -87,8 +98,11 @@ _SCALARS = {
     11: "<q",
     12: "<d",
 }
-_STRING, _ARRAY = 8, 9
+_STRING, _ARRAY, _UINT32 = 8, 9, 4
 _MAX_ARRAY_KEEP = 4096  # longer arrays (token lists, merges) are skipped, not decoded
+_MAX_RECORDS = 100_000  # keys or tensors in one file
+_MAX_DIM = 2**62  # one tensor dimension; products are checked against the file size too
+DEFAULT_ALIGNMENT = 32
 
 
 class _Cursor:
@@ -109,12 +123,15 @@ class _Cursor:
         self.pos += size
         return value
 
-    def string(self) -> str:
+    def raw_string(self) -> bytes:
         n = self.take("<Q")
         self._need(n)
         raw = bytes(self.mv[self.pos : self.pos + n])
         self.pos += n
-        return raw.decode("utf-8", errors="replace")
+        return raw
+
+    def string(self) -> str:
+        return self.raw_string().decode("utf-8", errors="replace")
 
     def value(self, vtype: int) -> Any:
         if vtype in _SCALARS:
@@ -124,7 +141,12 @@ class _Cursor:
         if vtype != _ARRAY:
             raise EngineError(f"{self.path}: unknown GGUF value type {vtype} at byte {self.pos}")
         etype, count = self.take("<I"), self.take("<Q")
-        if count > self.size:
+        if etype not in _SCALARS and etype != _STRING:
+            raise EngineError(
+                f"{self.path}: GGUF array of type {etype} at byte {self.pos} (nested or unknown)"
+            )
+        least = struct.calcsize(_SCALARS[etype]) if etype in _SCALARS else 8  # a string is 8 bytes or more
+        if count * least > self.size - self.pos:
             raise EngineError(f"{self.path}: a GGUF array of {count} items cannot fit in the file")
         if count <= _MAX_ARRAY_KEEP:
             return [self.value(etype) for _ in range(count)]
@@ -141,128 +163,224 @@ class _Cursor:
             self.value(etype)
 
 
-def _read(path: Path) -> tuple[np.memmap, dict[str, Any], list[tuple[str, tuple[int, ...], int, int]], int]:
-    """Parse the header, metadata and tensor infos; returns (data, metadata, infos, data_start)."""
+_Info = tuple[str, tuple[int, ...], int, int]  # name, ne (GGUF order), ggml type, relative offset
+
+
+def _read(path: Path) -> tuple[np.memmap, dict[str, Any], list[_Info], int]:
+    """Parse the header, metadata and tensor infos; returns (data, metadata, infos, header_end).
+
+    Metadata values are Python values (int, float, bool, str, list); `general.alignment`
+    is kept as (GGUF type, value) so its type can be checked.
+    """
     try:
         data = np.memmap(path, mode="r")
     except (ValueError, OSError) as exc:
         raise EngineError(f"{path}: cannot map the file ({exc})") from None
-    if len(data) < 24 or bytes(data[:4]) != b"GGUF":
+    if bytes(data[:4]) != b"GGUF":
         raise EngineError(f"{path}: not a GGUF file (bad magic)")
+    if len(data) < 24:
+        raise EngineError(f"{path}: GGUF header is truncated at byte {len(data)}")
     cur = _Cursor(path, data)
     cur.pos = 4
     version, n_tensors, n_kv = cur.take("<I"), cur.take("<Q"), cur.take("<Q")
     if version not in (2, 3):
         raise EngineError(f"{path}: GGUF version {version} is not supported")
-    if n_tensors > 100_000 or n_kv > 100_000:
+    if n_tensors > _MAX_RECORDS or n_kv > _MAX_RECORDS:
         raise EngineError(f"{path}: GGUF header is corrupt ({n_tensors} tensors, {n_kv} keys)")
     metadata: dict[str, Any] = {}
     for _ in range(n_kv):
         key = cur.string()
-        metadata[key] = cur.value(cur.take("<I"))
-    infos = []
+        if key in metadata:
+            raise EngineError(f"{path}: metadata key {brief(key)} appears twice")
+        vtype = cur.take("<I")
+        value = cur.value(vtype)
+        metadata[key] = (vtype, value) if key == ALIGNMENT_KEY else value
+    infos: list[_Info] = []
+    names: set[str] = set()
     for _ in range(n_tensors):
-        name, n_dims = cur.string(), cur.take("<I")
+        raw = cur.raw_string()
+        name = raw.decode("utf-8", errors="replace")
+        if len(raw) >= ggml.MAX_NAME:
+            raise EngineError(f"{path}: tensor name {brief(name)} is {len(raw)} bytes long (at most 63)")
+        if name in names:
+            raise EngineError(f"{path}: tensor {brief(name)} appears twice")
+        names.add(name)
+        n_dims = cur.take("<I")
         if not 1 <= n_dims <= 4:
-            raise EngineError(f"{path}: tensor {name} has {n_dims} dimensions")
+            raise EngineError(f"{path}: tensor {brief(name)} has {n_dims} dimensions")
         ne = tuple(cur.take("<Q") for _ in range(n_dims))
         infos.append((name, ne, cur.take("<I"), cur.take("<Q")))
-    align = int(metadata.get("general.alignment") or 32)
-    return data, metadata, infos, (cur.pos + align - 1) // align * align
+    return data, metadata, infos, cur.pos
 
 
-def _tensor_table(path: Path, infos: list, data_start: int, size: int) -> dict[str, TensorInfo]:
+ALIGNMENT_KEY = "general.alignment"
+
+
+def _alignment(path: Path, metadata: dict[str, Any]) -> int:
+    """`general.alignment`: a UINT32 power of two (32 when absent), as llama.cpp requires."""
+    if ALIGNMENT_KEY not in metadata:
+        return DEFAULT_ALIGNMENT
+    vtype, value = metadata.pop(ALIGNMENT_KEY)
+    if vtype != _UINT32 or value < 1 or value & (value - 1):
+        raise EngineError(
+            f"{path}: {ALIGNMENT_KEY} must be a power of two stored as uint32, got {shown(value)}"
+        )
+    metadata[ALIGNMENT_KEY] = value
+    return value
+
+
+def _pad(n: int, align: int) -> int:
+    return (n + align - 1) // align * align
+
+
+def _tensor_table(
+    path: Path, infos: list[_Info], align: int, header_end: int, size: int
+) -> dict[str, TensorInfo]:
+    """Each tensor's type, shape and byte range, checked as llama.cpp does: the data section
+    starts at the first aligned byte after the header and holds the tensors back to back, in
+    the order of the tensor infos, each padded to the alignment; nothing overlaps, nothing is
+    left out and the file ends within one alignment unit after the last tensor."""
     g = ggml.lib()
+    data_start = _pad(header_end, align)
     table: dict[str, TensorInfo] = {}
+    expected = 0
     for name, ne, gtype, rel in infos:
         if gtype not in ggml.WEIGHT_TYPES:
-            raise EngineError(f"{path}: tensor {name} has unsupported ggml type {gtype}")
-        if any(n <= 0 for n in ne) or ne[0] % int(g.ggml_blck_size(gtype)):
-            raise EngineError(f"{path}: tensor {name} has an invalid shape {list(ne)}")
-        rows = int(np.prod(ne[1:])) if len(ne) > 1 else 1
-        nbytes = rows * int(g.ggml_row_size(gtype, ne[0]))
+            raise EngineError(f"{path}: tensor {brief(name)} has unsupported ggml type {gtype}")
+        block = int(g.ggml_blck_size(gtype))
+        if any(not 0 < n < _MAX_DIM for n in ne) or ne[0] % block:
+            raise EngineError(f"{path}: tensor {brief(name)} has an invalid shape {shown(list(ne))}")
+        nbytes = math.prod(ne[1:]) * (ne[0] // block) * int(g.ggml_type_size(gtype))
+        if rel != expected:
+            where = "overlaps the tensor before it" if rel < expected else "leaves a gap or is misaligned"
+            raise EngineError(
+                f"{path}: tensor {brief(name)} starts at data offset {rel} but {expected} was expected: "
+                f"its data {where} (damaged file?)"
+            )
         offset = data_start + rel
         if offset + nbytes > size:
-            raise EngineError(f"{path}: tensor {name} extends past the end of the file (truncated download?)")
+            raise EngineError(
+                f"{path}: tensor {brief(name)} extends past the end of the file (truncated download?)"
+            )
         table[name] = TensorInfo(name, gtype, tuple(reversed(ne)), offset, nbytes)
+        expected = rel + _pad(nbytes, align)
+    if table:
+        last = max(table.values(), key=lambda t: t.offset)
+        if size - (last.offset + last.nbytes) >= align:
+            raise EngineError(
+                f"{path}: {size - last.offset - last.nbytes} bytes follow the last tensor: the file is not "
+                "what its header describes (damaged, or a wrong general.alignment)"
+            )
     return table
 
 
-def _get(path: Path, metadata: dict[str, Any], key: str, kind: type, default: Any = ...) -> Any:
-    value = metadata.get(key, default)
-    if value is ...:
+def _typed(path: Path, key: str, value: Any, name: str) -> Any:
+    """`value` of metadata `key` as PLTConfig field `name`, range-checked; EngineError if not."""
+    problem = field_problem(name, value)
+    if problem:
+        raise EngineError(f"{path}: metadata key {brief(key)} {problem}")
+    return value
+
+
+def _get(path: Path, md: dict[str, Any], key: str, name: str, default: Any = ...) -> Any:
+    """Metadata `key` (or `default` when absent) as config field `name`, type- and range-checked."""
+    if key not in md and default is ...:
         raise EngineError(f"{path}: missing metadata key {key}")
-    if value is None or (kind is not str and isinstance(value, str)):
-        raise EngineError(f"{path}: metadata key {key} has an unreadable value {value!r}")
-    try:
-        if kind is tuple:
-            return tuple(int(v) for v in (value if isinstance(value, (list, tuple)) else [value]))
-        return kind(value)
-    except (TypeError, ValueError):
-        raise EngineError(f"{path}: metadata key {key} should be {kind.__name__}, got {value!r}") from None
+    value = md.get(key, default)
+    if name in FLOAT_LIMITS:
+        _typed(path, key, value, name)
+        return float(value)
+    if name == "eos_token_ids" and isinstance(value, list):
+        value = tuple(value)
+    return _typed(path, key, value, name)
 
 
-_KINDS = {
-    "rms_eps": float,
-    "rope_theta": float,
-    "emb_scale": float,
-    "hidden_scale": float,
-    "gate_norm_eps": float,
-    "normalize_per_loop": bool,
-    "gate_mode": str,
-    "eos_token_ids": tuple,
-}
+def _token_id(path: Path, md: dict[str, Any], key: str) -> int | None:
+    return _get(path, md, key, "bos_token_id", None)
 
 
-def _config(path: Path, arch: str, md: dict[str, Any], tensors: dict[str, TensorInfo]) -> PLTConfig:
+def check_header(path: str | os.PathLike[str]) -> None:
+    """The checks that do not need the engine to run the file, for files llama.cpp loads itself:
+    the header as strictly as `open_model` and, for `llama` files, every hyperparameter (llama.cpp
+    aborts on some, e.g. block_count 0). Tensor types and layout are left to llama.cpp, which
+    knows more types than the engine and checks the layout itself."""
+    path = Path(path)
+    if not path.is_file():
+        raise EngineError(f"{path}: no such model file")
+    _, metadata, infos, _ = _read(path)
+    _alignment(path, metadata)
+    if metadata.get(Keys.GENERAL_ARCH) == ARCH_LLAMA:
+        _config(path, ARCH_LLAMA, metadata, {name: tuple(reversed(ne)) for name, ne, _, _ in infos})
+
+
+def _config(path: Path, arch: str, md: dict[str, Any], shapes: dict[str, tuple[int, ...]]) -> PLTConfig:
+    """The config from the metadata; `shapes` are the tensors' shapes by name (numpy order)."""
     if arch == ARCH:
         values = {
-            name: _get(path, md, Keys.of(key, ARCH), _KINDS.get(name, int)) for name, key in METADATA.items()
+            name: _get(path, md, Keys.of(key, ARCH), name, *(((),) if name == "eos_token_ids" else ()))
+            for name, key in METADATA.items()
         }
         rope_neox = True
     else:
-        values = _llama_values(path, md, tensors)
+        values = _llama_values(path, md, shapes)
         rope_neox = False
+    for key in (Keys.TOKENIZER_HF_JSON, Keys.CHAT_TEMPLATE):
+        if key in md and not isinstance(md[key], str):
+            raise EngineError(f"{path}: metadata key {key} must be a string, got {shown(md[key])}")
+    if Keys.ADD_BOS in md and not isinstance(md[Keys.ADD_BOS], bool):
+        raise EngineError(
+            f"{path}: metadata key {Keys.ADD_BOS} must be true or false, got {shown(md[Keys.ADD_BOS])}"
+        )
     eos = tuple(values.pop("eos_token_ids", ()) or ())
-    if not eos and md.get(Keys.EOS_ID) is not None:
-        eos = (int(md[Keys.EOS_ID]),)
-    bos = md.get(Keys.BOS_ID)
+    eos_id = _token_id(path, md, Keys.EOS_ID)
+    if not eos and eos_id is not None:
+        eos = (eos_id,)
+    per_layer = len(LAYER_TENSORS)
+    if values["num_layers"] * per_layer > len(shapes):
+        raise EngineError(
+            f"{path}: the file claims {values['num_layers']} layers but holds only {len(shapes)} tensors "
+            f"({per_layer} per layer are needed)"
+        )
     try:
-        cfg = PLTConfig(
-            **values,
-            rope_neox=rope_neox,
-            tied_embeddings=Tensors.OUTPUT not in tensors,
-            bos_token_id=None if bos is None else int(bos),
-            eos_token_ids=eos,
-            arch=arch,
+        return check_config(
+            PLTConfig(
+                **values,
+                rope_neox=rope_neox,
+                tied_embeddings=Tensors.OUTPUT not in shapes,
+                bos_token_id=_token_id(path, md, Keys.BOS_ID),
+                eos_token_ids=eos,
+                arch=arch,
+            )
         )
     except (TypeError, ValueError) as exc:
         raise EngineError(f"{path}: inconsistent hyperparameters: {exc}") from None
-    return cfg
 
 
-def _llama_values(path: Path, md: dict[str, Any], tensors: dict[str, TensorInfo]) -> dict[str, Any]:
+def _llama_values(path: Path, md: dict[str, Any], shapes: dict[str, tuple[int, ...]]) -> dict[str, Any]:
     a = ARCH_LLAMA
-    values = {name: _get(path, md, Keys.of(METADATA[name], a), int) for name in LLAMA_REQUIRED}
-    values["num_kv_heads"] = _get(path, md, Keys.of(Keys.HEAD_COUNT_KV, a), int, values["num_heads"])
-    values["head_dim"] = _get(
-        path, md, Keys.of(Keys.KEY_LENGTH, a), int, values["hidden_size"] // values["num_heads"]
-    )
-    values["rms_eps"] = _get(path, md, Keys.of(Keys.RMS_EPS, a), float)
-    values["rope_theta"] = _get(path, md, Keys.of(Keys.ROPE_FREQ_BASE, a), float, 10000.0)
-    embd = tensors.get(Tensors.TOKEN_EMBD)
+    values = {name: _get(path, md, Keys.of(METADATA[name], a), name) for name in LLAMA_REQUIRED}
+    heads = values["num_heads"]
+    values["num_kv_heads"] = _get(path, md, Keys.of(Keys.HEAD_COUNT_KV, a), "num_kv_heads", heads)
+    head_key = Keys.of(Keys.KEY_LENGTH, a)
+    if head_key not in md and values["hidden_size"] % heads:
+        raise EngineError(
+            f"{path}: embedding_length {values['hidden_size']} is not a multiple of head_count {heads} "
+            f"(and there is no {head_key})"
+        )
+    values["head_dim"] = _get(path, md, head_key, "head_dim", values["hidden_size"] // heads)
+    values["rms_eps"] = _get(path, md, Keys.of(Keys.RMS_EPS, a), "rms_eps")
+    values["rope_theta"] = _get(path, md, Keys.of(Keys.ROPE_FREQ_BASE, a), "rope_theta", 10000.0)
+    embd = shapes.get(Tensors.TOKEN_EMBD)
     if embd is None:
         raise EngineError(f"{path}: missing tensor {Tensors.TOKEN_EMBD}")
-    values["vocab_size"] = _get(path, md, Keys.of(Keys.VOCAB_SIZE, a), int, embd.shape[0])
+    values["vocab_size"] = _get(path, md, Keys.of(Keys.VOCAB_SIZE, a), "vocab_size", embd[0])
     scaling = md.get(f"{a}.rope.scaling.type")
-    if (
-        scaling not in (None, "none", "linear")
-        or float(md.get(f"{a}.rope.scaling.factor", 1.0) or 1.0) != 1.0
-    ):
-        raise EngineError(f"{path}: RoPE scaling {scaling!r} is not supported")
+    factor = md.get(f"{a}.rope.scaling.factor", 1.0)
+    if scaling not in (None, "none", "linear") or factor not in (None, 0, 0.0, 1, 1.0):
+        raise EngineError(f"{path}: RoPE scaling {shown(scaling)} (factor {shown(factor)}) is not supported")
     rot = md.get(f"{a}.rope.dimension_count")
-    if rot is not None and int(rot) != values["head_dim"]:
-        raise EngineError(f"{path}: partial RoPE (dimension_count {rot} != head_dim) is not supported")
+    if rot is not None and rot != values["head_dim"]:
+        raise EngineError(f"{path}: partial RoPE (dimension_count {shown(rot)} != head_dim) is not supported")
     return dict(values, loops=1, gate_mode="none", gate_norm_eps=values["rms_eps"])
 
 
@@ -275,6 +393,16 @@ def _validate_tensors(path: Path, cfg: PLTConfig, tensors: dict[str, TensorInfo]
             raise EngineError(f"{path}: tensor {name} has shape {list(info.shape)}, expected {list(shape)}")
         if len(shape) == 1 and info.ggml_type != ggml.TYPE_F32:
             raise EngineError(f"{path}: tensor {name} is a vector and must be F32")
+
+
+def _check_vectors(path: Path, data: np.memmap, tensors: dict[str, TensorInfo]) -> None:
+    """The F32 vectors (norm weights, gate biases) hold finite numbers: NaN there poisons every
+    output. They are small, so this costs nothing; matrices are checked by their results."""
+    for info in tensors.values():
+        if len(info.shape) == 1 and info.ggml_type == ggml.TYPE_F32:
+            values = np.frombuffer(data, dtype="<f4", count=info.shape[0], offset=info.offset)
+            if not np.isfinite(values).all():
+                raise EngineError(f"{path}: tensor {info.name} holds NaN or infinite values (damaged file?)")
 
 
 def with_context(model: ModelFile, n_ctx: int | None) -> PLTConfig:

@@ -153,7 +153,15 @@ class Runner:
         """The graph of `plan`, built once, placed in the compute buffer, its cache rows finite."""
         built = self._graphs.get(plan)
         if built is None:
-            built = self._graphs[plan] = self.builder.build(plan)
+            built = self.builder.build(plan)
+            missing = [] if self.backend.is_cpu else self.backend.unsupported(built.graph)
+            if missing:  # a GPU backend would abort the process on them
+                self.g.ggml_free(built.ctx)
+                raise EngineError(
+                    f"the {self.backend.name} backend cannot run {', '.join(missing[:4])} "
+                    f"for this model ({plan.kind} graph); run it with --device cpu"
+                )
+            self._graphs[plan] = built
             while len(self._graphs) > self.max_graphs:
                 old_plan, old = self._graphs.popitem(last=False)
                 self.g.ggml_free(old.ctx)
@@ -181,6 +189,8 @@ class Runner:
             and g.ggml_gallocr_alloc_graph(self._alloc, built.graph)
         ):
             raise EngineError(f"not enough memory for the compute graph of {built.plan}")
+        # new addresses: a new uid, so a GPU backend captures it afresh and then replays it
+        ggml.mark_graph_reusable(built.graph, renew=True)
 
     def compute_buffer_bytes(self) -> int:
         return int(self.g.ggml_gallocr_get_buffer_size(self._alloc, 0))
@@ -191,7 +201,13 @@ class Runner:
 
     def _run(self, built: Built) -> np.ndarray:
         self.backend.compute(built.graph)
-        return tensor_to_numpy(built.logits).reshape(-1, self.config.vocab_size)
+        logits = tensor_to_numpy(built.logits).reshape(-1, self.config.vocab_size)
+        if not np.isfinite(logits).all():  # never hand NaN to a sampler or a parity check
+            raise EngineError(
+                f"{self.model.path}: the model computed NaN or infinite logits; "
+                "its weights are damaged or out of range"
+            )
+        return logits
 
     # -- prefill ------------------------------------------------------------------------------------------
 

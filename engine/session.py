@@ -193,8 +193,10 @@ class Session:
         try:
             data = np.load(path)
             meta = json.loads(bytes(data["meta"]).decode())
-        except (OSError, ValueError, KeyError) as exc:
+        except (OSError, ValueError, KeyError, RecursionError) as exc:
             raise EngineError(f"{path}: not a saved session ({exc})") from None
+        if not isinstance(meta, dict) or not isinstance(meta.get("n_past"), int):
+            raise EngineError(f"{path}: not a saved session (no readable metadata)")
         st = self.runner.state
         expected = {
             "format": SESSION_FORMAT,
@@ -211,12 +213,20 @@ class Session:
             raise EngineError(
                 f"{path}: {meta['n_past']} saved tokens exceed the context size {self.runner.n_ctx}"
             )
-        for j in range(self.runner.config.num_layers):
-            for which in ("k", "v"):
-                st.set_global_rows(j, which, data[f"{which}{j}"].tobytes())
-        blobs = [data[f"small{i}"].tobytes() for i in range(len(st.snapshot().blobs))]
+        sizes = [len(b) for b in st.snapshot().blobs]
+        try:
+            rows = [[data[f"{which}{j}"].tobytes() for which in ("k", "v")] for j in range(len(st.k))]
+            blobs = [data[f"small{i}"].tobytes() for i in range(len(sizes))]
+            tokens = [int(t) for t in meta["tokens"]]
+        except (KeyError, ValueError, TypeError) as exc:
+            raise EngineError(f"{path}: not a saved session ({exc})") from None
+        if [len(b) for b in blobs] != sizes or len(tokens) != meta["n_past"]:
+            raise EngineError(f"{path}: the saved session does not match this model's state")
+        for j, (k, v) in enumerate(rows):
+            st.set_global_rows(j, "k", k)
+            st.set_global_rows(j, "v", v)
         st.restore(Snapshot(meta["n_past"], blobs))
-        self.tokens = list(meta["tokens"])
+        self.tokens = tokens
         self.snapshots = [st.snapshot()] if st.loops > 1 else []
 
 

@@ -151,7 +151,7 @@ class Tokenizer:
         env.globals["raise_exception"] = raise_exception
         try:
             return env.from_string(self.template_source)
-        except TemplateError as exc:
+        except (TemplateError, RecursionError, MemoryError) as exc:
             raise EngineError(f"the model's chat template does not compile: {exc}") from None
 
     def render_chat(
@@ -172,6 +172,10 @@ class Tokenizer:
             )
         except TemplateError as exc:
             raise EngineError(f"the model's chat template failed: {exc}") from None
+        except EngineError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the template comes from the file: 1/0, bad types, ...
+            raise EngineError(f"the model's chat template failed: {type(exc).__name__}: {exc}") from None
 
     def _special(self, token: int | None) -> str:
         return "" if token is None else self.vocab.token_text(token)

@@ -2,13 +2,16 @@
 
 Every domain package raises its own exception family (EngineError, ConvertError, ToolError,
 PltAgentError). The root group catches them at the boundary, prints one styled line and
-exits non-zero; `--debug` (or PLT_AGENT_DEBUG=1) shows the traceback instead.
+exits non-zero; `--debug` (or PLT_AGENT_DEBUG=1) shows the traceback instead. The message
+is printed literally: its control characters escaped, rich markup in it not interpreted,
+its length bounded (see `plt_agent.display`).
 """
 
 from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Mapping
 
 import typer
 import typer.core
@@ -37,7 +40,9 @@ class _RootGroup(typer.core.TyperGroup):
         except _known_errors() as exc:
             if ctx.obj and ctx.obj.get("debug") or os.environ.get("PLT_AGENT_DEBUG") == "1":
                 raise
-            err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            from plt_agent.display import literal
+
+            err_console.print(f"[bold red]error:[/] {literal(exc)}", highlight=False, soft_wrap=True)
             raise typer.Exit(getattr(exc, "exit_code", 1)) from None
         except KeyboardInterrupt:
             err_console.print("[yellow]interrupted[/]")
@@ -70,6 +75,20 @@ def _root(
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks instead of one-line errors."),
 ) -> None:
     ctx.obj = {"debug": debug}
+    _engine_settings(os.environ)
+
+
+def _engine_settings(environ: Mapping[str, str]) -> None:
+    """Settings the engine takes from its caller, not from the environment (it reads none)."""
+    libdir = environ.get("PLT_AGENT_GGML_LIBDIR")
+    if libdir:
+        from engine import api
+
+        api.use_ggml_library(libdir)
+    if environ.get("PLT_AGENT_GGML_LOG") == "debug":
+        from engine import api
+
+        api.show_ggml_debug_log(True)
 
 
 def _register() -> None:

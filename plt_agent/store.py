@@ -87,11 +87,18 @@ def sha256_file(path: Path) -> str:
 
 
 def gguf_architecture(path: Path) -> str:
-    """`general.architecture` of a GGUF file ('' when absent)."""
+    """`general.architecture` of a GGUF file ('' when absent); PltAgentError when unreadable."""
     from gguf import GGUFReader
 
-    field = GGUFReader(str(path)).fields.get("general.architecture")
-    return bytes(field.parts[field.data[0]]).decode() if field is not None else ""
+    try:
+        field = GGUFReader(str(path)).fields.get("general.architecture")
+        return bytes(field.parts[field.data[0]]).decode() if field is not None else ""
+    except Exception as exc:  # noqa: BLE001 - gguf's reader raises many kinds on a damaged file
+        from plt_agent.display import printable
+
+        raise PltAgentError(
+            f"{path}: not a readable GGUF file ({type(exc).__name__}: {printable(exc, 200)})"
+        ) from None
 
 
 class ModelStore:

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from tools.base import Observation
+from tools.base import Observation, ToolError, arg, schema
 from tools.matching import Span, closest_lines, line_of, locate
 from tools.syntax import syntax_error
-from tools.text import is_crlf, numbered, to_lf, to_newline_style, window
+from tools.text import is_crlf, numbered, printable, to_lf, to_newline_style, window
 from tools.workspace import Workspace
 
 _MAX_LISTED = 10
@@ -39,24 +39,24 @@ def _changed_range(span: Span, content: str) -> tuple[int, int]:
     return first, first + max(span.replacement.count("\n"), 0)
 
 
+PATH_ARG = arg("string", "File path relative to the repository root.")
+
+
 class EditTool:
     name = "edit"
+    mutates = True
     description = (
         "Replace one occurrence of `old` with `new` in a file. `old` must be copied from the "
         "file (a few whole lines that occur once; whitespace and indentation slips are "
         "tolerated). If `old` occurs several times, include more surrounding lines. To create "
         "or rewrite a whole file use write; to add lines use insert."
     )
-    parameters = {
-        "type": "object",
-        "properties": {
-            "path": {"type": "string", "description": "File path relative to the repository root."},
-            "old": {"type": "string", "description": "The exact text to replace (must occur once)."},
-            "new": {"type": "string", "description": "The replacement text."},
-        },
-        "required": ["path", "old", "new"],
-        "additionalProperties": False,
-    }
+    parameters = schema(
+        path=PATH_ARG,
+        old=arg("string", "The exact text to replace (must occur once)."),
+        new=arg("string", "The replacement text."),
+        required=("path", "old", "new"),
+    )
 
     def run(self, args: dict[str, Any], workspace: Workspace) -> Observation:
         path, old, new = args["path"], to_lf(args["old"]), to_lf(args["new"])
@@ -68,11 +68,7 @@ class EditTool:
             )
         if old == new:
             return Observation("`old` and `new` are identical: nothing to change.", ok=False)
-        target = workspace.resolve(path)
-        if not target.exists():
-            return Observation(f"{path} does not exist. Use write to create it.", ok=False)
-        rel = workspace.relpath(target)
-        raw = workspace.read_text(path)
+        rel, raw = _read_existing(workspace, path)
         crlf = is_crlf(raw)
         content = to_lf(raw) if crlf else raw
         rung, spans = locate(content, old, new)
@@ -121,19 +117,16 @@ class EditTool:
 
 class WriteTool:
     name = "write"
+    mutates = True
     description = (
         "Create a file or replace its whole content. Prefer this for new files and small "
         "files; for a change inside a large file use edit."
     )
-    parameters = {
-        "type": "object",
-        "properties": {
-            "path": {"type": "string", "description": "File path relative to the repository root."},
-            "content": {"type": "string", "description": "The complete new content of the file."},
-        },
-        "required": ["path", "content"],
-        "additionalProperties": False,
-    }
+    parameters = schema(
+        path=PATH_ARG,
+        content=arg("string", "The complete new content of the file."),
+        required=("path", "content"),
+    )
 
     def run(self, args: dict[str, Any], workspace: Workspace) -> Observation:
         path, content = args["path"], to_lf(args["content"])
@@ -159,28 +152,18 @@ class WriteTool:
 
 class InsertTool:
     name = "insert"
+    mutates = True
     description = "Insert text after line `line` of a file (0 inserts at the top). Lines are 1-based."
-    parameters = {
-        "type": "object",
-        "properties": {
-            "path": {"type": "string", "description": "File path relative to the repository root."},
-            "line": {
-                "type": "integer",
-                "description": "Insert after this line number (0 = top of the file).",
-            },
-            "text": {"type": "string", "description": "The lines to insert."},
-        },
-        "required": ["path", "line", "text"],
-        "additionalProperties": False,
-    }
+    parameters = schema(
+        path=PATH_ARG,
+        line=arg("integer", "Insert after this line number (0 = top of the file)."),
+        text=arg("string", "The lines to insert."),
+        required=("path", "line", "text"),
+    )
 
     def run(self, args: dict[str, Any], workspace: Workspace) -> Observation:
         path, after_line, text = args["path"], int(args["line"]), to_lf(args["text"])
-        target = workspace.resolve(path)
-        if not target.exists():
-            return Observation(f"{path} does not exist. Use write to create it.", ok=False)
-        rel = workspace.relpath(target)
-        raw = workspace.read_text(path)
+        rel, raw = _read_existing(workspace, path)
         crlf = is_crlf(raw)
         lines = to_lf(raw).split("\n")
         trailing_newline = lines[-1] == ""
@@ -203,3 +186,11 @@ class InsertTool:
             f"Inserted {len(block)} lines into {rel} after line {after_line}:\n{shown}",
             data={"path": rel, "first_line": first, "last_line": last},
         )
+
+
+def _read_existing(workspace: Workspace, path: str) -> tuple[str, str]:
+    """(relative path, text) of the file an edit or insert works on; ToolError when it is missing."""
+    target = workspace.resolve(path)
+    if not target.exists():
+        raise ToolError(f"{printable(path)} does not exist. Use write to create it.")
+    return workspace.relpath(target), workspace.read_text(path)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tools.base import Observation
+from tools.base import Observation, schema
 from tools.text import truncate_middle
 from tools.workspace import Workspace
 
@@ -18,10 +18,11 @@ MAX_DIFF_CHARS = 20_000
 
 class DiffTool:
     name = "diff"
+    mutates = False
     description = (
         "Show a unified diff of every change made since the start of this run (new and deleted files too)."
     )
-    parameters = {"type": "object", "properties": {}, "additionalProperties": False}
+    parameters = schema()
 
     def run(self, args: dict[str, Any], workspace: Workspace) -> Observation:
         changed = workspace.changed_files()
@@ -34,11 +35,12 @@ class DiffTool:
 
 class UndoTool:
     name = "undo"
+    mutates = True
     description = (
         "Undo every change made since the start of this run: changed files get their original "
         "content back, created files are removed, deleted files come back. Nothing else is touched."
     )
-    parameters = {"type": "object", "properties": {}, "additionalProperties": False}
+    parameters = schema()
 
     def run(self, args: dict[str, Any], workspace: Workspace) -> Observation:
         report = workspace.restore_all()

@@ -13,44 +13,17 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass
 from functools import cache
-from pathlib import PurePosixPath
 from typing import Any
 
-_EXTENSIONS = {
-    ".py": "python",
-    ".pyi": "python",
-    ".js": "javascript",
-    ".mjs": "javascript",
-    ".cjs": "javascript",
-    ".jsx": "javascript",
-    ".ts": "typescript",
-    ".mts": "typescript",
-    ".cts": "typescript",
-    ".tsx": "tsx",
-    ".go": "go",
-    ".rs": "rust",
-    ".java": "java",
-    ".c": "c",
-    ".h": "c",
-    ".cc": "cpp",
-    ".cpp": "cpp",
-    ".cxx": "cpp",
-    ".hpp": "cpp",
-    ".hh": "cpp",
-    ".hxx": "cpp",
-}
+from tools.filekinds import language
 
-# language name -> (module, function returning the grammar pointer)
+# language name -> (module, function returning the grammar pointer); one wheel per language,
+# except typescript's, which holds two grammars
+_PLAIN = ("python", "javascript", "go", "rust", "java", "c", "cpp")
 _GRAMMARS = {
-    "python": ("tree_sitter_python", "language"),
-    "javascript": ("tree_sitter_javascript", "language"),
+    **{name: (f"tree_sitter_{name}", "language") for name in _PLAIN},
     "typescript": ("tree_sitter_typescript", "language_typescript"),
     "tsx": ("tree_sitter_typescript", "language_tsx"),
-    "go": ("tree_sitter_go", "language"),
-    "rust": ("tree_sitter_rust", "language"),
-    "java": ("tree_sitter_java", "language"),
-    "c": ("tree_sitter_c", "language"),
-    "cpp": ("tree_sitter_cpp", "language"),
 }
 
 _TYPESCRIPT_TAGS = """
@@ -97,8 +70,9 @@ class LanguageSupport:
 
 
 def language_name(path: str) -> str | None:
-    """The language of a path by its extension, or None when there is no grammar for it."""
-    return _EXTENSIONS.get(PurePosixPath(path).suffix.lower())
+    """The language of a path by its extension (`filekinds`), or None when there is no grammar for it."""
+    name = language(path)
+    return name if name in _GRAMMARS else None
 
 
 def for_path(path: str) -> LanguageSupport | None:

@@ -1,9 +1,11 @@
 """The tool table: look tools up by name, check a call's arguments, run it safely.
 
 `run_tool(name, args, workspace)` is what the agent calls. It validates `args` against the
-tool's JSON schema (required keys, known keys, types; harmless coercions such as "5" -> 5
-for an integer, which small models often need) and turns `ToolError` (and OS errors) into
-an `Observation(ok=False)` whose text tells the model what to fix.
+tool's JSON schema (`arguments`: required keys, known keys, types, with the harmless
+coercions small models need, such as "5" -> 5 for an integer) and turns `ToolError` (and OS
+errors) into an `Observation(ok=False)` whose text tells the model what to fix. Any other
+exception also becomes such an observation ("failed unexpectedly", with
+`data["internal_error"]`): one bad call never ends an agent's run.
 """
 
 from __future__ import annotations
@@ -11,7 +13,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tools.base import Observation, Tool, ToolError
+from tools.arguments import check_arguments, usage
+from tools.base import Observation, Tool, ToolError, edits_named_file
+from tools.text import printable
 from tools.workspace import Workspace
 
 
@@ -44,6 +48,11 @@ def tool_names() -> list[str]:
     return [t.name for t in default_tools()]
 
 
+def file_editors() -> tuple[str, ...]:
+    """The tools that change the one file their `path` names (edit, write, insert)."""
+    return tuple(t.name for t in default_tools() if edits_named_file(t))
+
+
 def get_tool(name: str) -> Tool:
     for tool in default_tools():
         if tool.name == name:
@@ -60,90 +69,30 @@ def run_tool(name: str, args: dict[str, Any] | str | None, workspace: Workspace)
     except ToolError as exc:
         return Observation(str(exc), ok=False)
     except (OSError, UnicodeError) as exc:
-        return Observation(f"{name} failed: {type(exc).__name__}: {exc}", ok=False)
+        return Observation(f"{name} failed: {type(exc).__name__}: {printable(exc)}", ok=False)
+    except Exception as exc:  # noqa: BLE001 - one broken call must not end the agent's run
+        return Observation(
+            f"{name} failed unexpectedly ({type(exc).__name__}: {printable(exc)}); "
+            "this is a bug in the tool: try another way",
+            ok=False,
+            data={"internal_error": type(exc).__name__},
+        )
 
 
 def validate_args(tool: Tool, args: dict[str, Any] | str | None) -> dict[str, Any]:
-    """A checked (lightly coerced) copy of `args`, or ToolError explaining what is wrong."""
+    """A checked (lightly coerced) copy of `args` (`arguments.check_arguments`; a JSON object
+    as text counts too), or ToolError explaining what is wrong."""
     if args is None or args == "":
         args = {}
     if isinstance(args, str):
         try:
             args = json.loads(args)
         except ValueError as exc:
-            raise ToolError(f"arguments for {tool.name} are not valid JSON ({exc}); {usage(tool)}") from None
+            raise ToolError(f"arguments for {tool.name} are not valid JSON ({exc}); {_usage(tool)}") from None
     if not isinstance(args, dict):
-        raise ToolError(f"arguments for {tool.name} must be a JSON object; {usage(tool)}")
-    props: dict[str, Any] = tool.parameters.get("properties", {})
-    unknown = sorted(set(args) - set(props))
-    if unknown:
-        raise ToolError(f"unknown argument(s) {', '.join(unknown)} for {tool.name}; {usage(tool)}")
-    missing = [k for k in tool.parameters.get("required", []) if args.get(k) is None]
-    if missing:
-        raise ToolError(f"missing required argument(s) {', '.join(missing)} for {tool.name}; {usage(tool)}")
-    return {k: _coerce(tool, k, v, props[k]) for k, v in args.items() if v is not None}
+        raise ToolError(f"arguments for {tool.name} must be a JSON object; {_usage(tool)}")
+    return check_arguments(tool.name, tool.parameters, args)
 
 
-def usage(tool: Tool) -> str:
-    """One line naming each argument with its type, required ones marked."""
-    required = set(tool.parameters.get("required", []))
-    parts = []
-    for key, spec in tool.parameters.get("properties", {}).items():
-        kind = _type_names(spec)
-        parts.append(f"{key} ({kind}{', required' if key in required else ''})")
-    return f"{tool.name} takes: " + (", ".join(parts) if parts else "no arguments")
-
-
-def _type_names(spec: dict[str, Any]) -> str:
-    kind = spec.get("type", "any")
-    return " or ".join(kind) if isinstance(kind, list) else kind
-
-
-def _coerce(tool: Tool, key: str, value: Any, spec: dict[str, Any]) -> Any:
-    kinds = spec.get("type")
-    if kinds is None:
-        return value
-    for kind in kinds if isinstance(kinds, list) else [kinds]:
-        ok, converted = _as_type(kind, value, spec)
-        if ok:
-            return converted
-    raise ToolError(
-        f"argument {key} of {tool.name} must be {_type_names(spec)}, got {type(value).__name__} "
-        f"{json.dumps(value)[:60]}; {usage(tool)}"
-    )
-
-
-def _as_type(kind: str, value: Any, spec: dict[str, Any]) -> tuple[bool, Any]:
-    if kind == "string":
-        return (True, value) if isinstance(value, str) else (False, None)
-    if kind == "boolean":
-        if isinstance(value, bool):
-            return True, value
-        if isinstance(value, str) and value.strip().lower() in ("true", "false"):
-            return True, value.strip().lower() == "true"
-        return False, None
-    if kind in ("integer", "number"):
-        return _as_number(kind, value)
-    if kind == "array":
-        if isinstance(value, list):
-            return True, value
-        item_kind = spec.get("items", {}).get("type")
-        return (True, [value]) if item_kind == "string" and isinstance(value, str) else (False, None)
-    if kind == "object":
-        return (True, value) if isinstance(value, dict) else (False, None)
-    return True, value
-
-
-def _as_number(kind: str, value: Any) -> tuple[bool, Any]:
-    if isinstance(value, bool):
-        return False, None
-    if isinstance(value, str):
-        try:
-            value = float(value.strip())
-        except ValueError:
-            return False, None
-    if not isinstance(value, (int, float)):
-        return False, None
-    if kind == "number":
-        return True, value
-    return (True, int(value)) if float(value).is_integer() else (False, None)
+def _usage(tool: Tool) -> str:
+    return usage(tool.name, tool.parameters)

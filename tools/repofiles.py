@@ -2,8 +2,9 @@
 
 `list_files` honours .gitignore through `git ls-files` inside a git work tree and falls back
 to a directory walk that skips hidden directories, virtualenvs, node_modules and caches.
-`state_dir` names a private folder for caches and undo data: under the repository's git
-directory when there is one (never in the work tree), else under the user's cache dir.
+`state_dir` names a private folder for caches and undo data, `run_dir` the one holding the
+repository's run lock: under the repository's git directory when there is one (never in
+the work tree), else under the user's cache dir.
 
 This module knows nothing about tools, models or edits.
 """
@@ -12,8 +13,10 @@ from __future__ import annotations
 
 import hashlib
 import os
-import subprocess
+import stat
 from pathlib import Path
+
+from tools.git import git_dir, query
 
 # Files larger than this are not read as text by the tools (view pages them, search skips them).
 MAX_TEXT_BYTES = 4 * 1024 * 1024
@@ -21,37 +24,28 @@ _SNIFF_BYTES = 8192
 _SKIP_DIRS = {"node_modules", "__pycache__", "venv", "site-packages", "target", "build", "dist"}
 
 
-def git_output(root: Path, *args: str, timeout: float = 30) -> str | None:
-    """Run `git args` in `root`; return stdout, or None when git fails or is missing."""
-    try:
-        proc = subprocess.run(
-            ["git", *args],
-            cwd=root,
-            capture_output=True,
-            timeout=timeout,
-            env={**os.environ, "GIT_OPTIONAL_LOCKS": "0", "GIT_TERMINAL_PROMPT": "0"},
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    if proc.returncode != 0:
-        return None
-    return proc.stdout.decode("utf-8", "surrogateescape")
+def list_files(root: Path, *, use_git: bool = True, check: bool = True) -> list[str]:
+    """Relative POSIX paths of the repository's files (tracked + untracked, not ignored), sorted.
 
-
-def git_dir(root: Path) -> Path | None:
-    """The absolute git directory of the work tree containing `root`, or None outside git."""
-    out = git_output(root, "rev-parse", "--absolute-git-dir")
-    return Path(out.strip()) if out else None
-
-
-def list_files(root: Path, *, use_git: bool = True) -> list[str]:
-    """Relative POSIX paths of the repository's files (tracked + untracked, not ignored), sorted."""
+    `check=False` skips the per-file check that each is a regular file (callers that lstat
+    every name anyway): names git lists may then be missing or be symlinks.
+    """
     if use_git:
-        out = git_output(root, "ls-files", "-z", "--cached", "--others", "--exclude-standard")
+        out = query(root, "ls-files", "-z", "--cached", "--others", "--exclude-standard", timeout=30)
         if out is not None:
             names = {n for n in out.split("\0") if n}
-            return sorted(n for n in names if (root / n).is_file() and not (root / n).is_symlink())
+            if not check:
+                return sorted(names)
+            base = str(root)
+            return sorted(n for n in names if _regular(os.path.join(base, n)))
     return sorted(_walk(root))
+
+
+def _regular(path: str) -> bool:
+    try:
+        return stat.S_ISREG(os.lstat(path).st_mode)
+    except OSError:
+        return False
 
 
 def _walk(root: Path) -> list[str]:
@@ -85,6 +79,13 @@ def is_binary(data: bytes) -> bool:
     return False
 
 
+def run_dir(root: Path, *, use_git: bool = True) -> Path:
+    """The repository-wide folder of plt-agent's run lock: `<git dir>/plt-agent` in git (every
+    workspace's journal lives at or under it), else the directory's own state folder."""
+    gd = git_dir(root) if use_git else None
+    return gd / "plt-agent" if gd is not None else state_dir(root, use_git=False)
+
+
 def state_dir(root: Path, *, use_git: bool = True) -> Path:
     """A private folder for plt-agent's caches and undo journal for this repository.
 
@@ -93,7 +94,7 @@ def state_dir(root: Path, *, use_git: bool = True) -> Path:
     if use_git:
         gd = git_dir(root)
         if gd is not None:
-            prefix = (git_output(root, "rev-parse", "--show-prefix") or "").strip()
+            prefix = (query(root, "rev-parse", "--show-prefix") or "").strip()
             if not prefix:
                 return gd / "plt-agent"
             # a workspace rooted in a subfolder keeps its own journal (its paths are relative to it)

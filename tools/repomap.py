@@ -34,12 +34,13 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
-from tools.base import Observation
+from tools.base import Observation, arg, schema
+from tools.filekinds import is_data, is_test_file
 from tools.repofiles import list_files, state_dir
-from tools.tags import DATA_SUFFIXES, FILE_REF, FileTags, TagIndex
+from tools.tags import FILE_REF, FileTags, TagIndex
 from tools.text import clip_line
 from tools.workspace import Workspace
 
@@ -52,8 +53,6 @@ W_PATH = 1.0
 W_IDENTIFIER = 0.5
 W_NAME_PARTS = 0.5
 TEST_FILE_WEIGHT = 0.5
-_TEST_DIRS = {"test", "tests", "testing", "__tests__", "spec"}
-_TEST_NAME = re.compile(r"(test_.*|.*_test)\.py$|.*_test\.go$|.*\.(test|spec)\.[cm]?[jt]sx?$|.*Tests?\.java$")
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _PATHLIKE = re.compile(r"[\w.\-/\\]+")
 _CAMEL = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
@@ -80,7 +79,7 @@ class RepoMap:
     def __init__(self, root: str | Path, *, use_git: bool = True, cache_dir: Path | None = None):
         self.root = Path(root).resolve()
         self.files = list_files(self.root, use_git=use_git)
-        self.data_files = [f for f in self.files if PurePosixPath(f).suffix.lower() in DATA_SUFFIXES]
+        self.data_files = [f for f in self.files if is_data(f)]
         folder = cache_dir or state_dir(self.root, use_git=use_git)
         self.index = TagIndex(self.root, folder / "repomap-tags.json")
         self._tags: dict[str, FileTags] | None = None
@@ -290,12 +289,6 @@ def _mentioned(token: str, suffixes: dict[str, list[str]]) -> list[tuple[str, fl
     return []
 
 
-def is_test_file(rel: str) -> bool:
-    """Whether a path looks like a test by common conventions (tests/ folder, test_*.py, *.test.js, ...)."""
-    parts = rel.split("/")
-    return bool(_TEST_DIRS.intersection(parts[:-1])) or bool(_TEST_NAME.match(parts[-1]))
-
-
 def name_parts(identifier: str) -> set[str]:
     """Lower-case parts of a snake_case or camelCase name, three letters or more."""
     parts = set()
@@ -383,22 +376,16 @@ def render_map(
 
 class RepoMapTool:
     name = "repo_map"
+    mutates = False
     description = (
         "Show a map of the repository: source files ranked by relevance to `query` (paste a "
         "failing test's output, an error message or identifiers), each with the line numbers "
         "and signatures of its key definitions. Use it first to decide which files to view."
     )
-    parameters = {
-        "type": "object",
-        "properties": {
-            "query": {"type": "string", "description": "Text to rank files by: traceback, error, names."},
-            "budget_tokens": {
-                "type": "integer",
-                "description": f"Size limit in tokens (default {DEFAULT_BUDGET}).",
-            },
-        },
-        "additionalProperties": False,
-    }
+    parameters = schema(
+        query=arg("string", "Text to rank files by: traceback, error, names."),
+        budget_tokens=arg("integer", f"Size limit in tokens (default {DEFAULT_BUDGET})."),
+    )
 
     def run(self, args: dict[str, Any], workspace: Workspace) -> Observation:
         budget = max(64, int(args.get("budget_tokens") or DEFAULT_BUDGET))

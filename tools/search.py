@@ -10,9 +10,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from tools.base import Observation, ToolError
+from tools.base import Observation, ToolError, arg, schema
 from tools.repofiles import MAX_TEXT_BYTES, is_binary
-from tools.text import clip_line
+from tools.text import clip_line, printable
 from tools.workspace import Workspace
 
 MAX_FILES = 100
@@ -23,28 +23,19 @@ MAX_FOUND = 200
 
 class SearchTool:
     name = "search"
+    mutates = False
     description = (
         "Search the repository's files for text (literal and case-sensitive; set regex=true for "
         "a Python regular expression). Lists matching files with counts, then the matching "
         f"lines as path:line: text. More than {MAX_FILES} matching files is refused: narrow it "
         "with `path` or a more specific pattern."
     )
-    parameters = {
-        "type": "object",
-        "properties": {
-            "pattern": {"type": "string", "description": "The text (or regex) to look for."},
-            "path": {
-                "type": "string",
-                "description": "Only search this file or folder (default: whole repo).",
-            },
-            "regex": {
-                "type": "boolean",
-                "description": "Treat pattern as a regular expression (default false).",
-            },
-        },
-        "required": ["pattern"],
-        "additionalProperties": False,
-    }
+    parameters = schema(
+        pattern=arg("string", "The text (or regex) to look for."),
+        path=arg("string", "Only search this file or folder (default: whole repo)."),
+        regex=arg("boolean", "Treat pattern as a regular expression (default false)."),
+        required=("pattern",),
+    )
 
     def run(self, args: dict[str, Any], workspace: Workspace) -> Observation:
         pattern = args["pattern"]
@@ -82,7 +73,7 @@ def _scope(workspace: Workspace, path: str | None) -> list[str]:
     if target.is_file():
         return [rel]
     if not target.is_dir():
-        raise ToolError(f"{path} does not exist; search the whole repo by leaving out path")
+        raise ToolError(f"{printable(path)} does not exist; search the whole repo by leaving out path")
     return [f for f in files if f.startswith(rel + "/")]
 
 
@@ -133,6 +124,7 @@ def glob_to_regex(pattern: str) -> re.Pattern[str]:
 
     A pattern without '/' matches the file or folder name at any depth.
     """
+    given = pattern
     pattern = pattern.strip().removeprefix("./")
     if "/" not in pattern:
         pattern = "**/" + pattern
@@ -141,7 +133,13 @@ def glob_to_regex(pattern: str) -> re.Pattern[str]:
         regex, used = _glob_token(pattern, i)
         out.append(regex)
         i += used
-    return re.compile("".join(out) + r"\Z")
+    try:
+        return re.compile("".join(out) + r"\Z")
+    except re.error as exc:  # a bracket such as [z-a]
+        raise ToolError(
+            f"invalid glob {printable(given, 200)}: {exc.msg} in a [...] set; "
+            "write ranges low-high, e.g. [a-z]"
+        ) from None
 
 
 def _glob_token(pattern: str, i: int) -> tuple[str, int]:
@@ -156,7 +154,7 @@ def _glob_token(pattern: str, i: int) -> tuple[str, int]:
     if ch == "?":
         return "[^/]", 1
     close = pattern.find("]", i + 2) if ch == "[" else -1
-    if close != -1:
+    if close != -1 and pattern[i + 1 : close] not in ("!", "^"):
         body = pattern[i + 1 : close]
         body = "^" + body[1:] if body.startswith("!") else body
         return "[" + body.replace("\\", "\\\\") + "]", close - i + 1
@@ -165,16 +163,12 @@ def _glob_token(pattern: str, i: int) -> tuple[str, int]:
 
 class FindTool:
     name = "find"
+    mutates = False
     description = (
         "Find files and folders by glob: `*.py` or `test_*` match names at any depth; "
         "`src/**/*.ts` matches under a folder (`**` spans folders). Ignored files are skipped."
     )
-    parameters = {
-        "type": "object",
-        "properties": {"glob": {"type": "string", "description": "The pattern, e.g. `**/conftest.py`."}},
-        "required": ["glob"],
-        "additionalProperties": False,
-    }
+    parameters = schema(glob=arg("string", "The pattern, e.g. `**/conftest.py`."), required=("glob",))
 
     def run(self, args: dict[str, Any], workspace: Workspace) -> Observation:
         glob = args["glob"].strip()

@@ -9,14 +9,13 @@ Knows nothing about files on disk or the Workspace.
 
 from __future__ import annotations
 
-from pathlib import PurePosixPath
-
+from tools.filekinds import language
 from tools.languages import first_error, for_path
 
 
 def syntax_error(path: str, after: str, before: str | None = None) -> str | None:
     """Why `after` does not parse (and `before`, if given, did), or None when the edit is fine."""
-    check = _python_error if PurePosixPath(path).suffix.lower() in (".py", ".pyi") else _tree_sitter_error
+    check = _python_error if language(path) == "python" else _tree_sitter_error
     problem = check(path, after)
     if problem is None or (before is not None and check(path, before) is not None):
         return None

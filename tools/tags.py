@@ -21,28 +21,13 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tools.filekinds import DATA
 from tools.journal import atomic_write_bytes
 from tools.languages import for_path, language_name
 
 CACHE_VERSION = 2
 FILE_REF = "file:"  # prefix of references to data files by name
-_DATA_EXTENSIONS = (
-    "json",
-    "ini",
-    "toml",
-    "yaml",
-    "yml",
-    "csv",
-    "tsv",
-    "txt",
-    "cfg",
-    "conf",
-    "xml",
-    "sql",
-    "html",
-)
-DATA_SUFFIXES = frozenset("." + ext for ext in _DATA_EXTENSIONS)
-_DATA_NAME = re.compile(rb"[\w.-]+\.(?:" + "|".join(_DATA_EXTENSIONS).encode() + rb")\b")
+_DATA_NAME = re.compile(rb"[\w.-]+\.(?:" + "|".join(s[1:] for s in DATA).encode() + rb")\b")
 MAX_SOURCE_BYTES = 1_000_000  # bigger files (generated, minified) are not parsed
 PROGRESS_MIN_FILES = 200
 

@@ -16,7 +16,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tools.base import Observation, ToolError
+from tools.base import Observation, ToolError, arg, schema
+from tools.gitguard import git_refusal
 from tools.shell import MAX_TIMEOUT, run_command
 from tools.text import truncate_middle
 from tools.workspace import Workspace
@@ -147,32 +148,27 @@ def _head(body: list[str], first: int = 6, last: int = 16) -> str:
 
 class RunTestsTool:
     name = "run_tests"
+    mutates = False
     description = (
         "Run the repository's tests (pytest by default, or the configured test command) and "
         "report counts, the failing test ids and the heads of their tracebacks. Give `tests` "
         "(test files or ids such as tests/test_x.py::test_y) to run only some."
     )
-    parameters = {
-        "type": "object",
-        "properties": {
-            "command": {"type": "string", "description": "Test command to use instead of the detected one."},
-            "tests": {
-                "type": ["array", "string"],
-                "items": {"type": "string"},
-                "description": "Test files or test ids to run (appended to the command).",
-            },
-            "timeout": {
-                "type": "integer",
-                "description": f"Seconds before the run is killed (default {DEFAULT_TIMEOUT:g}).",
-            },
-        },
-        "additionalProperties": False,
-    }
+    parameters = schema(
+        command=arg("string", "Test command to use instead of the detected one."),
+        tests=arg(
+            ["array", "string"],
+            "Test files or test ids to run (appended to the command).",
+            items={"type": "string"},
+        ),
+        timeout=arg("integer", f"Seconds before the run is killed (default {DEFAULT_TIMEOUT:g})."),
+    )
 
     def run(self, args: dict[str, Any], workspace: Workspace) -> Observation:
-        """data: command, framework ('pytest' or 'other'), exit_code (None on timeout), timed_out,
-        success (exit code 0), seconds, output (head+tail); for pytest also passed, failed,
-        errors, skipped, xfailed, xpassed, summary, failing (ids), failures ([{id, traceback}])."""
+        """data: command, framework ('pytest' or 'other'), exit_code (None when killed), timed_out,
+        stopped (by the user), success (exit code 0), seconds, output (head+tail); for pytest also
+        passed, failed, errors, skipped, xfailed, xpassed, summary, failing (ids), failures
+        ([{id, traceback}])."""
         base = args.get("command") or workspace.test_command or detect_test_command(workspace.root)
         if not base:
             raise ToolError(
@@ -180,30 +176,39 @@ class RunTestsTool:
                 '{"command": "python -m pytest"}, or configure the test command'
             )
         tests = args.get("tests") or []
-        tests = shlex.split(tests) if isinstance(tests, str) else tests
+        try:
+            tests = shlex.split(tests) if isinstance(tests, str) else tests
+        except ValueError as exc:  # unbalanced quotes
+            raise ToolError(f"cannot split tests into words: {exc}; give a list of test ids") from None
+        if not all(isinstance(t, str) for t in tests):
+            raise ToolError("tests must be test files or ids (strings)")
         pytest = is_pytest(base)
         parts = [base, *(pytest_flags(base) if pytest else []), *(shlex.quote(t) for t in tests)]
         command = " ".join(parts)
         timeout = min(float(args.get("timeout") or DEFAULT_TIMEOUT), MAX_TIMEOUT)
-        with workspace.track_changes():
+        refused = git_refusal(args["command"], workspace.root) if args.get("command") else ""
+        if refused:
+            return Observation(refused, ok=False, data={"refused": True})
+        with workspace.track_changes(command):
             result = run_command(command, workspace.root, timeout=timeout, limit=_PARSE_LIMIT)
         data: dict[str, Any] = {
             "command": command,
             "framework": "pytest" if pytest else "other",
             "exit_code": result.exit_code,
             "timed_out": result.timed_out,
+            "stopped": result.stopped,
             "success": result.exit_code == 0,
             "seconds": round(result.seconds, 2),
             "output": truncate_middle(result.output, _SHOW_LIMIT),
         }
-        if pytest and not result.timed_out:
+        if pytest and not (result.timed_out or result.stopped):
             data.update(parse_pytest(result.output))
         return Observation(_describe(data, timeout), ok=_ran(data), data=data)
 
 
 def _ran(data: dict[str, Any]) -> bool:
     """Whether the tests actually ran and reported (failing tests are still a good report)."""
-    if data["timed_out"] or data["exit_code"] in (126, 127):
+    if data["timed_out"] or data["stopped"] or data["exit_code"] in (126, 127):
         return False
     if data["framework"] == "pytest":
         return data["exit_code"] in (0, 1, 2) and bool(data.get("summary") or data.get("failing"))
@@ -214,6 +219,8 @@ def _describe(data: dict[str, Any], timeout: float) -> str:
     head = f"$ {data['command']}\n"
     if data["timed_out"]:
         return f"{head}Timed out after {timeout:g}s (the run was killed). Output:\n{data['output']}"
+    if data["stopped"]:
+        return f"{head}Stopped by the user (the run was killed). Output:\n{data['output']}"
     if data["framework"] != "pytest" or not _ran(data):
         verdict = "passed" if data["success"] else "FAILED"
         output = data["output"] or "(no output)"

@@ -5,7 +5,18 @@ Pure functions on strings; nothing here reads files.
 
 from __future__ import annotations
 
+import re
+
 MAX_LINE_CHARS = 400
+# C0/C1 controls, DEL, line separators, bidi overrides and lone surrogates: a name or path
+# holding them is shown escaped, so a tool message never drives the user's terminal.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+
+
+def printable(text: object, limit: int = MAX_LINE_CHARS) -> str:
+    """`text` (a path, a name) with control characters escaped (`\\x1b`), clipped to `limit`."""
+    out = _CONTROL.sub(lambda m: repr(m.group())[1:-1], str(text))
+    return out if len(out) <= limit else f"{out[:limit]}... [{len(out) - limit:,} more characters]"
 
 
 def truncate_middle(text: str, limit: int) -> str:

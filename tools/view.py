@@ -11,9 +11,9 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from tools.base import Observation, ToolError
+from tools.base import Observation, ToolError, arg, schema
 from tools.repofiles import is_binary
-from tools.text import numbered
+from tools.text import numbered, printable
 from tools.workspace import Workspace
 
 WINDOW = 100
@@ -22,25 +22,24 @@ _MAX_ENTRIES = 200
 
 class ViewTool:
     name = "view"
+    mutates = False
     description = (
         f"Show a file with line numbers, {WINDOW} lines at a time (give start/end to see "
         "another part), or list a folder two levels deep. Use '.' for the repository root."
     )
-    parameters = {
-        "type": "object",
-        "properties": {
-            "path": {"type": "string", "description": "File or folder path relative to the repository root."},
-            "start": {"type": "integer", "description": "First line to show (1-based, default 1)."},
-            "end": {"type": "integer", "description": f"Last line to show (default start + {WINDOW - 1})."},
-        },
-        "required": ["path"],
-        "additionalProperties": False,
-    }
+    parameters = schema(
+        path=arg("string", "File or folder path relative to the repository root."),
+        start=arg("integer", "First line to show (1-based, default 1)."),
+        end=arg("integer", f"Last line to show (default start + {WINDOW - 1})."),
+        required=("path",),
+    )
 
     def run(self, args: dict[str, Any], workspace: Workspace) -> Observation:
         target = workspace.resolve(args["path"])
         if not target.exists():
-            raise ToolError(f"{args['path']} does not exist; view '.' or use find to see what is there")
+            raise ToolError(
+                f"{printable(args['path'])} does not exist; view '.' or use find to see what is there"
+            )
         if target.is_dir():
             return _list_dir(workspace, target)
         return _view_file(workspace, target, args.get("start"), args.get("end"))

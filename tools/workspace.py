@@ -1,41 +1,52 @@
-"""The repository the tools act on: safe paths, atomic writes, and a snapshot for diff and undo.
+"""The repository the tools act on: safe paths, atomic writes, and a journal for diff and undo.
 
 `Workspace(root)` resolves every path inside `root` (`..`, absolute paths and symlinks that
 lead outside are refused with a message for the model), reads and writes files atomically
-(temp file + os.replace, mode bits kept), and keeps a copy-on-first-write journal of the
-files the agent changes: `changed_files()`, `diff()` and `restore_all()` answer "what did the
-agent change since the snapshot" and "put it back". Commands that may change files run
-inside `track_changes()`, which compares the work tree before and after.
+(temp file + fsync + rename, mode bits kept: tools.fsutil), and keeps a write-ahead journal
+of the files the agent changes (tools.journal): the original and the change about to be
+made are on disk, fsynced, before the file is touched. `changed_files()`, `diff()` and
+`restore_all()` answer "what did the agent change since the snapshot" and "put it back".
+
+Commands that may change files run inside `track_changes()`: the whole work tree is
+captured (tools.treescan) and recorded in the journal, with HEAD, refs, stash and index
+(tools.gitstate), before the command starts; after it, the differences are journaled. A run
+killed in the middle of a command can therefore still be undone (tools.restore puts things
+back, tools.runs recovers dead runs). `restore_all` also puts back the git state the
+agent's commands changed, where nobody changed it since.
 
 The journal and caches live in `<git dir>/plt-agent/` (or the user's cache dir outside git),
-so separate `plt-agent tool run` calls share one snapshot until `snapshot()` starts a new
-one. Nothing here touches the user's index, stash, branches or history: undo returns each
-file to the bytes it had at the snapshot, the user's own uncommitted edits included.
+so separate `plt-agent tool run` calls share one journal until `snapshot()` starts a new
+one; `snapshot()` never drops the journal of a run that did not finish. Apart from putting
+back what the agent's own commands changed, nothing here touches the user's index, stash,
+branches or history.
 """
 
 from __future__ import annotations
 
-import difflib
 import os
 import stat
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from tools.base import ToolError
-from tools.journal import BIG, Journal, ObjectStore, TreeScanner, content_key
-from tools.repofiles import MAX_TEXT_BYTES, is_binary, list_files, state_dir
+from tools import fsutil, restore
+from tools.errors import ToolError
+from tools.fsutil import fsync_dir
+from tools.gitstate import GitRepo
+from tools.journal import Journal, ObjectStore, content_key
+from tools.repofiles import MAX_TEXT_BYTES, is_binary, list_files, run_dir, state_dir
+from tools.restore import RestoreReport, file_diff
+from tools.runlock import RepositoryBusy
+from tools.text import printable
+from tools.treescan import TreeScanner
+
+__all__ = ["RestoreReport", "UnfinishedRun", "Workspace", "file_diff"]
 
 
-@dataclass
-class RestoreReport:
-    """What `restore_all` did: files written back, files removed, files left alone (with why)."""
+class UnfinishedRun(ToolError):
+    """A dead run left a journal that must be recovered first (exit code 2)."""
 
-    restored: list[str] = field(default_factory=list)
-    removed: list[str] = field(default_factory=list)
-    skipped: dict[str, str] = field(default_factory=dict)
+    exit_code = 2
 
 
 class Workspace:
@@ -56,12 +67,31 @@ class Workspace:
         self.use_git = use_git
         self.test_command = test_command
         self.state_dir = Path(state) if state else state_dir(self.root, use_git=use_git)
+        self.run_dir = Path(state) if state else run_dir(self.root, use_git=use_git)
         folder = self.state_dir if persist and self._state_writable() else None
+        self.persisted = folder is not None
         self.store = ObjectStore(folder / "objects" if folder else None)
+        self._folder = folder
+        self.reload()
+        self._git: GitRepo | None | bool = False  # found on first use
+
+    def reload(self) -> None:
+        """Read the journal and stat cache from disk again (another process may have changed them)."""
+        folder = self._folder
         self.journal = Journal(self.store, folder / "journal.json" if folder else None)
         self.scanner = TreeScanner(
-            self.root, self.files, self.store, folder / "stat-cache.json" if folder else None
+            self.root,
+            lambda: list_files(self.root, use_git=self.use_git, check=False),  # the scanner lstat()s each
+            self.store,
+            folder / "stat-cache.json" if folder else None,
         )
+
+    @property
+    def git(self) -> GitRepo | None:
+        """The git repository whose HEAD/index/refs/stash the run guards (None: not using git)."""
+        if self._git is False:
+            self._git = GitRepo.find(self.root) if self.use_git else None
+        return self._git  # type: ignore[return-value]
 
     def _state_writable(self) -> bool:
         try:
@@ -73,26 +103,46 @@ class Workspace:
     # ---- paths -------------------------------------------------------------------------
 
     def resolve(self, path: str | Path, *, for_write: bool = False) -> Path:
-        """The absolute path of `path` (relative to the root, or absolute inside it)."""
+        """The absolute path of `path` (relative to the root, or absolute inside it).
+
+        Refused with a ToolError for the model: paths outside the root (lexically or through
+        symlinks), NUL bytes, symlink loops and unresolvable names, existing files that are not
+        regular files or folders (FIFOs, sockets, devices: never opened, so they cannot hang
+        a read), and for writing, anything inside a `.git` directory at any depth.
+        """
         text = str(path).strip()
         if not text:
             raise ToolError("empty path: give a path relative to the repository root, e.g. src/app.py")
+        shown = printable(text, 200)
+        if "\0" in text:
+            raise ToolError(f"the path {shown} contains a NUL byte; give a plain relative path")
         raw = Path(text)
         lexical = Path(os.path.normpath(raw if raw.is_absolute() else self.root / raw))
         if not _inside(lexical, self.root):
             kind = "absolute path" if raw.is_absolute() else "path"
             raise ToolError(
-                f"{kind} {text} is outside the repository ({self.root}); "
+                f"{kind} {shown} is outside the repository ({self.root}); "
                 "use a path relative to the repository root"
             )
-        real = lexical.resolve()
+        try:
+            real = lexical.resolve()
+            mode = _mode(real)
+        except RuntimeError:  # Python < 3.13 reports a symlink loop so
+            raise ToolError(f"{shown} is a symlink loop; it leads nowhere") from None
+        except OSError as exc:  # a loop (3.13+), a name too long, no permission
+            raise ToolError(f"{shown} cannot be used: {exc.strerror or exc}") from None
         if not _inside(real, self.root):
             raise ToolError(
-                f"{text} is a symlink (or under one) that leads outside the repository, to {real}; "
-                "only files inside the repository can be used"
+                f"{shown} is a symlink (or under one) that leads outside the repository, to "
+                f"{printable(real, 200)}; only files inside the repository can be used"
             )
-        if for_write and self.relpath(real).split("/")[0] == ".git":
-            raise ToolError(f"{text} is inside .git; the tools do not change git's own files")
+        if mode is not None and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+            raise ToolError(
+                f"{shown} is a {_special_kind(mode)}, not a regular file; the tools only read and write "
+                "regular files"
+            )
+        if for_write and (_in_git_dir(self.relpath(real)) or _in_git_dir(self.relpath(lexical))):
+            raise ToolError(f"{shown} is inside a .git directory; the tools do not change git's own files")
         return real
 
     def relpath(self, path: str | Path) -> str:
@@ -108,9 +158,11 @@ class Workspace:
     def read_bytes(self, path: str | Path) -> bytes:
         target = self.resolve(path)
         if target.is_dir():
-            raise ToolError(f"{path} is a directory, not a file")
+            raise ToolError(f"{printable(path)} is a directory, not a file")
         if not target.exists():
-            raise ToolError(f"{path} does not exist; use find or view on a folder to see what is there")
+            raise ToolError(
+                f"{printable(path)} does not exist; use find or view on a folder to see what is there"
+            )
         return target.read_bytes()
 
     def read_text(self, path: str | Path, *, limit: int = MAX_TEXT_BYTES) -> str:
@@ -118,10 +170,14 @@ class Workspace:
         target = self.resolve(path)
         if target.is_file() and target.stat().st_size > limit:
             size = target.stat().st_size
-            raise ToolError(f"{path} is {size:,} bytes, too large to read whole; use view with start/end")
+            raise ToolError(
+                f"{printable(path)} is {size:,} bytes, too large to read whole; use view with start/end"
+            )
         data = self.read_bytes(path)
         if is_binary(data):
-            raise ToolError(f"{path} is a binary file ({len(data):,} bytes); it cannot be shown or edited")
+            raise ToolError(
+                f"{printable(path)} is a binary file ({len(data):,} bytes); it cannot be shown or edited"
+            )
         return data.decode("utf-8", "surrogateescape")
 
     # ---- writing -----------------------------------------------------------------------
@@ -130,15 +186,16 @@ class Workspace:
         return self.write_bytes(path, text.encode("utf-8", "surrogateescape"))
 
     def write_bytes(self, path: str | Path, data: bytes) -> Path:
-        """Atomically replace (or create) a file, journaling its original content first."""
+        """Atomically replace (or create) a file; its original and the change are journaled first."""
         target = self.resolve(path, for_write=True)
         if target.is_dir():
             raise ToolError(f"{path} is a directory; give a file path")
         rel = self.relpath(target)
-        self._journal_original(rel, target)
+        new = self.store.put(data)
+        self._journal_intent(rel, target, new)
         self._make_parents(target.parent)
-        _atomic_write(target, data)
-        self.journal.note_written(rel, self.store.put(data))
+        fsutil.replace_file(target, data)
+        self.journal.note_written(rel, new)
         return target
 
     def delete(self, path: str | Path) -> None:
@@ -146,15 +203,19 @@ class Workspace:
         if not target.is_file():
             raise ToolError(f"{path} is not a file")
         rel = self.relpath(target)
-        self._journal_original(rel, target)
+        self._journal_intent(rel, target, None)
         target.unlink()
+        fsync_dir(target.parent)
         self.journal.note_written(rel, None)
 
-    def _journal_original(self, rel: str, target: Path) -> None:
-        if rel in self.journal.entries:
-            return
-        original = self.store.put(target.read_bytes()) if target.is_file() else None
-        self.journal.note_original(rel, original)
+    def _journal_intent(self, rel: str, target: Path, new: str | None) -> None:
+        entry = self.journal.entries.get(rel)
+        if entry is not None:
+            original = entry.original
+        else:
+            original = self.store.put(target.read_bytes()) if target.is_file() else None
+        mode = stat.S_IMODE(target.lstat().st_mode) if target.is_file() else None
+        self.journal.note_intent(rel, original, new, mode)
 
     def _make_parents(self, folder: Path) -> None:
         missing = []
@@ -162,38 +223,63 @@ class Workspace:
             missing.append(folder)
             folder = folder.parent
         for made in reversed(missing):
+            self.journal.note_created_dir(self.relpath(made))  # noted first: a crash leaves no stray folder
             made.mkdir()
-            self.journal.note_created_dir(self.relpath(made))
 
-    # ---- snapshot, diff, undo ----------------------------------------------------------
+    # ---- snapshot and commands ---------------------------------------------------------
 
     def snapshot(self) -> None:
-        """Start a new run: forget earlier journal entries; the tree as it is now is the baseline."""
+        """Start a new baseline: forget a finished journal; the tree as it is now is the baseline.
+
+        An unfinished journal (a run died in the middle, or another process is working) is
+        never dropped: UnfinishedRun / RepositoryBusy say what to do.
+        """
+        self.check_no_unfinished_run()
         self.journal.clear()
-        self.store.prune(self.scanner.live_keys())
+        if not self.journal.damaged:
+            self.store.prune(self.scanner.live_keys())
+
+    def check_no_unfinished_run(self) -> None:
+        journal = self.journal
+        if not journal.unfinished() or (journal.writer is not None and journal.writer.is_us()):
+            return
+        who = journal.owner or journal.writer
+        named = who.describe() if who else "an earlier plt-agent run"
+        if journal.writer_alive():
+            raise RepositoryBusy(f"another plt-agent run is working in this repository: {named}")
+        raise UnfinishedRun(
+            f"{named} stopped before it finished and left changes in {self.root}; "
+            "run `plt-agent recover` to put them back first"
+        )
 
     @contextmanager
-    def track_changes(self) -> Iterator[None]:
-        """Journal every file a command run inside this block creates, changes or deletes."""
-        before = self.scanner.capture()
+    def track_changes(self, command: str = "", *, git: bool = True) -> Iterator[None]:
+        """Journal every file (and, with `git`, git part) a command run inside this block changes.
+
+        The tree and git state before it are on disk before the block runs, so a process
+        killed inside the block can still be undone (see `restore_all`).
+        """
+        before = self.scanner.capture(save=False)  # saved after the command, with its changes
+        git_before = self.git.capture(self.store) if git and self.git else None
+        self.journal.begin_command(command, before, self.scanner.modes, git_before)
         try:
             yield
         finally:
-            after = self.scanner.capture()
-            for rel in sorted(set(before) | set(after)):
-                if before.get(rel) != after.get(rel):
-                    self.journal.note_original(rel, before.get(rel))
-                    self.journal.note_written(rel, after.get(rel))
+            self.settle_command(died=False)
 
-    def _current_key(self, rel: str) -> str | None:
+    def settle_command(self, *, died: bool = True) -> None:
+        """Journal what the command in flight changed and close it (see tools.restore)."""
+        restore.settle_command(self, died=died)
+
+    # ---- diff and undo -----------------------------------------------------------------
+
+    def current_key(self, rel: str) -> str | None:
         path = self.root / rel
         return content_key(path.read_bytes()) if path.is_file() else None
 
     def changed_files(self) -> list[str]:
         """Files whose content or existence differs from the snapshot, because of the agent."""
-        return [
-            rel for rel, e in sorted(self.journal.entries.items()) if self._current_key(rel) != e.original
-        ]
+        return [rel for rel, e in sorted(self.journal.entries.items()) if self.current_key(rel) != e.original]
 
     def diff(self) -> str:
         """A unified diff of the agent's changes since the snapshot ('' when there are none)."""
@@ -202,80 +288,52 @@ class Workspace:
     def _file_diff(self, rel: str) -> str:
         original = self.journal.entries[rel].original
         path = self.root / rel
-        old = self.store.get(original) if original else b""
         new = path.read_bytes() if path.is_file() else b""
-        if original and original.startswith(BIG) or old is None:
-            return f"--- a/{rel}\n+++ b/{rel}\n(large file changed; its original was not recorded)\n"
-        if is_binary(old) or is_binary(new):
-            return f"Binary file {rel} changed ({len(old):,} -> {len(new):,} bytes)\n"
-        a = f"a/{rel}" if original else "/dev/null"
-        b = f"b/{rel}" if path.is_file() else "/dev/null"
-        old_lines = old.decode("utf-8", "replace").splitlines(keepends=True)
-        new_lines = new.decode("utf-8", "replace").splitlines(keepends=True)
-        lines = difflib.unified_diff(old_lines, new_lines, a, b)
-        return "".join(
-            line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in lines
-        )
+        return file_diff(rel, original, self.store.get(original) if original else b"", path.is_file(), new)
 
     def restore_all(self, *, force: bool = False) -> RestoreReport:
-        """Put back every file the agent changed; files changed by someone else since are skipped.
+        """Put back every file the agent changed, and the git state its commands changed.
 
-        `force` restores those too. The journal is cleared for the files handled.
+        Files someone else changed after the agent are skipped (`force` restores them too).
+        A command still in flight (its process died) is settled first. The journal keeps
+        only what was skipped.
         """
-        report = RestoreReport()
-        for rel, entry in sorted(self.journal.entries.items()):
-            current = self._current_key(rel)
-            if current == entry.original:
-                continue
-            if current != entry.last and not force:
-                report.skipped[rel] = "changed by someone else after the agent's last change"
-                continue
-            self._restore_one(rel, entry.original, report)
-        for rel in sorted(self.journal.created_dirs, key=len, reverse=True):
-            folder = self.root / rel
-            if folder.is_dir() and not any(folder.iterdir()):
-                folder.rmdir()
-        self.journal.entries = {rel: self.journal.entries[rel] for rel in report.skipped}
-        self.journal.created_dirs = []
-        self.journal.save()
-        return report
+        return restore.restore_all(self, force=force)
 
-    def _restore_one(self, rel: str, original: str | None, report: RestoreReport) -> None:
-        path = self.root / rel
-        if original is None:
-            path.unlink(missing_ok=True)
-            report.removed.append(rel)
-            return
-        data = None if original.startswith(BIG) else self.store.get(original)
-        if data is None:
-            report.skipped[rel] = "its original content was not recorded (file too large)"
-            return
-        path.parent.mkdir(parents=True, exist_ok=True)
-        _atomic_write(path, data)
-        report.restored.append(rel)
+    def restore_git(self) -> RestoreReport:
+        """Put back the HEAD, refs, stash and index the agent's commands changed (where unchanged since)."""
+        return restore.restore_git(self)
+
+    def revert_in_flight(self, *, force: bool = False) -> RestoreReport:
+        """Undo only the command or write in flight when a chat or `tool run` died."""
+        return restore.revert_in_flight(self, force=force)
 
 
 def _inside(path: Path, root: Path) -> bool:
     return path == root or root in path.parents
 
 
-def _atomic_write(target: Path, data: bytes) -> None:
-    """Temp file in the same folder, fsync, keep the old mode bits (or the umask default), replace."""
-    mode = stat.S_IMODE(target.stat().st_mode) if target.exists() else 0o666 & ~_umask()
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".plt-tmp")
+def _mode(path: Path) -> int | None:
+    """The file type bits of `path` (links followed), None when it does not exist (yet)."""
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        return path.stat().st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        return None
 
 
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
+def _in_git_dir(rel: str) -> bool:
+    """True when a path (relative, POSIX) names or lies under a `.git` entry at any depth.
+
+    Case-folded: on a case-insensitive file system `.GIT/hooks` is git's hooks folder too.
+    """
+    return any(part.casefold() == ".git" for part in rel.split("/"))
+
+
+def _special_kind(mode: int) -> str:
+    if stat.S_ISFIFO(mode):
+        return "FIFO (named pipe)"
+    if stat.S_ISSOCK(mode):
+        return "socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "device"
+    return "special file"

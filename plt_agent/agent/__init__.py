@@ -1,14 +1,15 @@
-"""The agent: a loop that asks a model for one action at a time and runs it with the tools.
+"""The agent: strategies that drive a model to change a repository, sharing one run machinery.
 
-Public API:
-- `Agent`, `AgentSettings`, `Outcome`, `Verdict` (`loop`): the tool-using loop;
+Public API, in layers (each module imports only from those above it):
+- `Outcome`, `Verdict`, `Status` (`outcome`); `Trajectory` (`trajectory`, the JSONL run log);
+  the text protocol (`actions`: `parse_action`, `FormatError`, `action_complete`,
+  `first_code_block`); `ContextBudget` (`context`); `ReplyWatch` (`replywatch`: ends a
+  streamed reply when complete, rambling or looping); `prompts`;
 - `AgentEvents` (`events`): callbacks a UI overrides to show progress;
-- `Trajectory` (`trajectory`): the JSONL run log;
-- `parse_action`, `FormatError`, `action_complete`, `first_code_block` (`actions`): the text protocol;
-- `ReplyWatch` (`replywatch`): ends a streamed reply when complete, rambling or looping;
-- `WholeFileRun` (`wholefile`): the whole-file rewrite strategy for tiny models, for failing
-  tests (`run`) and for issue texts while the visible tests pass (`run_issue`);
-- `merge_answer`, `check_answer` (`answers`): a rewritten file applied as the smallest change;
-- `candidate_files`, `issue_candidates`, `usage_snippet` (`localize`): where to look;
-- `fix_repository` (`fix`): what `plt-agent fix` and `plt-agent demo` run.
+- `AgentSettings`, `Run`, `Stop` (`run`): budgets, stops, token accounting and records that
+  every strategy shares; `choose_profile` (`profile`): how to drive a model, decided once;
+- the strategies: `Agent` (`loop`, one tool call per step) and `WholeFileRun`
+  (`wholefile`, whole-file rewrites for tiny models, for failing tests and issue texts);
+- `fix_repository` (`fix`): what `plt-agent fix` and `plt-agent demo` run; `ConsoleEvents`
+  (`progress`); the demo repository (`demo`).
 """

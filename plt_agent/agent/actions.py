@@ -10,10 +10,11 @@ Small local models rarely produce perfect tool calls, so `parse_action` accepts,
 3. a fenced shell block (```bash / ```sh / ```shell) as a `bash` command.
 
 Only the FIRST action counts. Argument values are converted to the types the tool's JSON
-schema asks for. Anything else raises `FormatError` whose message tells the model exactly
-what was wrong and what a correct reply looks like. `action_complete` says when a streamed
-reply already holds a whole first action (so generation can stop there) and `ACTION_OPENER`
-finds where one starts. `first_code_block` serves the whole-file strategy. This module knows
+schema asks for (`tools.arguments`, the registry's own rule). Anything else raises
+`FormatError` whose message tells the model exactly what was wrong and what a correct reply
+looks like. `action_complete` says when a streamed reply already holds a whole first action
+(so generation can stop there) and `ACTION_OPENER` finds where one starts.
+`first_code_block` serves the whole-file strategy. This module knows
 nothing about running tools or models.
 """
 
@@ -23,6 +24,8 @@ import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
+
+from tools.arguments import ArgumentError, check_arguments
 
 # Generation ends right after the first complete action of either tag form (the closing tag
 # itself is cut off; `_xml_action` does not need it). Fenced and JSON actions are ended by the
@@ -72,48 +75,27 @@ def parse_action(text: str, tools: list[dict[str, Any]]) -> Action:
 
 
 def check_action(action: Action, by_name: dict[str, dict[str, Any]]) -> Action:
-    """Validate the tool name and required arguments; coerce argument types to the schema."""
+    """Validate the tool name and the arguments, coerced to the schema's types
+    (`tools.arguments.check_arguments`); problems are FormatErrors worded for the model."""
     tool = by_name.get(action.name)
     if tool is None:
         raise FormatError(f"There is no tool named {action.name!r}. Available tools: {', '.join(by_name)}.")
-    schema = tool.get("parameters") or {}
-    props = schema.get("properties") or {}
-    unknown = [k for k in action.arguments if props and k not in props]
-    if unknown:
-        known = ", ".join(props) or "none"
-        raise FormatError(f"Tool {action.name!r} has no parameter {unknown[0]!r}. Its parameters: {known}.")
-    missing = [k for k in schema.get("required") or [] if k not in action.arguments]
-    if missing:
-        raise FormatError(f"Tool {action.name!r} needs the parameter {missing[0]!r}. {_usage(tool)}")
-    action.arguments = {
-        k: _coerce(v, props.get(k) or {}, action.name, k) for k, v in action.arguments.items()
-    }
+    try:
+        action.arguments = check_arguments(action.name, tool.get("parameters") or {}, action.arguments)
+    except ArgumentError as exc:
+        raise FormatError(_argument_problem(exc, tool)) from None
     return action
 
 
-def _coerce(value: Any, prop: dict[str, Any], tool: str, key: str) -> Any:
-    kind = prop.get("type")
-    if not isinstance(value, str) or kind in (None, "string"):
-        return value
-    text = value.strip()
-    try:
-        if kind == "integer":
-            return int(text)
-        if kind == "number":
-            return float(text)
-        if kind == "boolean":
-            if text.lower() in ("true", "1", "yes"):
-                return True
-            if text.lower() in ("false", "0", "no"):
-                return False
-            raise ValueError(text)
-        if kind in ("array", "object"):
-            return json.loads(text)
-    except (ValueError, json.JSONDecodeError):
-        raise FormatError(
-            f"Parameter {key!r} of tool {tool!r} must be of type {kind}, got {text[:80]!r}."
-        ) from None
-    return value
+def _argument_problem(exc: ArgumentError, tool: dict[str, Any]) -> str:
+    name, key = tool["name"], exc.keys[0]
+    if exc.problem == "unknown":
+        known = ", ".join((tool.get("parameters") or {}).get("properties") or {}) or "none"
+        return f"Tool {name!r} has no parameter {key!r}. Its parameters: {known}."
+    if exc.problem == "missing":
+        return f"Tool {name!r} needs the parameter {key!r}. {_usage(tool)}"
+    got = exc.value.strip()[:80] if isinstance(exc.value, str) else exc.value
+    return f"Parameter {key!r} of tool {name!r} must be of type {exc.expected}, got {got!r}."
 
 
 def _xml_action(text: str, by_name: dict[str, dict[str, Any]]) -> Action | None:

@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from plt_agent.models.base import ContextOverflow, Model
+from plt_agent.models.base import ContextOverflow, Model, text_tokens
 
 ELIDED = "[older tool output elided to save context; run the tool again if you need it]"
 
@@ -49,24 +49,17 @@ class ContextBudget:
         self.refill = refill
         self.min_reply = min(min_reply, self.window // 4)
         self.observation_tokens = max(200, min(6000, int(self.window * observation_share)))
-        self._overhead: int | None = None
-
-    def count_text(self, text: str) -> int:
-        """Tokens `text` takes as one message, without the message's fixed overhead."""
-        if self._overhead is None:
-            self._overhead = self.model.count_tokens([{"role": "user", "content": ""}])
-        return max(0, self.model.count_tokens([{"role": "user", "content": text}]) - self._overhead)
 
     def clip(self, text: str, limit: int | None = None) -> str:
         """`text` cut to at most `limit` tokens (default: the observation limit), head and tail kept."""
         limit = limit or self.observation_tokens
-        n = self.count_text(text)
+        n = text_tokens(self.model, text)
         if n <= limit:
             return text
         keep_chars = int(len(text) * limit / n * 0.9)
         for _ in range(6):
             clipped = head_tail(text, keep_chars)
-            if self.count_text(clipped) <= limit:
+            if text_tokens(self.model, clipped) <= limit:
                 return clipped
             keep_chars = int(keep_chars * 0.8)
         return head_tail(text, keep_chars)

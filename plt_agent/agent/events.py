@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from plt_agent.agent.actions import Action
-    from plt_agent.agent.loop import Outcome, Verdict
+    from plt_agent.agent.outcome import Outcome, Verdict
     from plt_agent.models.base import Reply
     from tools.base import Observation
 

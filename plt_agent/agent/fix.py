@@ -3,23 +3,24 @@
 1. check the directory (a git work tree unless `no_git`), snapshot it (`Workspace`);
 2. run the tests: without a message, their failures are the task (passing tests: nothing
    to do); with a message, the message is the task and the tests judge the end;
-3. pick the action format for the model (native tools, text protocol or whole-file: a model
-   under TINY_MODEL_PARAMS rewrites whole files, for failing tests and for a message while
-   the visible tests pass) and, for the text protocol, how long a reply may be;
+3. pick the action format for the model and how long a reply may be (`profile`: native
+   tools, text protocol, or whole-file rewrites for a tiny model);
 4. run the agent within its budgets, logging a trajectory;
 5. on success keep the changes in the work tree (commit them only when asked, and only the
    files the agent changed); on failure or interruption put every file back as it was,
    the user's own uncommitted edits included, unless the request says `keep_changes`
    (the eval harness: like SWE-bench, it grades whatever diff the agent left).
 
-The user's index, stash and history are never touched (except the one `--commit`).
+The whole run holds the repository's run lock and journals ahead of every change
+(tools.runs, tools.workspace), so a second run refuses (or waits), and a run killed midway
+is put back by the next one. The model's git commands that would change HEAD, the index,
+refs or stash are refused; whatever its commands changed there anyway is put back at the
+end of every run. The only git change a fix makes is the one `--commit`.
 This module knows nothing about the terminal: `events` and `confirm` come from the caller.
 """
 
 from __future__ import annotations
 
-import hashlib
-import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,22 +28,22 @@ from pathlib import Path
 
 from plt_agent.agent.actions import Action
 from plt_agent.agent.events import AgentEvents
-from plt_agent.agent.loop import Agent, AgentSettings, Outcome, Verdict
+from plt_agent.agent.loop import Agent
+from plt_agent.agent.outcome import Outcome, Verdict
+from plt_agent.agent.profile import Profile, choose_profile
+from plt_agent.agent.run import AgentSettings
 from plt_agent.agent.trajectory import Trajectory
-from plt_agent.agent.wholefile import WholeFileRun
+from plt_agent.agent.wholefile.strategy import WholeFileRun
 from plt_agent.config import Config
 from plt_agent.errors import PltAgentError, UsageError
 from plt_agent.models.base import Model
+from tools import git
 from tools.base import Tool
+from tools.procs import signals_deferred
+from tools.restore import RestoreReport
+from tools.runs import begin_run
 from tools.workspace import Workspace
 
-TINY_MODEL_PARAMS = 1_000_000_000  # below this, the whole-file strategy is the default
-# Text protocol: one action per reply, so a reply gets at most an eighth of the window, and a
-# tiny model (which rambles rather than acts) at most TINY_REPLY_TOKENS and PROSE_CHARS_TINY
-# characters before its action starts.
-TINY_REPLY_TOKENS = 512
-PROSE_CHARS = 2000
-PROSE_CHARS_TINY = 600
 FIX_TOOLS = ("view", "search", "find", "edit", "write", "insert", "run_tests", "bash")
 
 
@@ -67,6 +68,7 @@ class FixResult:
     kept_by_user: list[str] = field(default_factory=list)  # files not restored: changed by someone else
     commit: str = ""
     notes: list[str] = field(default_factory=list)
+    recovered: list[str] = field(default_factory=list)  # what a dead earlier run left, put back first
 
     @property
     def fixed(self) -> bool:
@@ -74,18 +76,11 @@ class FixResult:
         return self.outcome.status in ("fixed", "nothing_to_fix", "submitted")
 
 
-def git_root(path: Path) -> Path | None:
-    proc = subprocess.run(
-        ["git", "-C", str(path), "rev-parse", "--show-toplevel"], capture_output=True, text=True
-    )
-    return Path(proc.stdout.strip()) if proc.returncode == 0 else None
-
-
 def open_workspace(request: FixRequest, config: Config) -> Workspace:
     root = request.path.expanduser().resolve()
     if not root.is_dir():
         raise UsageError(f"{request.path} is not a directory")
-    if not request.no_git and git_root(root) is None:
+    if not request.no_git and git.find_root(root) is None:
         raise UsageError(
             f"{root} is not inside a git repository; run `git init` there, or pass --no-git "
             "(plt-agent still keeps its own snapshot to undo its changes)"
@@ -111,43 +106,16 @@ def make_verifier(workspace: Workspace, run_tool: Callable | None = None) -> Cal
     return verify
 
 
-def is_tiny(model: Model) -> bool:
-    n_params = getattr(model, "n_params", None)
-    return n_params is not None and n_params < TINY_MODEL_PARAMS
-
-
-def choose_mode(config: Config, model: Model, *, has_failure: bool, issue: bool = False) -> str:
-    """The action format. `issue`: the task is a message and the visible tests pass."""
-    if config.mode != "auto":
-        return config.mode
-    replay_mode = getattr(model, "mode", None)
-    if replay_mode in ("tools", "text", "whole-file"):
-        return replay_mode
-    if model.supports_tools:
-        return "tools"
-    if (has_failure or issue) and is_tiny(model):
-        return "whole-file"
-    return "text"
-
-
-def settings_from(
-    config: Config, mode: str, *, verify_after_edits: bool, model: Model | None = None
-) -> AgentSettings:
-    reply_tokens, prose_chars = config.reply_tokens, None
-    if mode == "text" and model is not None:
-        tiny = is_tiny(model)
-        cap = model.context_window // 8
-        reply_tokens = max(128, min(reply_tokens, min(cap, TINY_REPLY_TOKENS) if tiny else cap))
-        prose_chars = PROSE_CHARS_TINY if tiny else PROSE_CHARS
+def settings_from(config: Config, profile: Profile, *, verify_after_edits: bool) -> AgentSettings:
     return AgentSettings(
-        mode="tools" if mode == "tools" else "text",
+        mode="tools" if profile.mode == "tools" else "text",
         max_steps=config.max_steps,
         max_tokens=config.max_tokens,
         max_seconds=config.max_seconds,
-        reply_tokens=reply_tokens,
+        reply_tokens=profile.reply_tokens,
         temperature=config.temperature,
         verify_after_edits=verify_after_edits,
-        prose_chars=prose_chars,
+        prose_chars=profile.prose_chars,
     )
 
 
@@ -163,15 +131,49 @@ def fix_repository(
     model_loader: Callable[[], Model],
     *,
     events: AgentEvents | None = None,
-    confirm: Callable[[Action], bool] | None = None,
+    confirm: Callable[[Action], bool | str] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    wait: bool = False,
 ) -> FixResult:
-    """Run one fix (see the module docstring). Raises UsageError for bad input before any change."""
+    """Run one fix (see the module docstring). Raises UsageError for bad input before any change.
+
+    Holds the repository's run lock throughout (RepositoryBusy when another run holds it,
+    unless `wait`); first puts back what a dead earlier run left (reported in `recovered`).
+    """
     events = events or AgentEvents()
     workspace = open_workspace(request, config)
-    workspace.snapshot()
-    index_before = _index_digest(workspace.root) if not request.no_git else ""
-    dirty_before = _dirty_files(workspace.root) if not request.no_git else set()
+    run = begin_run(
+        workspace, "fix", wait=wait, on_wait=lambda h: events.note(f"waiting for {h.describe()} to finish")
+    )
+    completed = False  # False: the journal stays unfinished, for the next run to put back
+    try:
+        recovered = [line for rec in run.recovered for line in rec.lines()]
+        for line in recovered:
+            events.note(line)
+        try:
+            result = _fix(request, config, model_loader, workspace, events, confirm, should_stop)
+        except BaseException:  # Ctrl-C, SIGTERM: the shell tool has already killed its command
+            with signals_deferred():  # a second Ctrl-C must not cut the restore short
+                workspace.restore_all()  # stopped or crashed: every file and git part back
+            completed = True
+            raise
+        completed = True
+        result.recovered = recovered
+        return result
+    finally:
+        run.finish(completed=completed)
+
+
+def _fix(
+    request: FixRequest,
+    config: Config,
+    model_loader: Callable[[], Model],
+    workspace: Workspace,
+    events: AgentEvents,
+    confirm: Callable[[Action], bool | str] | None,
+    should_stop: Callable[[], bool] | None,
+) -> FixResult:
+    dirty_before = git.dirty_files(workspace.root) if not request.no_git else set()
     verify = make_verifier(workspace)
     first = verify() if (request.message is None or _has_tests(workspace)) else None
     if request.message is None and first is not None and first.passed:
@@ -179,7 +181,8 @@ def fix_repository(
     model = model_loader()
     failing = first is not None and not first.passed
     issue = request.message is not None and first is not None and first.passed
-    mode = choose_mode(config, model, has_failure=failing, issue=issue)
+    profile = choose_profile(config, model, has_failure=failing, issue=issue)
+    mode = profile.mode
     trajectory = Trajectory(request.trajectory)
     trajectory.log(
         "start",
@@ -191,57 +194,70 @@ def fix_repository(
         settings=config.__dict__,
     )
     events.note(f"model {model.name} (context {model.context_window} tokens), mode {mode}")
-    try:
-        outcome = _run(
-            request, config, model, mode, workspace, verify, first, events, confirm, should_stop, trajectory
-        )
-    except BaseException:
-        workspace.restore_all()
-        raise
+    outcome = _run(
+        request,
+        config,
+        model,
+        profile,
+        workspace,
+        verify,
+        first,
+        events,
+        confirm,
+        should_stop,
+        trajectory,
+    )
     result = FixResult(outcome, mode, model.name, trajectory=request.trajectory)
     if outcome.status == "submitted" and failing:
         outcome.status = "fixed" if verify().passed else "not_fixed"
-    if result.fixed:
+    if result.fixed or request.keep_changes:
+        _put_back_git(workspace.restore_git(), result.notes)
         result.diff = workspace.diff()
-        if request.commit and not request.no_git:
+        if result.fixed and request.commit and not request.no_git:
             result.commit = _commit(workspace, dirty_before, outcome, result.notes)
-    elif request.keep_changes:
-        result.diff = workspace.diff()
-        if result.diff:
+        if not result.fixed and result.diff:
             result.notes.append("the run did not succeed; its changes are kept as asked (keep_changes)")
     else:
         report = workspace.restore_all()
         result.restored = report.restored + report.removed
         result.kept_by_user = sorted(report.skipped)
-    if not request.no_git and not request.commit and _index_digest(workspace.root) != index_before:
-        result.notes.append("warning: the git index changed during the run (a command the model ran did it)")
+        _put_back_git(report, result.notes)
     return result
+
+
+def _put_back_git(report: RestoreReport, notes: list[str]) -> None:
+    if report.git_restored:
+        notes.append(
+            "the model's commands changed git state; put back as it was: " + ", ".join(report.git_restored)
+        )
+    for part, why in report.git_skipped.items():
+        notes.append(f"warning: git {part} was changed by the model's commands and not put back ({why})")
 
 
 def _run(
     request: FixRequest,
     config: Config,
     model: Model,
-    mode: str,
+    profile: Profile,
     workspace: Workspace,
     verify: Callable[[], Verdict],
     first: Verdict | None,
     events: AgentEvents,
-    confirm: Callable[[Action], bool] | None,
+    confirm: Callable[[Action], bool | str] | None,
     should_stop: Callable[[], bool] | None,
     trajectory: Trajectory,
 ) -> Outcome:
-    if mode == "whole-file":
+    if profile.mode == "whole-file":
         if first is None or (first.passed and not request.message):
             raise UsageError(
                 "the whole-file mode needs the repository's tests: failing, or passing with a -m task"
             )
-        settings = settings_from(config, mode, verify_after_edits=True)
         run = WholeFileRun(
             model,
             workspace,
             verify,
-            settings=settings,
+            settings=settings_from(config, profile, verify_after_edits=True),
+            rounds=profile.rounds,
             events=events,
             trajectory=trajectory,
             should_stop=should_stop,
@@ -256,7 +272,7 @@ def _run(
         test_output=failing_output,
         repo_map=_repo_map(workspace, (request.message or "") + (failing_output or "")),
     )
-    settings = settings_from(config, mode, verify_after_edits=request.message is None, model=model)
+    settings = settings_from(config, profile, verify_after_edits=request.message is None)
     agent = Agent(
         model,
         workspace,
@@ -295,26 +311,6 @@ def _repo_map(workspace: Workspace, query: str) -> str | None:
     return obs.text if obs.ok else None
 
 
-def _index_digest(root: Path) -> str:
-    proc = subprocess.run(
-        ["git", "-C", str(root), "rev-parse", "--git-path", "index"], capture_output=True, text=True
-    )
-    index = (root / proc.stdout.strip()) if proc.returncode == 0 else None
-    if index is None or not index.is_file():
-        return ""
-    return hashlib.sha256(index.read_bytes()).hexdigest()
-
-
-def _dirty_files(root: Path) -> set[str]:
-    proc = subprocess.run(
-        ["git", "-C", str(root), "status", "--porcelain", "-z", "--untracked-files=all"],
-        capture_output=True,
-        text=True,
-    )
-    entries = [e for e in proc.stdout.split("\0") if e]
-    return {e[3:] for e in entries if len(e) > 3}
-
-
 def _commit(workspace: Workspace, dirty_before: set[str], outcome: Outcome, notes: list[str]) -> str:
     files = workspace.changed_files()
     mixed = sorted(set(files) & dirty_before)
@@ -324,19 +320,11 @@ def _commit(workspace: Workspace, dirty_before: set[str], outcome: Outcome, note
             "the fix is left in the working tree"
         )
         return ""
-    root = str(workspace.root)
-    existing = [f for f in files if (workspace.root / f).exists()]
     message = f"plt-agent fix: {', '.join(files)}\n\n{outcome.message or outcome.status}"
-    steps = [["git", "-C", root, "add", "--", *existing]] if existing else []
-    steps.append(["git", "-C", root, "commit", "-q", "-m", message, "--only", "--", *files])
-    for cmd in steps:
-        proc = subprocess.run(cmd, capture_output=True, text=True)
-        if proc.returncode != 0:
-            lines = (proc.stderr.strip() or proc.stdout.strip()).splitlines() or ["(no message)"]
-            reason = next((ln for ln in lines if ln.startswith(("fatal:", "error:"))), lines[-1])
-            raise PltAgentError(f"the fix is in the working tree but `git commit` failed: {reason}")
-    head = subprocess.run(["git", "-C", root, "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
-    return head.stdout.strip()
+    try:
+        return git.commit_files(workspace.root, files, message)
+    except git.GitError as exc:
+        raise PltAgentError(f"the fix is in the working tree but `git commit` failed: {exc}") from None
 
 
 def default_trajectory_path(root: Path) -> Path:

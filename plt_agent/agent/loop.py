@@ -11,10 +11,10 @@ model takes them (`mode="tools"`) and through the text protocol otherwise (`acti
 A `ReplyWatch` ends each streamed reply as soon as it holds one whole action, or when it
 rambles (`prose_chars` without starting an action) or loops; such a cut is not a cancel.
 
-Stops, each an `Outcome.status`: "fixed" (verification passed), "submitted" (no verifier),
-"answered" (chat reply), "max_steps", "max_tokens", "max_seconds", "format_errors" (3 bad
-replies in a row), "stuck" (repeated actions), "context_overflow", "model_error",
-"cancelled" (`should_stop`). Every event goes to the trajectory as it happens.
+Stops, each an `Outcome.status` (`outcome`): "fixed" (verification passed), "submitted" (no
+verifier), "answered" (chat reply), "stuck" (repeated actions), and those every run shares
+(`run.Run`: budgets, "format_errors", "context_overflow", "model_error", "cancelled").
+Every event goes to the trajectory as it happens.
 This module knows nothing about the CLI, git or how the task was made.
 """
 
@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from plt_agent.agent import prompts
@@ -37,11 +37,13 @@ from plt_agent.agent.actions import (
 )
 from plt_agent.agent.context import ContextBudget
 from plt_agent.agent.events import AgentEvents
+from plt_agent.agent.outcome import Outcome, Verdict
 from plt_agent.agent.replywatch import ReplyWatch
-from plt_agent.agent.trajectory import Trajectory, log_end
-from plt_agent.models.base import ContextOverflow, Model, ModelError, Reply
+from plt_agent.agent.run import AgentSettings, Run, Stop
+from plt_agent.agent.trajectory import Trajectory
+from plt_agent.models.base import Model, Reply
 from plt_agent.models.wire import tool_call_to_wire
-from tools.base import Observation, Tool
+from tools.base import Observation, Tool, edits_named_file
 from tools.workspace import Workspace
 
 SUBMIT_TOOL = {
@@ -51,65 +53,13 @@ SUBMIT_TOOL = {
 }
 
 
-@dataclass(frozen=True)
-class AgentSettings:
-    mode: str = "text"  # "text" | "tools"
-    max_steps: int = 30
-    max_tokens: int = 400_000
-    max_seconds: float = 1800.0
-    reply_tokens: int = 1024
-    temperature: float = 0.0
-    max_format_errors: int = 3
-    max_repeats: int = 3
-    verify_after_edits: bool = True  # run the verifier whenever an action changed files
-    prose_chars: int | None = None  # text protocol, fix runs: cut a reply this long without an action
-
-
-@dataclass
-class Verdict:
-    passed: bool
-    summary: str  # short test report for the model (failing tests, first assertion)
-    failing: int | None = None
-
-
-@dataclass
-class Outcome:
-    status: str
-    steps: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    cached_tokens: int = 0
-    seconds: float = 0.0
-    message: str = ""
-    answer: str = ""  # the final reply text (chat)
-
-    @property
-    def tokens(self) -> int:
-        return self.prompt_tokens + self.completion_tokens
-
-    @property
-    def ok(self) -> bool:
-        return self.status in ("fixed", "submitted", "answered")
-
-
-class _Stop(Exception):
-    def __init__(self, status: str, message: str = "") -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-
-
 @dataclass
 class _RunState:
+    """One `run` of the loop: the shared machinery, and what only the loop counts."""
+
+    run: Run
     purpose: str
-    started: float = field(default_factory=time.perf_counter)
-    steps: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    cached_tokens: int = 0
-    format_errors: int = 0
     repeats: int = 0
-    answer: str = ""
 
 
 class Agent:
@@ -121,7 +71,7 @@ class Agent:
         *,
         settings: AgentSettings | None = None,
         verify: Callable[[], Verdict] | None = None,
-        confirm: Callable[[Action], bool] | None = None,
+        confirm: Callable[[Action], bool | str] | None = None,
         events: AgentEvents | None = None,
         trajectory: Trajectory | None = None,
         should_stop: Callable[[], bool] | None = None,
@@ -142,7 +92,6 @@ class Agent:
         self.budget = ContextBudget(model, tools=self.schemas if self.native else None)
         self.messages: list[dict[str, Any]] = []
         self.observations: list[int] = []  # indices of tool-output messages (elidable)
-        self.totals = Outcome("running")
         self._seen: list[str] = []  # action keys since the tree last changed
         self._tree_version = 0
 
@@ -158,42 +107,26 @@ class Agent:
                 }
             )
         self._append({"role": "user", "content": task})
-        state = _RunState(purpose)
-        try:
-            while True:
-                self._check_budgets(state)
-                reply = self._query(state)
-                self._handle(reply, state)
-        except _Stop as stop:
-            return self._finish(state, stop.status, stop.message)
-        except ContextOverflow as exc:
-            return self._finish(state, "context_overflow", str(exc))
-        except ModelError as exc:
-            return self._finish(state, "model_error", str(exc))
+        state = _RunState(Run(self.settings, self.events, self.trajectory, self.should_stop), purpose)
+
+        def steps() -> Stop:
+            while True:  # until a Stop is raised
+                state.run.check_budgets()
+                self._handle(self._query(state), state)
+
+        return state.run.execute(steps)
 
     # -- one step -------------------------------------------------------------------------------
 
-    def _check_budgets(self, state: _RunState) -> None:
-        s = self.settings
-        if self.should_stop and self.should_stop():
-            raise _Stop("cancelled", "stopped by the user")
-        if state.steps >= s.max_steps:
-            raise _Stop("max_steps", f"used all {s.max_steps} steps")
-        used = state.prompt_tokens + state.completion_tokens
-        if used >= s.max_tokens:
-            raise _Stop("max_tokens", f"used {used} of {s.max_tokens} tokens")
-        if time.perf_counter() - state.started >= s.max_seconds:
-            raise _Stop("max_seconds", f"used the {s.max_seconds:g} s time budget")
-
     def _query(self, state: _RunState) -> Reply:
-        state.steps += 1
+        step = state.run.next_step()
         fit = self.budget.fit(self.messages, self.observations, self.settings.reply_tokens)
         if fit.elided:
-            self.trajectory.log("elide", step=state.steps, count=fit.elided, prompt_tokens=fit.prompt_tokens)
+            self.trajectory.log("elide", step=step, count=fit.elided, prompt_tokens=fit.prompt_tokens)
             self.events.note(
                 f"elided {fit.elided} old tool outputs to fit the {self.budget.window}-token window"
             )
-        self.events.step_started(state.steps, self.settings.max_steps, fit.prompt_tokens)
+        self.events.step_started(step, self.settings.max_steps, fit.prompt_tokens)
         watch = self._watch(state)
         reply = self.model.complete(
             self.messages,
@@ -204,20 +137,9 @@ class Agent:
             on_text=watch.feed,
             should_stop=watch.done,
         )
-        self._account(reply, state)
-        self.trajectory.log(
-            "reply",
-            step=state.steps,
-            content=reply.content,
-            tool_calls=[tool_call_to_wire(c) for c in reply.tool_calls],
-            finish_reason=reply.finish_reason,
-            usage=asdict(reply.usage),
-            prompt_tokens_counted=fit.prompt_tokens,
-            cut=watch.reason,
-        )
-        self.events.reply(reply)
-        if reply.finish_reason == "cancelled" and watch.reason in ("", "cancelled"):
-            raise _Stop("cancelled", "stopped by the user")
+        state.run.replied(reply, prompt_tokens_counted=fit.prompt_tokens, cut=watch.reason)
+        if watch.interrupted(reply):
+            raise Stop("cancelled", "stopped by the user")
         if watch.describe():
             self.events.note(watch.describe())
         return reply
@@ -233,12 +155,6 @@ class Agent:
             user_stop=self.should_stop,
         )
 
-    def _account(self, reply: Reply, state: _RunState) -> None:
-        for holder in (self.totals, state):
-            holder.prompt_tokens += reply.usage.prompt_tokens
-            holder.completion_tokens += reply.usage.completion_tokens
-            holder.cached_tokens += reply.usage.cached_tokens
-
     def _handle(self, reply: Reply, state: _RunState) -> None:
         content = reply.content
         if not self.native and "<function" in content and "</function>" not in content:
@@ -251,11 +167,11 @@ class Agent:
             action = self._action_of(reply)
         except FormatError as exc:
             if state.purpose == "chat" and not reply.tool_calls:
-                state.answer = reply.content
-                raise _Stop("answered") from None
+                state.run.outcome.answer = reply.content
+                raise Stop("answered") from None
             self._format_error(str(exc), reply, state)
             return
-        state.format_errors = 0
+        state.run.format_errors = 0
         self._answer_extra_calls(reply)
         self._act(action, state)
 
@@ -269,18 +185,16 @@ class Agent:
         return parse_action(reply.content, self.schemas)
 
     def _format_error(self, message: str, reply: Reply, state: _RunState) -> None:
-        state.format_errors += 1
-        limit = self.settings.max_format_errors
-        self.trajectory.log("action", step=state.steps, refused="format", message=message)
-        self.events.note(f"format error {state.format_errors}/{limit}: {message[:160]}")
-        text = prompts.format_error(message, state.format_errors, limit)
+        count, limit = state.run.format_errors + 1, self.settings.max_format_errors
+        self.trajectory.log("action", step=state.run.steps, refused="format", message=message)
+        self.events.note(f"format error {count}/{limit}: {message[:160]}")
+        text = prompts.format_error(message, count, limit)
         if reply.tool_calls:
             for call in reply.tool_calls:
                 self._append_observation(text, call.id, call.name)
         else:
             self._append_observation(text)
-        if state.format_errors >= limit:
-            raise _Stop("format_errors", f"{limit} replies in a row had no usable action")
+        state.run.bad_reply("no usable action")
 
     def _answer_extra_calls(self, reply: Reply) -> None:
         """Native protocol: every tool call needs an answer; only the first one runs."""
@@ -298,11 +212,11 @@ class Agent:
             return
         state.repeats = 0
         self._seen.append(key)
-        if self.confirm and not self.confirm(action):
-            self.trajectory.log(
-                "action", step=state.steps, name=action.name, arguments=action.arguments, refused="declined"
-            )
-            self._append_observation(prompts.declined(action.name), action.call_id, action.name)
+        answer = self.confirm(action) if self.confirm else True
+        if isinstance(answer, str) or not answer:  # declined by the user, or refused with a reason
+            self._log_refused(action, "refused" if isinstance(answer, str) else "declined", state)
+            text = answer if isinstance(answer, str) else prompts.declined(action.name)
+            self._append_observation(text, action.call_id, action.name)
             return
         self._run(action, state)
 
@@ -314,7 +228,7 @@ class Agent:
         text = self.budget.clip(obs.text)
         self.trajectory.log(
             "action",
-            step=state.steps,
+            step=state.run.steps,
             name=action.name,
             arguments=action.arguments,
             ok=obs.ok,
@@ -322,53 +236,51 @@ class Agent:
             chars=len(obs.text),
         )
         self.events.observation(action, obs)
-        changed = self._tree_changed(before, action)
-        verdict = self._verify_now() if changed and self.verify and self.settings.verify_after_edits else None
+        verdict = None
+        if self._tree_changed(before, self.tools[action.name]) and self.settings.verify_after_edits:
+            verdict = state.run.verified(self.verify()) if self.verify else None
         body = prompts.observation(action.name, text, obs.ok)
         if verdict is not None and not verdict.passed:
             body += "\n\n" + prompts.tests_still_fail(self.budget.clip(verdict.summary, 600))
         notes = "".join("\n" + n for n in action.notes)
         self._append_observation(body + notes, action.call_id, action.name)
         if verdict is not None and verdict.passed:
-            raise _Stop("fixed", "the tests pass")
+            raise Stop("fixed", "the tests pass")
 
-    def _tree_changed(self, before: set[str], action: Action) -> bool:
+    def _tree_changed(self, before: set[str], tool: Tool) -> bool:
+        """Whether the action may have changed the tree: with a verifier, the changed files say
+        so for the tools that name their file; without one, every mutating tool counts."""
         if not self.verify:
-            changed = action.name in ("edit", "write", "insert", "bash", "undo")
+            changed = tool.mutates
         else:
-            changed = set(self.workspace.changed_files()) != before or action.name in ("bash", "undo")
+            moved = set(self.workspace.changed_files()) != before
+            changed = moved or (tool.mutates and not edits_named_file(tool))
         if changed:
             self._tree_version += 1
             self._seen = []
         return changed
 
-    def _verify_now(self) -> Verdict:
-        assert self.verify is not None
-        verdict = self.verify()
-        self.trajectory.log(
-            "verify", passed=verdict.passed, failing=verdict.failing, summary=verdict.summary[:2000]
-        )
-        self.events.verified(verdict)
-        return verdict
-
     def _submit(self, action: Action, state: _RunState) -> None:
         if self.verify is None:
-            raise _Stop("submitted", "the model submitted")
-        verdict = self._verify_now()
+            raise Stop("submitted", "the model submitted")
+        verdict = state.run.verified(self.verify())
         if verdict.passed:
-            raise _Stop("fixed", "the tests pass")
+            raise Stop("fixed", "the tests pass")
         text = prompts.tests_still_fail(self.budget.clip(verdict.summary))
         self._append_observation(text, action.call_id, action.name)
 
     def _refuse_repeat(self, action: Action, state: _RunState) -> None:
         state.repeats += 1
-        self.trajectory.log(
-            "action", step=state.steps, name=action.name, arguments=action.arguments, refused="repeat"
-        )
+        self._log_refused(action, "repeat", state)
         self.events.note(f"repeated action refused ({state.repeats}/{self.settings.max_repeats})")
         self._append_observation(prompts.repeated_action(action.name), action.call_id, action.name)
         if state.repeats >= self.settings.max_repeats:
-            raise _Stop("stuck", f"the model repeated the same action {state.repeats} times")
+            raise Stop("stuck", f"the model repeated the same action {state.repeats} times")
+
+    def _log_refused(self, action: Action, why: str, state: _RunState) -> None:
+        self.trajectory.log(
+            "action", step=state.run.steps, name=action.name, arguments=action.arguments, refused=why
+        )
 
     # -- history --------------------------------------------------------------------------------
 
@@ -383,21 +295,6 @@ class Agent:
             message = {"role": "user", "content": text}
         self._append(message)
         self.observations.append(len(self.messages) - 1)
-
-    def _finish(self, state: _RunState, status: str, message: str) -> Outcome:
-        outcome = Outcome(
-            status,
-            state.steps,
-            state.prompt_tokens,
-            state.completion_tokens,
-            state.cached_tokens,
-            time.perf_counter() - state.started,
-            message,
-            state.answer,
-        )
-        log_end(self.trajectory, outcome)
-        self.events.finished(outcome)
-        return outcome
 
 
 def _schema(tool: Tool) -> dict[str, Any]:

@@ -9,13 +9,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from rich.console import Console
-from rich.markup import escape
 
 from plt_agent.agent.events import AgentEvents
+from plt_agent.display import literal
 
 if TYPE_CHECKING:
     from plt_agent.agent.actions import Action
-    from plt_agent.agent.loop import Outcome, Verdict
+    from plt_agent.agent.outcome import Outcome, Verdict
     from plt_agent.models.base import Reply
     from tools.base import Observation
 
@@ -44,16 +44,16 @@ class ConsoleEvents(AgentEvents):
             highlight=False,
         )
         if self.show_replies and reply.content.strip():
-            self.console.print(f"  [dim]{escape(_short(reply.content, 160))}[/]", highlight=False)
+            self.console.print(f"  [dim]{literal(_short(reply.content, 160))}[/]", highlight=False)
 
     def action(self, action: Action) -> None:
         args = ", ".join(f"{k}={_short(str(v), 60)!r}" for k, v in action.arguments.items())
-        self.console.print(f"  [yellow]->[/] {escape(action.name)}({escape(args)})", highlight=False)
+        self.console.print(f"  [yellow]->[/] {literal(action.name)}({literal(args)})", highlight=False)
 
     def observation(self, action: Action, observation: Observation) -> None:
         mark = "[green]ok[/]" if observation.ok else "[red]failed[/]"
         first = observation.text.strip().splitlines()[0] if observation.text.strip() else "(no output)"
-        self.console.print(f"     {mark} [dim]{escape(_short(first))}[/]", highlight=False)
+        self.console.print(f"     {mark} [dim]{literal(_short(first))}[/]", highlight=False)
 
     def verified(self, verdict: Verdict) -> None:
         if verdict.passed:
@@ -63,7 +63,7 @@ class ConsoleEvents(AgentEvents):
             self.console.print(f"  [red]tests still fail{failing}[/]", highlight=False)
 
     def note(self, message: str) -> None:
-        self.console.print(f"  [magenta]note:[/] {escape(message)}", highlight=False)
+        self.console.print(f"  [magenta]note:[/] {literal(message)}", highlight=False)
 
     def finished(self, outcome: Outcome) -> None:
         return None

@@ -12,14 +12,17 @@ as it streams (`feed`) and answers the backend's `should_stop` (`done`) with one
 - "repeating": the last lines are the same block of 1-6 lines three times over;
 - "cancelled": the user's own `should_stop` said so.
 
-`reason` tells which ('' while none). The caller treats only "cancelled" as an interrupt.
-This module knows nothing about models, tools or files.
+`reason` tells which ('' while none); `interrupted(reply)` whether the user ended the reply
+(a cut for any other reason is not an interrupt).
+This module knows nothing about tools or files.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
+
+from plt_agent.models.base import Reply
 
 MAX_PERIOD = 6  # longest repeated block, in lines
 REPEATS = 3  # how many copies in a row make a loop
@@ -75,6 +78,10 @@ class ReplyWatch:
             return False
         self._checked_lines = n_lines
         return repeats_at_end(self.text)
+
+    def interrupted(self, reply: Reply) -> bool:
+        """Whether the user (not the watch) ended `reply`: a cut for any other reason is no cancel."""
+        return self.reason == "cancelled" or (reply.finish_reason == "cancelled" and not self.reason)
 
     def describe(self) -> str:
         """A short note on why the reply was cut ('' when it was not cut by the watch)."""

@@ -46,21 +46,6 @@ class Trajectory:
             print(f"warning: cannot write the trajectory {self.path}: {exc}", file=sys.stderr)
 
 
-def log_end(trajectory: Trajectory, outcome: Any) -> None:
-    """The `end` event of a run, from its Outcome (status, counts, time, message)."""
-    trajectory.log(
-        "end",
-        status=outcome.status,
-        steps=outcome.steps,
-        tokens=outcome.tokens,
-        prompt_tokens=outcome.prompt_tokens,
-        completion_tokens=outcome.completion_tokens,
-        cached_tokens=outcome.cached_tokens,
-        seconds=round(outcome.seconds, 3),
-        message=outcome.message,
-    )
-
-
 def read_events(path: Path) -> list[dict[str, Any]]:
     """All events of a trajectory file, in order."""
     return [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]

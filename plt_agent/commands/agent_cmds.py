@@ -1,9 +1,10 @@
-"""`plt-agent fix`, `plt-agent demo` and `plt-agent models list|pull|rm|path`.
+"""`plt-agent fix`, `plt-agent recover` and `plt-agent demo`.
 
 Thin wrappers: flags are merged with the config (`plt_agent.config`); the work is done by
-`plt_agent.agent.fix`, `plt_agent.agent.demo` and `plt_agent.store`, imported inside the
-commands so `plt-agent --help` stays fast. Progress goes to stderr, the diff to stdout.
-Exit codes: 0 fixed, 1 not fixed, 2 bad usage or configuration.
+`plt_agent.agent.fix`, `tools.runs` (recover) and `plt_agent.agent.demo`, imported inside
+the commands so `plt-agent --help` stays fast. Progress goes to stderr, the diff to stdout.
+`fix` turns SIGTERM and SIGHUP into a stop, so the files are put back.
+Exit codes: 0 fixed, 1 not fixed, 2 bad usage, configuration or a busy repository.
 """
 
 from __future__ import annotations
@@ -15,22 +16,17 @@ from typing import Any
 import typer
 from rich.console import Console
 
+from plt_agent.display import literal
+
 err = Console(stderr=True)
 out = Console()
 
-models_app = typer.Typer(
-    name="models",
-    help="The local model store: list, pull, remove and locate models.",
-    no_args_is_help=True,
-    rich_markup_mode="rich",
-)
-
 
 def register(app: typer.Typer) -> None:
-    """Add `fix`, `demo` and the `models` group to the root app."""
+    """Add `fix` and `demo` to the root app."""
     app.command("fix")(fix)
+    app.command("recover")(recover)
     app.command("demo")(demo)
-    app.add_typer(models_app, name="models")
 
 
 def fix(
@@ -42,28 +38,44 @@ def fix(
     model: str = typer.Option(None, "--model", "-M", help="Model spec or store name (default: from config)."),
     max_steps: int = typer.Option(None, "--max-steps", help="Most model calls (default: config, else 30)."),
     mode: str = typer.Option(None, "--mode", help="Action format: auto, tools, text or whole-file."),
-    yes: bool = typer.Option(False, "--yes", "-y", help="Run shell commands without asking first."),
+    yes: bool = typer.Option(
+        False,
+        "--yes",
+        "-y",
+        help="Run the model's shell commands without asking. Without it they are asked about in a "
+        "terminal and refused when stdin is not one.",
+    ),
     commit: bool = typer.Option(False, "--commit", help="Commit the agent's changes when the fix succeeds."),
     no_git: bool = typer.Option(False, "--no-git", help="Work on a directory that is not a git repository."),
     replay: Path = typer.Option(
         None, "--replay", help="Re-run a saved trajectory through the scripted backend."
     ),
     trajectory: Path = typer.Option(None, "--trajectory", help="Where to write the run log (JSONL)."),
+    wait: bool = typer.Option(
+        False, "--wait", help="If another plt-agent run is working in the repository, wait for it."
+    ),
 ) -> None:
     """Fix a repository: run its tests, let the model edit until they pass, print the diff.
 
-    The changes stay in the working tree (committed only with --commit); a run that fails leaves every file as it found it, your own uncommitted edits included. Exit code 0 fixed, 1 not fixed, 2 bad usage or configuration.
+    The changes stay in the working tree (committed only with --commit); a run that fails or is stopped leaves every file as it found it, your own uncommitted edits included, and your index, stash and branches as they were. One run at a time per repository: another run makes this one exit 2 (or wait, with --wait). Exit code 0 fixed, 1 not fixed, 2 bad usage, configuration or a busy repository.
     """  # noqa: E501
-    from plt_agent.agent.fix import git_root
     from plt_agent.config import load_config
+    from tools.git import find_root
 
     flags: dict[str, Any] = {"model": model, "max_steps": max_steps, "test_cmd": test_cmd, "mode": mode}
-    repo = (git_root(path) or path) if path.is_dir() else None  # [tool.plt-agent] of the repository
+    repo = (find_root(path) or path) if path.is_dir() else None  # [tool.plt-agent] of the repository
     config = load_config(repo, flags)
     if replay is not None:
         config = _replay_config(config, replay)
     code = run_fix(
-        path, config, message=message, yes=yes, commit=commit, no_git=no_git, trajectory=trajectory
+        path,
+        config,
+        message=message,
+        yes=yes,
+        commit=commit,
+        no_git=no_git,
+        trajectory=trajectory,
+        wait=wait,
     )
     raise typer.Exit(code)
 
@@ -88,10 +100,12 @@ def run_fix(
     no_git: bool = False,
     trajectory: Path | None = None,
     console: Console | None = None,
+    wait: bool = False,
 ) -> int:
     """The whole `fix` command after option parsing; returns the exit code."""
     from plt_agent.agent.fix import FixRequest, default_trajectory_path, fix_repository
     from plt_agent.agent.progress import ConsoleEvents
+    from plt_agent.signals import stop_signals
 
     console = console or err
     root = path.expanduser().resolve()
@@ -102,37 +116,51 @@ def run_fix(
         commit=commit,
         trajectory=trajectory or default_trajectory_path(root),
     )
-    interactive = not yes and sys.stdin.isatty() and sys.stderr.isatty()
-    confirm = _confirm_commands(console) if interactive else None
     events = ConsoleEvents(console, show_replies=True)
-    result = fix_repository(request, config, lambda: _load(config, console), events=events, confirm=confirm)
+    with stop_signals():
+        result = fix_repository(
+            request,
+            config,
+            lambda: _load(config, console),
+            events=events,
+            confirm=_confirmer(yes, console),
+            wait=wait,
+        )
     _report(result, console)
     return 0 if result.fixed else 1
 
 
 def _load(config: Any, console: Console) -> Any:
-    from plt_agent.models import load_model
+    from plt_agent.models import ModelOptions, load_model
 
-    return load_model(
-        config.model,
-        context=config.context,
-        threads=config.threads,
-        kv_type=config.kv_type,
-        native_tools=config.native_tools,
-        announce=lambda line: console.print(f"[cyan]{line}[/]"),
+    options = ModelOptions.from_config(
+        config, announce=lambda line: console.print(f"[cyan]{literal(line)}[/]")
     )
+    return load_model(config.model, options)
+
+
+def _confirmer(yes: bool, console: Console):  # type: ignore[no-untyped-def]
+    """--yes: run the model's commands; a terminal: ask before each; otherwise refuse them."""
+    from plt_agent.agent.permissions import refuse_commands
+
+    if yes:
+        return None
+    if sys.stdin.isatty() and sys.stderr.isatty():
+        return _confirm_commands(console)
+    return refuse_commands(lambda line: console.print(line, markup=False, highlight=False))
 
 
 def _confirm_commands(console: Console):  # type: ignore[no-untyped-def]
-    """Ask before each shell command the model wants to run (interactive terminals only)."""
+    """Ask before each command the model wants to run (interactive terminals only)."""
     from rich.prompt import Confirm
 
+    from plt_agent.agent.permissions import runs_command
+
     def confirm(action: Any) -> bool:
-        if action.name != "bash":
+        if not runs_command(action):
             return True
-        console.print(
-            f"[yellow]The model wants to run:[/] {action.arguments.get('command', '')}", highlight=False
-        )
+        command = literal(action.arguments.get("command", ""), 100_000, lines=True)
+        console.print(f"[yellow]The model wants to run:[/] {command}", highlight=False)
         return Confirm.ask("Run it?", console=console, default=True)
 
     return confirm
@@ -146,7 +174,7 @@ def _report(result: Any, console: Console) -> None:
     figures = (
         f"{o.steps} step{'s' if o.steps != 1 else ''}, {o.tokens} tokens ({o.prompt_tokens} prompt, "
         f"{o.completion_tokens} completion, {o.cached_tokens} reused), {o.seconds:.1f} s, "
-        f"mode {result.mode}, model {result.model}"
+        f"mode {result.mode}, model {literal(result.model)}"
     )
     if result.fixed:
         if result.diff:
@@ -154,29 +182,79 @@ def _report(result: Any, console: Console) -> None:
             sys.stdout.flush()
         if o.status == "submitted":  # nothing verified the change against the task itself
             console.print(
-                f"[bold yellow]Submitted, not verified against the task[/] ({o.message}). {figures}",
+                f"[bold yellow]Submitted, not verified against the task[/] ({literal(o.message)}). {figures}",
                 highlight=False,
             )
         else:
-            console.print(f"[bold green]Fixed[/] ({o.message}). {figures}", highlight=False)
+            console.print(f"[bold green]Fixed[/] ({literal(o.message)}). {figures}", highlight=False)
         console.print(
             "The changes are in your working tree"
             + (f", committed as {result.commit}." if result.commit else "; review them with `git diff`.")
         )
     else:
-        console.print(f"[bold red]Not fixed[/]: {o.status} ({o.message}). {figures}", highlight=False)
-        restored = f" ({', '.join(result.restored)})" if result.restored else ""
+        console.print(
+            f"[bold red]Not fixed[/]: {o.status} ({literal(o.message)}). {figures}", highlight=False
+        )
+        restored = f" ({literal(', '.join(result.restored))})" if result.restored else ""
         console.print(f"Every file the agent changed was put back{restored}.", highlight=False)
         if result.kept_by_user:
             console.print(
                 f"[yellow]Left alone (changed by someone else during the run):[/] "
-                f"{', '.join(result.kept_by_user)}",
+                f"{literal(', '.join(result.kept_by_user))}",
                 highlight=False,
             )
     for note in result.notes:
-        console.print(f"[yellow]{note}[/]", highlight=False)
+        console.print(f"[yellow]{literal(note)}[/]", highlight=False)
     if result.trajectory:
-        console.print(f"[dim]trajectory: {result.trajectory}[/]", highlight=False)
+        console.print(f"[dim]trajectory: {literal(result.trajectory)}[/]", highlight=False)
+
+
+def recover(
+    path: Path = typer.Argument(Path("."), help="The repository (default: the current directory)."),
+    force: bool = typer.Option(
+        False,
+        "--force",
+        help="Also put back files changed since the run died (their contents saved as a patch).",
+    ),
+    discard: bool = typer.Option(
+        False, "--discard", help="Forget the dead run's record; leave every file as it is now."
+    ),
+    no_git: bool = typer.Option(False, "--no-git", help="The directory is not a git repository."),
+) -> None:
+    """Put back what a killed or crashed plt-agent run left in a repository.
+
+    fix, chat and tool run do this by themselves when they start; this does only that. Exit 0 when everything was put back (or nothing was unfinished), 1 when files were left alone, 2 while another run is working there.
+    """  # noqa: E501
+    from plt_agent.errors import UsageError
+    from tools.git import find_root
+    from tools.runs import lock_for, recover_all
+    from tools.workspace import Workspace
+
+    if not path.is_dir():
+        raise UsageError(f"{path} is not a directory")
+    root = path if no_git else (find_root(path) or path)
+    workspace = Workspace(root, use_git=not no_git)
+    lock = lock_for(workspace)
+    if lock is not None:
+        lock.acquire("recover")
+        workspace.reload()
+    try:
+        found = recover_all(workspace, force=force, discard=discard)
+    finally:
+        if lock is not None:
+            lock.release()
+    for rec in found:
+        for line in rec.lines():
+            err.print(line, highlight=False, markup=False, soft_wrap=True)
+    if not found:
+        err.print(f"nothing to recover: no unfinished plt-agent run in {workspace.root}", markup=False)
+    if any(rec.report.skipped for rec in found):
+        err.print(
+            "files changed since the run died were left alone: `plt-agent recover --force` puts them "
+            "back too (saving their current contents as a patch); `--discard` keeps them as they are",
+            markup=False,
+        )
+    raise typer.Exit(1 if any(rec.report.skipped for rec in found) else 0)
 
 
 def demo(
@@ -189,59 +267,38 @@ def demo(
 
     Uses the default model unless --model is given (the small demonstration model is downloaded on first use). Exit code 0 when the model fixed the bug, 1 when it did not.
     """  # noqa: E501
-    from plt_agent.agent.demo import run_demo
-
     raise typer.Exit(run_demo(model, keep=keep, console=err))
 
 
-@models_app.command("list")
-def models_list() -> None:
-    """List the models the store knows and which are downloaded."""
-    from rich.table import Table
+def run_demo(model: str | None, *, keep: bool = False, console: Console) -> int:
+    """Copy the demo repository to a temporary directory and run `fix` on it; the exit code
+    (0 fixed, 1 not fixed). The copy is removed afterwards unless `keep` or the run failed
+    (so the user can look at it)."""
+    import dataclasses
+    import shutil
+    import tempfile
 
-    from plt_agent.store import CATALOG, ModelStore
+    from plt_agent.agent.demo import make_demo_repo
+    from plt_agent.config import load_config
 
-    store = ModelStore()
-    stored = {m.name: m for m in store.list()}
-    table = Table("name", "backend", "status", "size", "description", title=f"models in {store.models_dir}")
-    for name in sorted(set(CATALOG) | set(stored)):
-        entry, have = CATALOG.get(name), stored.get(name)
-        status = "[green]downloaded[/]" if have else "not downloaded"
-        size = f"{have.size_bytes / 1e6:,.0f} MB" if have else (entry.size if entry else "")
-        backend = have.backend if have else (entry.backend if entry else "")
-        table.add_row(name, backend, status, size, entry.description if entry else have.source)
-    out.print(table)
-
-
-@models_app.command("pull")
-def models_pull(
-    name: str = typer.Argument(..., help="Model name: smollm2-135m or loopcoder-v2."),
-    quant: str = typer.Option(
-        None, "--quant", help="loopcoder-v2: GGUF type (q4_k default, q8_0, f16, ...)."
-    ),
-    from_dir: Path = typer.Option(
-        None, "--from", help="loopcoder-v2: convert this local checkpoint directory."
-    ),
-) -> None:
-    """Download (and convert, if needed) a model into the store."""
-    from plt_agent.store import ModelStore
-
-    stored = ModelStore().pull(name, quant=quant, from_dir=from_dir, announce=lambda line: err.print(line))
-    typer.echo(str(stored.path))
-
-
-@models_app.command("rm")
-def models_rm(name: str = typer.Argument(..., help="Model name to remove from the store.")) -> None:
-    """Remove a downloaded model from the store."""
-    from plt_agent.store import ModelStore
-
-    removed = ModelStore().rm(name)
-    err.print(f"removed {removed}")
-
-
-@models_app.command("path")
-def models_path(name: str = typer.Argument(..., help="Model name.")) -> None:
-    """Print the path of a downloaded model's GGUF file."""
-    from plt_agent.store import ModelStore
-
-    typer.echo(str(ModelStore().path(name)))
+    parent = Path(tempfile.mkdtemp(prefix="plt-agent-demo-"))
+    repo = make_demo_repo(parent)
+    config = load_config(None, {"model": model})
+    config = dataclasses.replace(config, max_steps=min(config.max_steps, 12))
+    console.print(
+        f"[bold]plt-agent demo[/]: a copy of a small library with a failing test is in {literal(repo)}",
+        highlight=False,
+    )
+    code = run_fix(repo, config, yes=True, console=console)  # the trajectory goes to the store's folder
+    if code == 0:
+        console.print("[bold green]Demo result: the model fixed the bug; the tests pass.[/]")
+    else:
+        console.print(
+            "[bold yellow]Demo result: the model did NOT fix the bug.[/] Small models often cannot; "
+            "try a stronger one with --model (see `plt-agent models list`)."
+        )
+    if keep or code != 0:
+        console.print(f"The demo repository is kept at {literal(repo)}", highlight=False)
+    else:
+        shutil.rmtree(parent, ignore_errors=True)
+    return code

@@ -1,4 +1,4 @@
-"""`plt-agent convert` (HF checkpoint -> GGUF) and `plt-agent debug make-tiny` (test checkpoints).
+"""`plt-agent convert`: HF checkpoint -> GGUF.
 
 Thin: the work is in `converters`; this module parses flags, draws the progress bar and
 the summary tables. Heavy imports happen inside the commands.
@@ -12,6 +12,8 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from plt_agent.display import literal
+
 console = Console()
 
 
@@ -23,11 +25,6 @@ class OutType(str, Enum):
     q4_0 = "q4_0"
     q4_k = "q4_k"
     q6_k = "q6_k"
-
-
-class GateMode(str, Enum):
-    hidden = "hidden"
-    query = "query"
 
 
 def convert(
@@ -52,57 +49,6 @@ def convert(
     _print_summary(report)
     if check:
         _run_check(src_dir, output)
-
-
-def make_tiny(
-    out_dir: Path = typer.Argument(..., help="Directory to write the checkpoint into (created if needed)."),
-    seed: int = typer.Option(0, help="Random seed of the weights."),
-    loops: int = typer.Option(2, help="plt_num_loops (L)."),
-    layers: int = typer.Option(2, help="Physical layers."),
-    hidden: int = typer.Option(64, help="Hidden size D."),
-    heads: int = typer.Option(4, help="Query heads."),
-    kv_heads: int = typer.Option(2, help="Key/value heads."),
-    head_dim: int = typer.Option(16, help="Head dimension."),
-    intermediate: int = typer.Option(128, help="SwiGLU inner size."),
-    vocab: int = typer.Option(None, help="Vocabulary size (the tokenizer is trained to exactly this size)."),
-    window: int = typer.Option(4, help="Window W (the local branch sees W+1 keys)."),
-    emb_scale: float = typer.Option(0.707, help="plt_emb_scale (a)."),
-    hidden_scale: float = typer.Option(0.5, help="plt_hidden_scale (b)."),
-    gate: GateMode = typer.Option(
-        GateMode.hidden, help="Gate input: hidden states (release) or query (V1 style)."
-    ),
-    normalize_per_loop: bool = typer.Option(True, help="plt_normalize_per_loop."),
-    shards: int = typer.Option(2, help="Number of safetensors shards (1 writes model.safetensors)."),
-    llama: bool = typer.Option(False, "--llama", help="Write a plain LlamaForCausalLM checkpoint instead."),
-    tied: bool = typer.Option(False, "--tied", help="Tie the output matrix to the embeddings (no lm_head)."),
-) -> None:
-    """Write a random tiny checkpoint in the exact layout of the LoopCoder-V2 release, for tests."""
-    from converters.tiny import TinyOptions, n_parameters
-    from converters.tiny import make_tiny as run_make_tiny
-
-    options = dict(
-        seed=seed,
-        loops=loops,
-        layers=layers,
-        hidden=hidden,
-        heads=heads,
-        kv_heads=kv_heads,
-        head_dim=head_dim,
-        intermediate=intermediate,
-        vocab=vocab,
-        window=window,
-        emb_scale=emb_scale,
-        hidden_scale=hidden_scale,
-        gate=gate.value,
-        normalize_per_loop=normalize_per_loop,
-        shards=shards,
-        llama=llama,
-        tied=tied,
-    )
-    path = run_make_tiny(out_dir, **options)
-    n = n_parameters(TinyOptions(**options))
-    kind = "LlamaForCausalLM" if llama else f"IQuestPLTCoderForCausalLM, {loops} loops, gate {gate.value}"
-    console.print(f"wrote {path} ({kind}, {n:,} parameters, {shards} shard(s))")
 
 
 class _ProgressBar:
@@ -150,7 +96,7 @@ def _print_summary(report) -> None:
     by_type: dict[str, list] = {}
     for p in report.plans:
         by_type.setdefault(p.qtype.name, []).append(p)
-    table = Table(title=f"{report.output} ({report.outtype})")
+    table = Table(title=f"{literal(report.output)} ({report.outtype})")
     for col in ("type", "tensors", "bytes in", "bytes out"):
         table.add_column(col, justify="left" if col == "type" else "right")
     for name, plans in sorted(by_type.items()):
@@ -166,7 +112,7 @@ def _print_summary(report) -> None:
         f"{len(report.metadata)} metadata keys; {report.seconds:.2f} s ({rate:.0f} MiB/s of source)"
     )
     for note in report.notes:
-        console.print(f"[yellow]note:[/] {note}", highlight=False)
+        console.print(f"[yellow]note:[/] {literal(note)}", highlight=False)
 
 
 def _run_check(src_dir: Path, output: Path) -> None:
@@ -176,13 +122,18 @@ def _run_check(src_dir: Path, output: Path) -> None:
     from converters.errors import ConvertError
 
     rows = check_gguf(src_dir, output)
-    table = Table(title=f"check {output}")
+    table = Table(title=f"check {literal(output)}")
     for col in ("tensor", "type", "max abs err", "max rel err", "err / bound", "ok"):
         table.add_column(col, justify="left" if col in ("tensor", "type") else "right")
     for r in rows:
-        mark = "[green]ok[/]" if r.ok else f"[red]FAIL[/] {r.problem}"
+        mark = "[green]ok[/]" if r.ok else f"[red]FAIL[/] {literal(r.problem)}"
         table.add_row(
-            r.name, r.qtype, f"{r.max_abs_err:.3g}", f"{r.max_rel_err:.3g}", f"{r.bound_ratio:.3f}", mark
+            literal(r.name),
+            r.qtype,
+            f"{r.max_abs_err:.3g}",
+            f"{r.max_rel_err:.3g}",
+            f"{r.bound_ratio:.3f}",
+            mark,
         )
     console.print(table)
     failed = [r.name for r in rows if not r.ok]
@@ -195,19 +146,6 @@ def _run_check(src_dir: Path, output: Path) -> None:
     console.print(f"check passed: {len(rows)} tensors within their type's error bound")
 
 
-def _debug_group(app: typer.Typer) -> typer.Typer:
-    """The shared `debug` sub-app; another command module may already have added it."""
-    for info in app.registered_groups:
-        if info.name == "debug" and info.typer_instance is not None:
-            return info.typer_instance
-    debug = typer.Typer(
-        help="Developer tools: tiny checkpoints and other debugging aids.", no_args_is_help=True
-    )
-    app.add_typer(debug, name="debug")
-    return debug
-
-
 def register(app: typer.Typer) -> None:
-    """Add `convert` and `debug make-tiny` to the root app."""
+    """Add `convert` to the root app."""
     app.command("convert")(convert)
-    _debug_group(app).command("make-tiny")(make_tiny)

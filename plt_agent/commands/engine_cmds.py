@@ -12,6 +12,7 @@ import typer
 
 from plt_agent.errors import UsageError
 
+THREADS_ENV = "PLT_AGENT_THREADS"  # the config key `threads`; the engine reads no environment itself
 MODEL_ARG = typer.Argument(
     ..., help="A GGUF model file (pltcoder from `plt-agent convert`, or a llama.cpp llama GGUF)."
 )
@@ -62,7 +63,9 @@ def generate(
         None, "--ctx", help="Context size in tokens (default: the trained length, or what fits in memory)."
     ),
     kv_type: str = typer.Option("auto", "--kv-type", help=KV_TYPE_HELP + " auto: f32 for f32 weights."),
-    threads: int = typer.Option(None, "--threads", help="CPU threads (default: all cores)."),
+    threads: int = typer.Option(
+        None, "--threads", envvar=THREADS_ENV, help="CPU threads (default: all cores)."
+    ),
     decode_mode: str = typer.Option(
         "fused", "--decode-mode", help="fused (one pass for all loops) or serial."
     ),
@@ -111,7 +114,7 @@ def logits(
     out: Path = typer.Option(..., "-o", "--out", help="Where to write float32 logits [n_ids, vocab] (.npy)."),
     kv_type: str = typer.Option("auto", "--kv-type", help=KV_TYPE_HELP + " auto: f32 for f32 weights."),
     decode_mode: str = typer.Option("fused", "--decode-mode", help="fused or serial (for --mode decode)."),
-    threads: int = typer.Option(None, "--threads", help="CPU threads."),
+    threads: int = typer.Option(None, "--threads", envvar=THREADS_ENV, help="CPU threads."),
     device: str = typer.Option("auto", "--device", help="auto, cpu or gpu."),
 ) -> None:
     """Write the logits of every position of --ids to a .npy file (the parity-check interface)."""
@@ -169,7 +172,7 @@ def bench_engine(
     ),
     json_out: bool = typer.Option(False, "--json", help="Print the figures as JSON (stdout)."),
     threads: int = typer.Option(
-        None, "--threads", help="CPU threads for ours and llama.cpp (default: all cores)."
+        None, "--threads", envvar=THREADS_ENV, help="CPU threads for ours and llama.cpp (default: all cores)."
     ),
     prompt_tokens: int = typer.Option(
         256, "--prompt-tokens", help="Prompt length for prefill and before decoding."
@@ -203,7 +206,7 @@ def bench_engine(
     """Decode and prefill speed: fused vs serial vs single-loop on the same weights, and vs llama.cpp."""
     import json
 
-    from plt_agent.benchmarks import bench_engine as run
+    from engine.api import bench as run
 
     if (model is None) == (synthetic is None):
         raise UsageError("give a MODEL.gguf or --synthetic SIZE (not both)")
@@ -240,8 +243,10 @@ def _print_bench(result: dict) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from plt_agent.display import literal
+
     table = Table(
-        title=f"{result['model']} ({result['matrix_type']}, {result['layers']} layers, "
+        title=f"{literal(result['model'])} ({result['matrix_type']}, {result['layers']} layers, "
         f"{result['weights_mib']} MiB, {result['backend']} x{result['threads']})"
     )
     for col in (
@@ -297,7 +302,7 @@ def _print_bench(result: dict) -> None:
 
 
 def _sweep(path: Path, contexts: str, kv_type, fill, chunk, decode_tokens, threads, llama_cpp, device, say):  # noqa: ANN001, ANN202
-    from plt_agent.context_sweep import context_sweep, parse_contexts
+    from engine.api import context_sweep, parse_contexts
 
     try:
         lengths = parse_contexts(contexts)
@@ -324,7 +329,7 @@ def _sweep(path: Path, contexts: str, kv_type, fill, chunk, decode_tokens, threa
 
 
 def _check_plot() -> None:
-    from plt_agent.context_sweep import check_plot
+    from plt_agent.commands.sweep_plot import check_plot
 
     try:
         check_plot()
@@ -333,7 +338,7 @@ def _check_plot() -> None:
 
 
 def _save_plot(result: dict, out: Path) -> None:
-    from plt_agent.context_sweep import plot
+    from plt_agent.commands.sweep_plot import plot
 
     try:
         plot(result, out)

@@ -23,6 +23,9 @@ import typer.core
 from rich.console import Console
 from rich.table import Table
 
+from plt_agent.commands.common import group
+from plt_agent.display import literal
+
 out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True, soft_wrap=True)
 
@@ -36,12 +39,8 @@ class _RunByDefault(typer.core.TyperGroup):
         return super().parse_args(ctx, args)
 
 
-eval_app = typer.Typer(
-    cls=_RunByDefault,
-    name="eval",
-    help="Evaluate the agent on SWE-style tasks (bench/tasks or swebench instances).",
-    no_args_is_help=True,
-    rich_markup_mode="rich",
+eval_app = group(
+    "eval", "Evaluate the agent on SWE-style tasks (bench/tasks or swebench instances).", cls=_RunByDefault
 )
 
 
@@ -115,17 +114,21 @@ def run(
         localize=localize,
         keep=keep,
     )
-    err.print(f"evaluating {len(selected)} task(s) with {name} ({workers} worker(s))", highlight=False)
+    err.print(
+        f"evaluating {len(selected)} task(s) with {literal(name)} ({workers} worker(s))", highlight=False
+    )
 
     def progress(result):  # type: ignore[no-untyped-def]
-        err.print(f"  {result.instance_id}: {result.status} ({result.wall_seconds:.1f} s)", highlight=False)
+        err.print(
+            f"  {literal(result.instance_id)}: {result.status} ({result.wall_seconds:.1f} s)", highlight=False
+        )
 
     results = run_tasks(selected, options, workers=workers, on_result=progress)
     report = build_report(results, model=name, tasks=str(tasks))
     preds = write_outputs(report, report_path)
-    out.print(results_table(results, title=f"plt-agent eval: {name}"))
+    out.print(results_table(results, title=f"plt-agent eval: {literal(name)}"))
     _print_figures(report)
-    out.print(f"report: {report_path}\npredictions: {preds}", highlight=False)
+    out.print(f"report: {literal(report_path)}\npredictions: {literal(preds)}", highlight=False)
     out.print(summary_line(results), highlight=False)
     raise typer.Exit(0 if all(r.status == "RESOLVED" for r in results) else 1)
 
@@ -180,11 +183,11 @@ def validate(
     table = Table("task", "status", "F2P fail at base", "pass with gold", "problems", title="task validation")
     for t, v in zip(selected, results, strict=True):
         table.add_row(
-            v.instance_id,
+            literal(v.instance_id),
             "[green]ok[/]" if v.ok else "[red]BROKEN[/]",
             f"{v.base_f2p_failing}/{len(t.fail_to_pass)}",
             f"{v.gold_passing}/{v.n_tests}",
-            "; ".join(v.problems)[:300],
+            literal("; ".join(v.problems), 300),
         )
     out.print(table)
     broken = [v for v in results if not v.ok]
@@ -213,7 +216,7 @@ def localize(
     table = Table("task", "file to fix", "rank", "top 3", title="repo-map localization")
     for r in results:
         rank = r.skipped and f"[dim]n/a ({r.skipped})[/]" or ("-" if r.rank is None else str(r.rank))
-        table.add_row(r.instance_id, r.file_to_fix or "-", rank, ", ".join(r.top))
+        table.add_row(literal(r.instance_id), literal(r.file_to_fix or "-"), rank, literal(", ".join(r.top)))
     out.print(table)
     figures = rates(results)
     out.print(_rates_line(figures), highlight=False)
@@ -239,6 +242,6 @@ def make_humaneval(
     from plt_agent.eval.humaneval import make_humaneval as build
 
     written = build(
-        out_dir, n=n, seed=seed, on_task=lambda p: err.print(f"  wrote {p.name}", highlight=False)
+        out_dir, n=n, seed=seed, on_task=lambda p: err.print(f"  wrote {literal(p.name)}", highlight=False)
     )
-    out.print(f"{len(written)} tasks written to {out_dir}", highlight=False)
+    out.print(f"{len(written)} tasks written to {literal(out_dir)}", highlight=False)

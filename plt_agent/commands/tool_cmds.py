@@ -3,7 +3,9 @@
 For debugging, scripting and tests. `tool run` prints the observation the model would see
 (or the whole observation as JSON with --json) and exits 0 when the tool succeeded, 1 when
 it reported an error. Undo data persists between calls (in the repository's .git dir), so
-`tool run edit ...` then `tool run diff` / `tool run undo` work as separate commands.
+`tool run edit ...` then `tool run diff` / `tool run undo` work as separate commands. A tool
+that may change files takes the repository's run lock for the call (exit 2 while another
+plt-agent run works there) and first puts back what a killed earlier call left in flight.
 """
 
 from __future__ import annotations
@@ -13,11 +15,12 @@ from pathlib import Path
 
 import typer
 
-tool_app = typer.Typer(
-    name="tool",
-    help="List the agent's tools or run one on a repository (for debugging and scripting).",
-    no_args_is_help=True,
-)
+from plt_agent.commands.common import group
+
+# Besides the tools that change files, the test runner runs the project's own command, which may.
+_RUNS_COMMANDS = ("run_tests",)
+
+tool_app = group("tool", "List the agent's tools or run one on a repository (for debugging and scripting).")
 
 
 @tool_app.command("list")
@@ -59,6 +62,7 @@ def run(
     """Run one tool and print its observation; exit 0 on success, 1 when the tool reported an error."""
     from tools.base import ToolError
     from tools.registry import get_tool, run_tool
+    from tools.runs import begin_run
     from tools.workspace import Workspace
 
     get_tool(name)  # unknown names fail here, as one error line
@@ -67,9 +71,14 @@ def run(
     except ValueError as exc:
         raise ToolError(f"--args is not valid JSON: {exc}") from None
     workspace = Workspace(repo, use_git=not no_git, test_command=test_cmd)
-    if new_snapshot:
-        workspace.snapshot()
-    observation = run_tool(name, parsed, workspace)
+    if not (get_tool(name).mutates or name in _RUNS_COMMANDS) and not new_snapshot:
+        observation = run_tool(name, parsed, workspace)
+    else:
+        with begin_run(workspace, "tool", fresh=new_snapshot, rollback="inflight") as run:
+            for rec in run.recovered:
+                for line in rec.lines():
+                    typer.echo(line, err=True)
+            observation = run_tool(name, parsed, workspace)
     if as_json:
         out = {"ok": observation.ok, "text": observation.text, "data": observation.data}
         typer.echo(json.dumps(out, indent=2, default=str))

@@ -14,25 +14,24 @@ from __future__ import annotations
 
 import io
 import shutil
-import subprocess
 import tarfile
 from pathlib import Path
 
 from plt_agent.eval.errors import EvalError
 from plt_agent.eval.patches import git_apply, parse_patch
 from plt_agent.eval.tasks import Task
+from tools.git import GitError, identity, output
 
 IGNORED = ("__pycache__/", "*.pyc", ".pytest_cache/", ".plt-agent/")
-_IDENTITY = ["-c", "user.name=plt-eval", "-c", "user.email=plt-eval@localhost", "-c", "commit.gpgsign=false"]
+_IDENTITY = identity("plt-eval", "plt-eval@localhost")
 
 
 def git(repo: Path, *args: str, input: bytes | None = None) -> bytes:
-    proc = subprocess.run(["git", *_IDENTITY, *args], cwd=repo, capture_output=True, input=input)
-    if proc.returncode != 0:
-        raise EvalError(
-            f"git {' '.join(args[:3])} failed in {repo}: {proc.stderr.decode(errors='replace').strip()}"
-        )
-    return proc.stdout
+    """`git ARGS` in a repository the harness made; EvalError (the task's failure) when it fails."""
+    try:
+        return output(repo, *args, input=input, config=_IDENTITY)
+    except GitError as exc:
+        raise EvalError(str(exc)) from None
 
 
 def materialize(task: Task, dest: Path) -> Path:

@@ -11,15 +11,14 @@ This module knows nothing about tasks, tools or tests.
 from __future__ import annotations
 
 import re
-import subprocess
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from plt_agent.eval.errors import EvalError
+from tools.git import run
 
 _HUNK = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
-_TEST_PATH = re.compile(r"(^|/)(tests?|testing)(/|$)|(^|/)test_[^/]*\.py$|_tests?\.py$|(^|/)conftest\.py$")
 
 
 @dataclass
@@ -164,11 +163,6 @@ def touched_files(text: str) -> list[str]:
     return out
 
 
-def is_test_path(path: str) -> bool:
-    """True for files under tests/ or testing/, test_*.py, *_test.py and conftest.py."""
-    return bool(_TEST_PATH.search(path))
-
-
 def git_apply(repo: Path, patch: str, *, check_only: bool = False) -> tuple[bool, str]:
     """Apply `patch` in `repo` with `git apply` (whitespace as is); returns (ok, git's message)."""
     if not patch.strip():
@@ -177,8 +171,7 @@ def git_apply(repo: Path, patch: str, *, check_only: bool = False) -> tuple[bool
         fh.write(patch if patch.endswith("\n") else patch + "\n")
         name = fh.name
     try:
-        cmd = ["git", "apply", "--verbose", "--recount"] + (["--check"] if check_only else []) + [name]
-        proc = subprocess.run(cmd, cwd=repo, capture_output=True, text=True)
+        proc = run(repo, "apply", "--verbose", "--recount", *(["--check"] if check_only else []), name)
     finally:
         Path(name).unlink(missing_ok=True)
-    return proc.returncode == 0, (proc.stderr or proc.stdout).strip()
+    return proc.returncode == 0, (proc.stderr or proc.stdout).decode(errors="replace").strip()

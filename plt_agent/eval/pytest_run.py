@@ -2,9 +2,9 @@
 
 `run_pytest(repo, node_ids)` runs the test files those ids live in (never the ids themselves:
 one missing id makes pytest abort the whole run) with `-p no:cacheprovider`, a per-test
-timeout when pytest-timeout is installed and a whole-run timeout that kills the process
-group. Outcomes come from a small plugin that logs each phase as JSON; an id pytest never
-reported (missing file, collection error, crash) counts as failed.
+timeout when pytest-timeout is installed and a whole-run timeout that kills everything
+the run started (tools.shell.run_command). Outcomes come from a small plugin that logs each
+phase as JSON; an id pytest never reported (missing file, collection error, crash) counts as failed.
 
 This module knows nothing about tasks, patches or grading.
 """
@@ -15,8 +15,6 @@ import importlib.util
 import json
 import os
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass, field
@@ -97,22 +95,14 @@ def _environment(plugin_dir: Path, results: Path, repo: Path) -> dict[str, str]:
 
 
 def _run(cmd: list[str], cwd: Path, env: dict[str, str], timeout: int) -> tuple[int, str, bool]:
-    proc = subprocess.Popen(
-        cmd,
-        cwd=cwd,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
-    try:
-        out, _ = proc.communicate(timeout=timeout)
-        return proc.returncode, out[-20000:], False
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        out, _ = proc.communicate()
-        return -9, (out or "")[-20000:], True
+    """Exit code (-9 when killed), the output's last 20,000 characters, whether it timed out.
+
+    Through tools.shell.run_command: whatever the tests start (daemons included) is killed."""
+    from tools.shell import run_command
+
+    result = run_command(cmd, cwd, timeout=timeout, limit=40_000, env=env)
+    code = -9 if result.exit_code is None else result.exit_code
+    return code, result.output[-20000:], result.timed_out
 
 
 def _read_outcomes(results: Path) -> dict[str, str]:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from rich.table import Table
 
+from plt_agent.display import literal
 from plt_agent.eval.grading import PARTIAL, RESOLVED
 from plt_agent.eval.runner import TaskResult
 
@@ -106,7 +107,7 @@ def results_table(results: list[TaskResult], title: str = "") -> Table:
     colour = {RESOLVED: "green", PARTIAL: "yellow"}
     for r in results:
         table.add_row(
-            r.instance_id,
+            literal(r.instance_id),
             f"[{colour.get(r.status, 'red')}]{r.status}[/]",
             f"{r.f2p_passed}/{r.f2p_total}",
             f"{r.p2p_passed}/{r.p2p_total}",

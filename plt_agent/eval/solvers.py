@@ -19,8 +19,9 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from plt_agent.eval.tasks import Task
+from tools.registry import file_editors
 
-EDIT_ACTIONS = ("edit", "write", "insert", "rewrite")
+EDIT_ACTIONS = (*file_editors(), "rewrite")  # "rewrite": a whole-file answer
 
 
 @dataclass
@@ -125,17 +126,11 @@ class AgentSolver:
 
     def _model(self, config: Any) -> Any:
         """Load the model once per process; scripted replays start afresh for every task."""
-        from plt_agent.models import load_model
+        from plt_agent.models import ModelOptions, load_model
 
         spec = config.model or ""
         if spec.startswith("scripted:") or spec not in self._models:
-            model = load_model(
-                config.model,
-                context=config.context,
-                threads=config.threads,
-                kv_type=config.kv_type,
-                native_tools=config.native_tools,
-            )
+            model = load_model(config.model, ModelOptions.from_config(config))
             if spec.startswith("scripted:"):
                 return model
             self._models[spec] = model

@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from plt_agent.eval.errors import EvalError, EvalUsageError
-from plt_agent.eval.patches import is_test_path, parse_patch, touched_files
+from plt_agent.eval.patches import parse_patch, touched_files
+from tools.filekinds import is_test_file
 
 TASK_FILE = "task.json"
 REQUIRED_FIELDS = ("instance_id", "problem_statement", "FAIL_TO_PASS", "PASS_TO_PASS")
@@ -136,7 +137,7 @@ def _swebench_task(record: dict, repo_dir: Path, where: str) -> Task:
         if key not in record:
             raise EvalError(f"{where}: swebench instance without {key!r}")
     gold = record["patch"]
-    fixed = [f for f in touched_files(gold) if not is_test_path(f)] if gold.strip() else []
+    fixed = [f for f in touched_files(gold) if not is_test_file(f)] if gold.strip() else []
     return Task(
         instance_id=record["instance_id"],
         repo=record["repo"],
@@ -194,8 +195,8 @@ def _patch_problems(task: Task) -> list[str]:
         problems.append("gold patch is empty but FAIL_TO_PASS is not")
     if not task.test_patch.strip():
         problems.append("test patch is empty")
-    problems += [f"gold patch touches a test file: {f}" for f in gold_files if is_test_path(f)]
-    problems += [f"test patch touches a non-test file: {f}" for f in test_files if not is_test_path(f)]
+    problems += [f"gold patch touches a test file: {f}" for f in gold_files if is_test_file(f)]
+    problems += [f"test patch touches a non-test file: {f}" for f in test_files if not is_test_file(f)]
     if task.file_to_fix is not None and task.file_to_fix not in gold_files:
         problems.append(f"file_to_fix {task.file_to_fix} is not changed by the gold patch")
     if task.file_to_fix is None and gold_files:

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from plt_agent.hook.git import StagedFile, read_blob
+from tools.git import StagedFile, read_blob
 
 SEVERITIES = ("blocker", "warning", "info")
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from plt_agent.errors import PltAgentError
-from plt_agent.hook.git import hooks_dir, repo_root
+from tools.git import hooks_dir, repo_root
 
 HOOK_NAME = "pre-commit"
 ORIG_SUFFIX = ".plt-agent-orig"

@@ -4,22 +4,37 @@ The model gets the (size-capped) diff and is asked for one finding per line,
 `SEVERITY path:line: message`, or `LGTM`, and optionally one suggested patch in a ```diff
 block. The parser is forgiving (bullets, brackets, missing line numbers, synonyms for the
 severity); only the word "blocker" (or "critical") makes a finding blocking, because small
-models call everything an error. The call runs in a worker thread: past the deadline the
-model is asked to stop (`should_stop`) and the caller gets what arrived, marked timed out.
+models call everything an error.
+
+The model is loaded and asked in a forked child process, in its own session, with its
+output to a scratch file: whatever happens there (an exception, a native abort such as a
+GGML_ASSERT, a signal, a hang) cannot take the hook down. The child streams the answer back
+over a pipe; past the budget it is asked to stop (`should_stop`), and 2 s later it is
+killed with everything it started. The caller always gets a Review: "ok", "timeout" (with
+what arrived) or "failed" (with one line saying why). POSIX only (fork).
 
 This module knows nothing about git, the terminal or exit codes; it gets a model loader.
 """
 
 from __future__ import annotations
 
+import contextlib
+import faulthandler
+import json
+import os
 import re
-import threading
+import selectors
+import signal
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import IO, Any
 
+from plt_agent.display import printable
 from plt_agent.hook.checks import Finding
+from plt_agent.models.base import Model
+from tools.procs import MARKER_VAR, ProcessTree, die_with_parent, marker_env, signals_deferred, subreaper
 
 SYSTEM_PROMPT = """You review a git diff before it is committed. Report only real problems in \
 the added or changed lines: bugs, wrong logic, typos in code, crashes, security problems, \
@@ -33,6 +48,7 @@ If there is nothing worth reporting, write only: LGTM
 You may end with one suggested fix as a unified diff in a ```diff block."""
 
 ANSWER_TOKENS = 512
+GRACE_S = 2.0  # how long past the budget a child that ignores `should_stop` may run
 _SEVERITY_WORDS = {
     "blocker": "blocker",
     "critical": "blocker",
@@ -114,9 +130,9 @@ def parse_review(text: str) -> tuple[list[Finding], str]:
     return findings, patch
 
 
-def fit_diff(model: Any, diff: str, max_chars: int) -> list[dict[str, Any]]:
+def fit_diff(model: Model, diff: str, max_chars: int) -> list[dict[str, Any]]:
     """Messages whose prompt fits the model's window with room for the answer."""
-    room = max(256, int(getattr(model, "context_window", 4096)) - ANSWER_TOKENS)
+    room = max(256, model.context_window - ANSWER_TOKENS)
     limit = max_chars
     while True:
         capped, left_out = cap_diff(diff, limit)
@@ -127,52 +143,183 @@ def fit_diff(model: Any, diff: str, max_chars: int) -> list[dict[str, Any]]:
 
 
 def review_diff(
-    load: Callable[[], Any],
+    load: Callable[[], Model],
     diff: str,
     *,
     budget_s: float,
     max_chars: int,
     on_text: Callable[[str], None] | None = None,
+    waiting: Callable[[], contextlib.AbstractContextManager[Any]] | None = None,
 ) -> Review:
-    """Load the model and review `diff` in a worker thread; never raises."""
+    """Load the model and review `diff` in a child process; never raises for the model.
+
+    `waiting` makes a context manager held while the child works (a spinner): it is entered
+    after the fork, so its threads are never copied into the child."""
     start = time.monotonic()
-    deadline = start + budget_s
-    chunks: list[str] = []
-    result: dict[str, Any] = {}
-
-    def stream(text: str) -> None:
-        chunks.append(text)
-        if on_text:
-            on_text(text)
-
-    def work() -> None:
+    deadline = start + max(0.0, budget_s)
+    token = marker_env({})[1]
+    with subreaper(), tempfile.TemporaryFile() as log:
+        read_fd, write_fd = os.pipe()
+        parent = os.getpid()
+        pid = os.fork()
+        if pid == 0:  # the child: never returns
+            os.close(read_fd)
+            _child(load, diff, max_chars, deadline, write_fd, log, token, parent)
+        os.close(write_fd)
+        tree = ProcessTree(pid, token)
+        messages: dict[str, Any] = {"text": []}
+        late, status = True, None
         try:
-            model = load()
-            messages = fit_diff(model, diff, max_chars)
-            result["reply"] = model.complete(
-                messages,
-                max_tokens=ANSWER_TOKENS,
-                on_text=stream,
-                should_stop=lambda: time.monotonic() > deadline,
-            )
-        except Exception as exc:  # fail open: any model problem becomes a note
-            result["error"] = f"{type(exc).__name__}: {exc}"
-
-    worker = threading.Thread(target=work, name="plt-agent-review", daemon=True)
-    worker.start()
-    worker.join(max(0.0, budget_s) + 2.0)
-    return _outcome(result, "".join(chunks), worker.is_alive() or time.monotonic() > deadline, start)
+            with waiting() if waiting else contextlib.nullcontext():
+                late = not _receive(read_fd, deadline + GRACE_S, messages, on_text)
+        finally:
+            with signals_deferred():
+                tree.kill()
+                status = _reap(pid)
+                os.close(read_fd)
+        if "reply" not in messages and "error" not in messages and not late:
+            messages["error"] = _death(status, _log_tail(log))
+    return _outcome(messages, "".join(messages["text"]), late or time.monotonic() > deadline, start)
 
 
-def _outcome(result: dict[str, Any], streamed: str, late: bool, start: float) -> Review:
+def _child(
+    load: Callable[[], Any],
+    diff: str,
+    max_chars: int,
+    deadline: float,
+    out_fd: int,
+    log: IO[bytes],
+    token: str,
+    parent: int,
+) -> None:
+    """Review in the forked child and report over `out_fd`, one JSON message per line; exits."""
+
+    def send(message: dict[str, Any]) -> None:
+        data = (json.dumps(message) + "\n").encode()
+        while data:
+            data = data[os.write(out_fd, data) :]
+
+    try:
+        die_with_parent()  # the hook killed by git or the user: this goes too
+        if os.getppid() != parent:  # the parent died before that took effect
+            os._exit(0)
+        os.setsid()  # out of the terminal's reach: the parent decides when it ends
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, signal.SIG_DFL)
+        null = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(null, 0)
+        os.dup2(log.fileno(), 1)
+        os.dup2(log.fileno(), 2)
+        if faulthandler.is_enabled():  # it may hold a copy of the old stderr: point it here too
+            faulthandler.enable(file=log.fileno())
+        os.environ[MARKER_VAR] = token  # for anything the model starts
+        os.environ.setdefault("GGML_NO_BACKTRACE", "1")  # ggml would attach gdb before aborting
+        model = load()
+        messages = fit_diff(model, diff, max_chars)
+        reply = model.complete(
+            messages,
+            max_tokens=ANSWER_TOKENS,
+            on_text=lambda text: send({"text": text}),
+            should_stop=lambda: time.monotonic() > deadline,
+        )
+        send({"reply": {"content": reply.content, "finish_reason": reply.finish_reason}})
+    except BaseException as exc:  # fail open: any model problem becomes a note
+        with contextlib.suppress(BaseException):
+            send({"error": f"{type(exc).__name__}: {exc}"})
+    finally:
+        os._exit(0)
+
+
+def _receive(
+    fd: int, hard_deadline: float, messages: dict[str, Any], on_text: Callable[[str], None] | None
+) -> bool:
+    """Read the child's messages until it closes the pipe (True) or `hard_deadline` passes (False)."""
+    buffer = b""
+    with selectors.DefaultSelector() as selector:
+        selector.register(fd, selectors.EVENT_READ)
+        while True:
+            left = hard_deadline - time.monotonic()
+            if left <= 0:
+                return False
+            if not selector.select(min(left, 0.1)):
+                continue
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                return True
+            *lines, buffer = (buffer + chunk).split(b"\n")
+            for line in lines:
+                _take(line, messages, on_text)
+
+
+def _take(line: bytes, messages: dict[str, Any], on_text: Callable[[str], None] | None) -> None:
+    try:
+        message = json.loads(line)
+    except ValueError:
+        return
+    if "text" in message:
+        messages["text"].append(str(message["text"]))
+        if on_text:
+            on_text(str(message["text"]))
+    elif "reply" in message or "error" in message:
+        messages.update(message)
+
+
+def _reap(pid: int) -> int | None:
+    """The child's wait status (it has been killed, so this does not wait long)."""
+    for _ in range(500):
+        try:
+            done, status = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            return None
+        if done:
+            return status
+        time.sleep(0.01)
+    return None
+
+
+def _death(status: int | None, log_tail: str) -> str:
+    """One line on how the review process ended without an answer."""
+    if status is not None and os.WIFSIGNALED(status):
+        number = os.WTERMSIG(status)
+        try:
+            name = signal.Signals(number).name
+        except ValueError:
+            name = f"signal {number}"
+        what = f"the review process was killed by {name}"
+    elif status is not None and os.WIFEXITED(status):
+        what = f"the review process exited with code {os.WEXITSTATUS(status)} without an answer"
+    else:
+        what = "the review process ended without an answer"
+    return f"{what}: {log_tail}" if log_tail else what
+
+
+def _log_tail(log: IO[bytes]) -> str:
+    """The telling line of what the child printed (an assertion or error line, else the last)."""
+    log.seek(0, os.SEEK_END)
+    size = log.tell()
+    log.seek(max(0, size - 16384))
+    lines = [printable(ln).strip() for ln in log.read().decode("utf-8", "replace").splitlines()]
+    lines = [ln for ln in lines if ln]
+    telling = [ln for ln in lines if re.search(r"GGML_ASSERT|assert|error|abort|fatal", ln, re.I)]
+    line = (telling or lines or [""])[0 if telling else -1]
+    line = re.sub(
+        r"^\S*/(?=[^/\s]+:\d+: )", "", line
+    )  # "/long/build/path/ops.cpp:12: ..." -> "ops.cpp:12: ..."
+    return line if len(line) <= 200 else line[:100] + " ... " + line[-95:]
+
+
+def _outcome(messages: dict[str, Any], streamed: str, late: bool, start: float) -> Review:
     seconds = time.monotonic() - start
-    if "error" in result:
-        return Review(status="failed", error=result["error"], seconds=seconds)
-    reply = result.get("reply")
-    if reply is not None and getattr(reply, "finish_reason", "") == "error":
-        return Review(status="failed", error=reply.content or "the model reported an error", seconds=seconds)
-    text = reply.content if reply is not None and reply.content else streamed
-    cancelled = reply is None or getattr(reply, "finish_reason", "") == "cancelled"
+    if "error" in messages:
+        return Review(status="failed", error=str(messages["error"]), seconds=seconds)
+    reply = messages.get("reply")
+    finish = reply.get("finish_reason", "") if reply is not None else ""
+    if reply is not None and finish == "error":
+        return Review(
+            status="failed", error=reply.get("content") or "the model reported an error", seconds=seconds
+        )
+    text = reply["content"] if reply is not None and reply.get("content") else streamed
+    cancelled = reply is None or finish == "cancelled"
     status = "timeout" if late and cancelled else "ok"
     # A cut-off answer: only its complete lines count (a half-written finding would mislead).
     findings, patch = parse_review(text if status == "ok" else text[: text.rfind("\n") + 1])

@@ -1,12 +1,16 @@
 """`plt-agent hook run`: review the staged diff, print suggestions, decide the exit code.
 
 Order of business: skip (PLT_AGENT_SKIP=1, `SKIP` naming plt-agent-review as the pre-commit
-framework does, a merge/rebase/cherry-pick/revert underway, nothing staged); run the
+framework does, a merge/rebase/cherry-pick/revert underway, another plt-agent run holding
+the repository's run lock, nothing staged); run the
 deterministic checks (plt_agent.hook.checks); ask the model within the time budget
 (plt_agent.hook.review); print; optionally write the suggested patch under
 `<git dir>/plt-agent/` (never applied). Exit 0 always, except with `strict`, where a
 blocking finding (a deterministic blocker, or a model finding marked "blocker") gives 1.
-A model that cannot load, errs or runs out of time is a printed note, not a failure.
+A model that cannot load, errs, crashes (the review runs in a child process: a native abort
+or a signal there cannot take the hook down), hangs or runs out of time is a printed note,
+not a failure. Outside text (paths, messages, the model's words) is printed through
+plt_agent.display.literal: no markup injection, no terminal control sequences.
 
 Nothing here writes to the work tree or the index. This module knows no CLI framework.
 """
@@ -20,14 +24,16 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.markup import escape
 
-from plt_agent.hook import git as g
+from plt_agent.display import literal as safe
 from plt_agent.hook.checks import Finding, run_checks
 from plt_agent.hook.review import Review, review_diff
+from tools import git as g
+from tools.repofiles import run_dir
+from tools.runlock import RepositoryBusy, RunLock
+from tools.runs import LOCK_NAME
 
 HOOK_ID = "plt-agent-review"
-PATCH_DIR = "plt-agent"
 DEFAULT_PATCH_NAME = "suggested.patch"
 SHORT_LINES = 12  # findings shown when stdout is not a terminal
 
@@ -58,7 +64,7 @@ def skip_reason(root: Path, environ: dict[str, str]) -> str:
         return "PLT_AGENT_SKIP is set"
     if HOOK_ID in [s.strip() for s in environ.get("SKIP", "").split(",")]:
         return f"SKIP names {HOOK_ID}"
-    operation = g.operation_in_progress(g.git_dir(root))
+    operation = g.operation_in_progress(root)
     return f"a {operation} is in progress" if operation else ""
 
 
@@ -73,8 +79,28 @@ def run_hook(
     root = g.repo_root(path)
     reason = skip_reason(root, dict(os.environ if environ is None else environ))
     if reason:
-        console.print(f"plt-agent: review skipped ({reason})", highlight=False)
+        _say(console, f"plt-agent: review skipped ({safe(reason)})")
         return HookResult(0, skipped=reason)
+    lock = RunLock(run_dir(root) / LOCK_NAME)
+    try:
+        lock.acquire("hook")
+    except RepositoryBusy as exc:  # a fix or chat is working here (maybe it is this commit's author)
+        who = exc.holder.describe() if exc.holder else "another plt-agent run"
+        reason = f"{who} is working in this repository"
+        _say(console, f"plt-agent: review skipped ({safe(reason)}); the commit goes through")
+        return HookResult(0, skipped=reason)
+    except OSError:
+        lock = None  # the git dir is read-only: review without the lock
+    try:
+        return _review_staged(root, options, load_model, console)
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _review_staged(
+    root: Path, options: HookOptions, load_model: Callable[[str | None], Any], console: Console
+) -> HookResult:
     diff = g.staged_diff(root)
     if not diff.strip():
         return HookResult(0, skipped="nothing staged")
@@ -91,23 +117,20 @@ def _review(
     diff: str, options: HookOptions, load_model: Callable[[str | None], Any], console: Console
 ) -> Review:
     label = options.model or "the default model"
-    if not console.is_terminal:
-        return review_diff(
-            lambda: load_model(options.model),
-            diff,
-            budget_s=options.time_budget_s,
-            max_chars=options.max_diff_chars,
+
+    def spinner() -> Any:
+        return console.status(
+            f"plt-agent: reviewing the staged diff with {safe(label)} "
+            f"(budget {options.time_budget_s:g} s; Ctrl-C aborts the commit)"
         )
-    with console.status(
-        f"plt-agent: reviewing the staged diff with {escape(label)} "
-        f"(budget {options.time_budget_s:g} s; Ctrl-C aborts the commit)"
-    ):
-        return review_diff(
-            lambda: load_model(options.model),
-            diff,
-            budget_s=options.time_budget_s,
-            max_chars=options.max_diff_chars,
-        )
+
+    return review_diff(
+        lambda: load_model(options.model),
+        diff,
+        budget_s=options.time_budget_s,
+        max_chars=options.max_diff_chars,
+        waiting=spinner if console.is_terminal else None,
+    )
 
 
 def _write_patch(root: Path, review: Review | None, name: str | None) -> Path | None:
@@ -115,13 +138,18 @@ def _write_patch(root: Path, review: Review | None, name: str | None) -> Path | 
         return None
     target = Path(name)
     if not target.is_absolute():
-        target = g.git_dir(root) / PATCH_DIR / target
+        target = run_dir(root) / target  # <git dir>/plt-agent/
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(review.patch if review.patch.endswith("\n") else review.patch + "\n")
     return target
 
 
 _STYLE = {"blocker": "bold red", "warning": "yellow", "info": "cyan"}
+
+
+def _say(console: Console, text: str, **options: Any) -> None:
+    """Print one markup line; no emoji codes (`:1234:` in a message must stay as it is)."""
+    console.print(text, highlight=False, emoji=False, **options)
 
 
 def _report(
@@ -134,35 +162,37 @@ def _report(
 ) -> None:
     short = not console.is_terminal
     shown = findings[:SHORT_LINES] if short else findings
-    console.print(_headline(findings, review, options), highlight=False)
+    _say(console, _headline(findings, review, options))
     for f in shown:
         origin = "" if f.source == "model" else " (check)"
-        console.print(
-            f"  [{_STYLE.get(f.severity, '')}]{f.severity}[/] {escape(f.location())}: "
-            f"{escape(f.message)}{origin}",
-            highlight=False,
+        _say(
+            console,
+            f"  [{_STYLE.get(f.severity, '')}]{safe(f.severity)}[/] {safe(f.location())}: "
+            f"{safe(f.message)}{origin}",
             soft_wrap=True,
         )
     if len(shown) < len(findings):
-        console.print(f"  ... {len(findings) - len(shown)} more (run `plt-agent hook run` in a terminal)")
+        _say(console, f"  ... {len(findings) - len(shown)} more (run `plt-agent hook run` in a terminal)")
     if review and review.status == "ok" and not any(f.source == "model" for f in findings):
         _print_prose(console, review.text, 3 if short else 30)
     if review and review.status != "ok":
-        console.print(
-            f"plt-agent: {_review_note(review, options)}; the commit is not held up", highlight=False
+        _say(
+            console,
+            f"plt-agent: {safe(_review_note(review, options))}; the commit is not held up",
+            soft_wrap=True,
         )
     if patch:
-        console.print(
-            f"plt-agent: suggested patch written to {patch} (not applied; review it, then "
-            f"`git apply {patch}`)",
-            highlight=False,
+        _say(
+            console,
+            f"plt-agent: suggested patch written to {safe(patch)} (not applied; review it, then "
+            f"`git apply {safe(patch)}`)",
             soft_wrap=True,
         )
     if blocked:
-        console.print(
+        _say(
+            console,
             "plt-agent: commit blocked (--strict and a blocker above); fix it, or bypass with "
             "`git commit --no-verify` or PLT_AGENT_SKIP=1",
-            highlight=False,
         )
 
 
@@ -171,11 +201,11 @@ def _print_prose(console: Console, text: str, max_lines: int) -> None:
     lines = [line for line in text.strip().splitlines() if line.strip()]
     if not lines or (len(lines) == 1 and lines[0].strip(" .!`*").upper() == "LGTM"):
         return
-    console.print("  the model said:", highlight=False)
+    _say(console, "  the model said:")
     for line in lines[:max_lines]:
-        console.print(f"    {escape(line)}", highlight=False, soft_wrap=True)
+        _say(console, f"    {safe(line)}", soft_wrap=True)
     if len(lines) > max_lines:
-        console.print(f"    ... ({len(lines) - max_lines} more lines)", highlight=False)
+        _say(console, f"    ... ({len(lines) - max_lines} more lines)")
 
 
 def _headline(findings: list[Finding], review: Review | None, options: HookOptions) -> str:

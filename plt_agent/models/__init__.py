@@ -6,24 +6,28 @@
     load_model("scripted:replies.jsonl")                   # replays recorded replies
     load_model("smollm2-135m")                             # a name in the model store
     load_model(None)                                       # the default demonstration model
+    load_model(spec, ModelOptions.from_config(config, announce=print))
 
-Options (all optional): `context` (window override in tokens), `threads`, `kv_type` (KV cache
-type of the plt and llama backends: auto, f16, q8_0, f32), `native_tools`
-("auto" | "on" | "off", openai only), `tool_choice` (openai only), `store` (a ModelStore),
-`auto_pull` (pull a store model on first use; default True for the default model only),
-`announce` (a callable that receives progress lines for the user).
+`ModelOptions` (all optional) say how: the window, CPU threads, the KV cache type of the
+plt and llama backends (auto, f16, q8_0, f32), native tool calls, whether to pull a store
+model on first use, where progress lines for the user go.
 
 Backends import their heavy libraries when loaded, never when this package is imported.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from plt_agent.errors import UsageError
 from plt_agent.models.base import ContextOverflow, Model, ModelError, Reply, ToolCall, Usage
+
+if TYPE_CHECKING:
+    from plt_agent.config import Config
 
 __all__ = [
     "DEFAULT_MODEL",
@@ -31,6 +35,7 @@ __all__ = [
     "ContextOverflow",
     "Model",
     "ModelError",
+    "ModelOptions",
     "Reply",
     "ToolCall",
     "Usage",
@@ -44,43 +49,67 @@ SPEC_FORMS = (
 )
 
 
-def load_model(spec: str | None, **options: Any) -> Model:
+@dataclass(frozen=True)
+class ModelOptions:
+    context: int | None = None  # window override in tokens (else the model's real window)
+    threads: int | None = None  # CPU threads of the local backends (else `local.cpu_threads()`)
+    kv_type: str | None = None  # KV cache type of the local backends (auto, f16, q8_0, f32; None: auto)
+    native_tools: str = "auto"  # openai: whether the server takes native tool calls (auto | on | off)
+    tool_choice: Any = None  # openai: sent with the tools when set
+    store: Any = None  # the ModelStore to look names up in (else the user's)
+    auto_pull: bool | None = None  # pull a store model on first use (None: the default model only)
+    announce: Callable[[str], None] | None = None  # receives progress lines for the user
+
+    @classmethod
+    def from_config(cls, config: Config, **overrides: Any) -> ModelOptions:
+        """The options a command's merged config gives (`overrides` win)."""
+        fields = {
+            "context": config.context,
+            "threads": config.threads,
+            "kv_type": config.kv_type,
+            "native_tools": config.native_tools,
+        }
+        return cls(**{**fields, **overrides})
+
+    def say(self, line: str) -> None:
+        if self.announce is not None:
+            self.announce(line)
+
+
+def load_model(spec: str | None, options: ModelOptions | None = None) -> Model:
     """The backend for `spec` (None: the default demonstration model, pulled on first use)."""
-    announce: Callable[[str], None] = options.pop("announce", None) or (lambda _line: None)
+    options = options or ModelOptions()
     if not spec:
-        announce(
+        options.say(
             f"No model configured: using {DEFAULT_MODEL}, a small demonstration model "
             "(set `model` in config, PLT_AGENT_MODEL or --model for a real one)."
         )
-        options.setdefault("auto_pull", True)
+        if options.auto_pull is None:
+            options = dataclasses.replace(options, auto_pull=True)
         spec = DEFAULT_MODEL
     scheme, sep, rest = spec.partition(":")
     if sep and scheme in _LOADERS and rest:
-        return _LOADERS[scheme](rest, options, announce)
+        return _LOADERS[scheme](rest, options)
     if spec.endswith(".gguf") and Path(spec).expanduser().is_file():
-        return _load_gguf_by_arch(Path(spec).expanduser(), options, announce)
-    return _load_from_store(spec, options, announce)
+        return _load_gguf_by_arch(Path(spec).expanduser(), options)
+    return _load_from_store(spec, options)
 
 
-def _load_llama(rest: str, options: dict[str, Any], announce: Callable[[str], None]) -> Model:
+def _load_llama(rest: str, options: ModelOptions) -> Model:
     from plt_agent.models.llama import LlamaModel
 
-    return LlamaModel(
-        rest, context=options.get("context"), threads=options.get("threads"), kv_type=options.get("kv_type")
-    )
+    return LlamaModel(rest, context=options.context, threads=options.threads, kv_type=options.kv_type)
 
 
-def _load_plt(rest: str, options: dict[str, Any], announce: Callable[[str], None]) -> Model:
+def _load_plt(rest: str, options: ModelOptions) -> Model:
     try:
         from plt_agent.models.plt import PltModel
     except ImportError as exc:
         raise ModelError(f"plt backend is not available in this build ({exc})") from None
-    return PltModel(
-        rest, context=options.get("context"), threads=options.get("threads"), kv_type=options.get("kv_type")
-    )
+    return PltModel(rest, context=options.context, threads=options.threads, kv_type=options.kv_type)
 
 
-def _load_openai(rest: str, options: dict[str, Any], announce: Callable[[str], None]) -> Model:
+def _load_openai(rest: str, options: ModelOptions) -> Model:
     from plt_agent.models.openai import OpenAIModel
 
     url, sep, model = rest.partition("#")
@@ -92,19 +121,19 @@ def _load_openai(rest: str, options: dict[str, Any], announce: Callable[[str], N
     return OpenAIModel(
         url,
         model,
-        context=options.get("context"),
-        native_tools=options.get("native_tools") or "auto",
-        tool_choice=options.get("tool_choice"),
+        context=options.context,
+        native_tools=options.native_tools,
+        tool_choice=options.tool_choice,
     )
 
 
-def _load_scripted(rest: str, options: dict[str, Any], announce: Callable[[str], None]) -> Model:
+def _load_scripted(rest: str, options: ModelOptions) -> Model:
     from plt_agent.models.scripted import ScriptedModel
 
-    return ScriptedModel.from_file(rest, context_window=options.get("context"))
+    return ScriptedModel.from_file(rest, context_window=options.context)
 
 
-_LOADERS: dict[str, Callable[[str, dict[str, Any], Callable[[str], None]], Model]] = {
+_LOADERS: dict[str, Callable[[str, ModelOptions], Model]] = {
     "llama": _load_llama,
     "plt": _load_plt,
     "openai": _load_openai,
@@ -112,22 +141,20 @@ _LOADERS: dict[str, Callable[[str, dict[str, Any], Callable[[str], None]], Model
 }
 
 
-def _load_gguf_by_arch(path: Path, options: dict[str, Any], announce: Callable[[str], None]) -> Model:
+def _load_gguf_by_arch(path: Path, options: ModelOptions) -> Model:
     """A bare .gguf path: the PLT engine for PLT files, llama.cpp for everything else."""
     from engine.arch import ARCH
     from plt_agent.store import gguf_architecture
 
     scheme = "plt" if gguf_architecture(path) == ARCH else "llama"
-    return _LOADERS[scheme](str(path), options, announce)
+    return _LOADERS[scheme](str(path), options)
 
 
-def _load_from_store(name: str, options: dict[str, Any], announce: Callable[[str], None]) -> Model:
+def _load_from_store(name: str, options: ModelOptions) -> Model:
     from plt_agent.store import ModelStore
 
-    store = options.get("store") or ModelStore()
+    store = options.store or ModelStore()
     if not store.knows(name):
         raise UsageError(f"unknown model {name!r}: expected {SPEC_FORMS}")
-    spec = store.resolve(name, auto_pull=bool(options.get("auto_pull")), announce=announce)
-    return load_model(
-        spec, **{k: v for k, v in options.items() if k not in ("store", "auto_pull")}, announce=announce
-    )
+    spec = store.resolve(name, auto_pull=bool(options.auto_pull), announce=options.say)
+    return load_model(spec, dataclasses.replace(options, store=None, auto_pull=None))

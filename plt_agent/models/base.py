@@ -1,7 +1,10 @@
 """The one interface the agent needs from a language model, and the data it exchanges.
 
 `Model.complete(messages, tools=..., ...) -> Reply` is all the agent loop, the REPL and the
-hook call. Backends (plt, llama, openai, scripted) implement it; a spec string selects one.
+hook call; `count_tokens` measures a prompt, and a model says what it is (`context_window`,
+`supports_tools`, `n_params`, `mode`) so the agent can choose how to drive it once
+(`plt_agent.agent.profile`). Backends (plt, llama, openai, scripted) subclass `ModelBase`,
+which takes the keyword arguments of `complete` as one `Request`; a spec string selects one.
 Messages are OpenAI-style dicts: {"role": "system"|"user"|"assistant"|"tool", "content": str,
 optional "tool_calls": [...], "tool_call_id": str, "name": str}.
 
@@ -67,6 +70,8 @@ class Model(Protocol):
     name: str  # the spec string it was made from
     context_window: int  # the real context size in tokens
     supports_tools: bool  # True when the backend takes native tool calls
+    n_params: int | None  # weights in the model, when known (local files)
+    mode: str | None  # an action format the model must be driven with (a replayed run's), else None
 
     def complete(
         self,
@@ -83,3 +88,37 @@ class Model(Protocol):
     def count_tokens(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None) -> int:
         """Tokens the rendered prompt for these messages occupies (with the model's own tokenizer)."""
         ...
+
+
+@dataclass(frozen=True)
+class Request:
+    """What one `complete` call asks for besides the messages (see `Model.complete`)."""
+
+    tools: list[dict[str, Any]] | None = None
+    max_tokens: int = 1024
+    temperature: float = 0.0
+    stop: list[str] | None = None
+    on_text: Callable[[str], None] | None = None
+    should_stop: Callable[[], bool] | None = None
+
+
+class ModelBase:
+    """What every backend shares: the capability defaults and `complete`, which hands the
+    call to the backend's `answer(messages, request)`."""
+
+    supports_tools: bool = False
+    n_params: int | None = None
+    mode: str | None = None
+
+    def complete(self, messages: list[dict[str, Any]], **options: Any) -> Reply:
+        """`Model.complete`: its keyword arguments become the `Request` for `answer`."""
+        return self.answer(messages, Request(**options))
+
+    def answer(self, messages: list[dict[str, Any]], request: Request) -> Reply:
+        raise NotImplementedError
+
+
+def text_tokens(model: Model, text: str) -> int:
+    """Tokens `text` takes as one message, without the message's fixed overhead."""
+    empty = model.count_tokens([{"role": "user", "content": ""}])
+    return max(0, model.count_tokens([{"role": "user", "content": text}]) - empty)

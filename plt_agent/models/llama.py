@@ -13,13 +13,12 @@ llama_cpp is imported when a model is loaded, never at import time.
 from __future__ import annotations
 
 import contextlib
-import os
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from plt_agent.models.base import ModelError, Reply, Usage, room_for_reply
+from plt_agent.models.base import ModelError, Reply, Request, Usage
+from plt_agent.models.local import LocalModel
 
 DEFAULT_MAX_CONTEXT = 8192  # cap on the window when the model's training context is larger
 _CHATML = (
@@ -27,24 +26,6 @@ _CHATML = (
     "{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}"
     "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
 )
-
-
-def cpu_threads() -> int:
-    """Cores this process may use, minus those other programs keep busy (load average).
-
-    ggml's worker threads spin while they wait for each other, so on a loaded machine more
-    threads are slower, not faster: measured here with SmolLM2-135M on 2 busy cores, a
-    283-token prompt and 80 tokens took 46 s with 2 threads and 3.5 s with 1.
-    """
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        cores = os.cpu_count() or 1
-    try:
-        busy = round(os.getloadavg()[0])
-    except OSError:
-        busy = 0
-    return max(1, min(cores, cores - busy))
 
 
 def gguf_context_length(path: Path) -> int | None:
@@ -97,49 +78,33 @@ def _cache_options(kv_type: str) -> dict[str, Any]:
     return {"type_k": cache, "type_v": cache, "flash_attn": kv_type == "q8_0"}
 
 
-class LlamaModel:
-    supports_tools = False
+class LlamaModel(LocalModel):
+    kind = "llama"
 
-    def __init__(
-        self,
-        path: str | Path,
-        *,
-        context: int | None = None,
-        threads: int | None = None,
-        seed: int = 0,
-        kv_type: str | None = None,
-    ) -> None:
-        path = Path(path).expanduser()
-        if not path.is_file():
-            raise ModelError(f"llama backend: no model file at {path}")
-        self.name = f"llama:{path}"
-        self.path = path
-        self.seed = seed
-        self._llm = self._load(path, context, threads or cpu_threads(), kv_type or "auto")
-        self.context_window = self._llm.n_ctx()
-        self.n_params = self._llm._model.n_params()
-        self._formatter = self._make_formatter()
-
-    def _load(self, path: Path, context: int | None, threads: int, kv_type: str) -> Any:
+    def _load(self, context: int | None, threads: int) -> None:
         try:
             import llama_cpp
         except ImportError as exc:
             raise ModelError(f"llama backend needs llama-cpp-python ({exc})") from None
-        trained = gguf_context_length(path) or DEFAULT_MAX_CONTEXT
+        _check_file(self.path)
+        trained = gguf_context_length(self.path) or DEFAULT_MAX_CONTEXT
         n_ctx = min(context or DEFAULT_MAX_CONTEXT, trained)
         try:
             with _without_extra_buffers():
-                return llama_cpp.Llama(
-                    str(path),
+                self._llm = llama_cpp.Llama(
+                    str(self.path),
                     n_ctx=n_ctx,
                     n_threads=threads,
                     n_threads_batch=threads,
                     seed=self.seed,
                     verbose=False,
-                    **_cache_options(kv_type),
+                    **_cache_options(self.kv_type),
                 )
         except (ValueError, RuntimeError) as exc:
-            raise ModelError(f"llama backend: cannot load {path}: {exc}") from None
+            raise ModelError(f"llama backend: cannot load {self.path}: {exc}") from None
+        self.context_window = self._llm.n_ctx()
+        self.n_params = self._llm._model.n_params()
+        self._formatter = self._make_formatter()
 
     def _make_formatter(self) -> Any:
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
@@ -153,10 +118,9 @@ class LlamaModel:
         self._add_bos = llm.metadata.get("tokenizer.ggml.add_bos_token", "false") == "true"
         return Jinja2ChatFormatter(template=template, eos_token=self.eos_text, bos_token=self.bos_text)
 
-    def render(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None) -> str:
-        clean = [{**m, "content": m.get("content") or ""} for m in messages]
+    def _render(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None) -> str:
         try:
-            return self._formatter(messages=clean, tools=tools).prompt
+            return self._formatter(messages=messages, tools=tools).prompt
         except Exception as exc:  # jinja raises many types; the template is the model's, not ours
             raise ModelError(f"{self.path.name}: its chat template failed to render: {exc}") from None
 
@@ -164,56 +128,37 @@ class LlamaModel:
         add_bos = self._add_bos and bool(self.bos_text) and not prompt.startswith(self.bos_text)
         return self._llm.tokenize(prompt.encode("utf-8"), add_bos=add_bos, special=True)
 
-    def count_tokens(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None) -> int:
-        return len(self.tokenize(self.render(messages, tools)))
-
-    def complete(
-        self,
-        messages: list[dict[str, Any]],
-        *,
-        tools: list[dict[str, Any]] | None = None,
-        max_tokens: int = 1024,
-        temperature: float = 0.0,
-        stop: list[str] | None = None,
-        on_text: Callable[[str], None] | None = None,
-        should_stop: Callable[[], bool] | None = None,
-    ) -> Reply:
-        started = time.perf_counter()
-        ids = self.tokenize(self.render(messages, tools))
-        room = room_for_reply(self.path.name, len(ids), self.context_window)
+    def _generate(self, ids: list[int], request: Request, max_tokens: int) -> Reply:
         cached = min(self._cached_prefix(ids), len(ids) - 1)
         pieces: list[str] = []
         finish = "length"
         stream = self._llm.create_completion(
             prompt=ids,
-            max_tokens=min(max_tokens, room),
-            temperature=temperature,
+            max_tokens=max_tokens,
+            temperature=request.temperature,
             top_p=0.95,
             top_k=40,
             min_p=0.05,
             repeat_penalty=1.0,
             seed=self.seed,
-            stop=stop or [],
+            stop=request.stop or [],
             stream=True,
         )
         for chunk in stream:
             choice = chunk["choices"][0]
             if choice.get("text"):
                 pieces.append(choice["text"])
-                if on_text:
-                    on_text(choice["text"])
+                if request.on_text:
+                    request.on_text(choice["text"])
             if choice.get("finish_reason"):
                 finish = choice["finish_reason"]
-            if should_stop and should_stop():
+            if request.should_stop and request.should_stop():
                 finish = "cancelled"
                 stream.close()
                 break
         text = "".join(pieces)
         n_out = len(self._llm.tokenize(text.encode(), add_bos=False, special=True)) if text else 0
-        seconds = time.perf_counter() - started
-        usage = Usage(
-            prompt_tokens=len(ids), completion_tokens=n_out, cached_tokens=max(cached, 0), seconds=seconds
-        )
+        usage = Usage(prompt_tokens=len(ids), completion_tokens=n_out, cached_tokens=max(cached, 0))
         return Reply(content=text, finish_reason=finish, usage=usage)
 
     def _cached_prefix(self, ids: list[int]) -> int:
@@ -224,3 +169,15 @@ class LlamaModel:
                 break
             n += 1
         return n
+
+
+def _check_file(path: Path) -> None:
+    """The engine's header and hyperparameter checks before llama.cpp sees the file: llama.cpp
+    aborts the whole process on some hostile values (block_count 0 or 2^31)."""
+    from engine.api import check_header
+    from engine.errors import EngineError
+
+    try:
+        check_header(path)
+    except EngineError as exc:
+        raise ModelError(f"llama backend: {exc}") from None

@@ -25,14 +25,14 @@ import urllib.request
 from collections.abc import Callable
 from typing import Any
 
-from plt_agent.models.base import ContextOverflow, ModelError, Reply, ToolCall, Usage
+from plt_agent.models.base import ContextOverflow, ModelBase, ModelError, Reply, Request, ToolCall, Usage
 from plt_agent.models.wire import approx_message_tokens, approx_tokens, parse_tool_call, tools_for_wire
 
 DEFAULT_CONTEXT = 4096
 _OVERFLOW = re.compile(r"context (window|length)|maximum context|too many tokens|exceed", re.IGNORECASE)
 
 
-class OpenAIModel:
+class OpenAIModel(ModelBase):
     def __init__(
         self,
         base_url: str,
@@ -95,34 +95,24 @@ class OpenAIModel:
 
     # -- completion ---------------------------------------------------------------------------
 
-    def complete(
-        self,
-        messages: list[dict[str, Any]],
-        *,
-        tools: list[dict[str, Any]] | None = None,
-        max_tokens: int = 1024,
-        temperature: float = 0.0,
-        stop: list[str] | None = None,
-        on_text: Callable[[str], None] | None = None,
-        should_stop: Callable[[], bool] | None = None,
-    ) -> Reply:
+    def answer(self, messages: list[dict[str, Any]], request: Request) -> Reply:
         started = time.perf_counter()
         body: dict[str, Any] = {
             "model": self.model,
             "messages": messages,
             "stream": True,
-            "max_tokens": max_tokens,
-            "temperature": temperature,
+            "max_tokens": request.max_tokens,
+            "temperature": request.temperature,
             "stream_options": {"include_usage": True},
             "cache_prompt": True,
         }
-        if stop:
-            body["stop"] = stop[:4]
-        if tools and self.supports_tools:
-            body["tools"] = tools_for_wire(tools)
+        if request.stop:
+            body["stop"] = request.stop[:4]
+        if request.tools and self.supports_tools:
+            body["tools"] = tools_for_wire(request.tools)
             if self.tool_choice is not None:
                 body["tool_choice"] = self.tool_choice
-        stream = _Stream(on_text, should_stop)
+        stream = _Stream(request.on_text, request.should_stop)
         try:
             with self._request("/chat/completions", body) as response:
                 stream.consume(response)
@@ -131,9 +121,10 @@ class OpenAIModel:
         except (urllib.error.URLError, OSError) as exc:
             raise ModelError(f"openai backend: request to {self.base} failed: {exc}") from None
         if not stream.n_chunks:
-            raise self._empty_stream(messages, tools)
+            raise self._empty_stream(messages, request.tools)
         usage = stream.usage or Usage(
-            prompt_tokens=self.count_tokens(messages, tools), completion_tokens=approx_tokens(stream.text)
+            prompt_tokens=self.count_tokens(messages, request.tools),
+            completion_tokens=approx_tokens(stream.text),
         )
         usage.seconds = time.perf_counter() - started
         calls = stream.tool_calls()

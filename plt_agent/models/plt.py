@@ -12,94 +12,57 @@ imported when a model is loaded, never at import time.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-from pathlib import Path
+import math
 from typing import Any
 
-from plt_agent.models.base import ModelError, Reply, Usage, room_for_reply
-from plt_agent.models.llama import cpu_threads
+from plt_agent.models.base import ModelError, Reply, Request, Usage
+from plt_agent.models.local import LocalModel
 
 _FINISH = {"eos": "stop", "stop": "stop", "length": "length", "cancelled": "cancelled"}
 
 
-class PltModel:
-    supports_tools = False
+class PltModel(LocalModel):
+    kind = "plt"
 
-    def __init__(
-        self,
-        path: str | Path,
-        *,
-        context: int | None = None,
-        threads: int | None = None,
-        seed: int = 0,
-        kv_type: str | None = None,
-    ) -> None:
+    def _load(self, context: int | None, threads: int) -> None:
         from engine import api
         from engine.errors import EngineError
 
-        path = Path(path).expanduser()
-        if not path.is_file():
-            raise ModelError(f"plt backend: no model file at {path}")
-        self.name = f"plt:{path}"
-        self.path = path
-        self.seed = seed
         self._api = api
         try:
-            self._model = api.load(
-                path, n_ctx=context, threads=threads or cpu_threads(), kv_type=kv_type or "auto"
-            )
+            self._model = api.load(self.path, n_ctx=context, threads=threads, kv_type=self.kv_type)
         except EngineError as exc:
-            raise ModelError(f"plt backend: cannot load {path}: {exc}") from None
+            raise ModelError(f"plt backend: cannot load {self.path}: {exc}") from None
         self.context_window = self._model.n_ctx
         self.tokenizer = self._model.tokenizer
-        self.n_params = _count_params(self._model)
+        self.n_params = sum(math.prod(info.shape) for info in self._model.file.tensors.values())
 
-    def render(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None) -> str:
+    def _render(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None) -> str:
         from engine.errors import EngineError
 
-        clean = [{**m, "content": m.get("content") or ""} for m in messages]
         try:
-            return self.tokenizer.render_chat(clean, tools=tools, add_generation_prompt=True)
+            return self.tokenizer.render_chat(messages, tools=tools, add_generation_prompt=True)
         except EngineError as exc:
             raise ModelError(f"{self.path.name}: {exc}") from None
 
     def tokenize(self, prompt: str) -> list[int]:
         return self.tokenizer.encode_prompt(prompt)
 
-    def count_tokens(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None) -> int:
-        return len(self.tokenize(self.render(messages, tools)))
-
-    def complete(
-        self,
-        messages: list[dict[str, Any]],
-        *,
-        tools: list[dict[str, Any]] | None = None,
-        max_tokens: int = 1024,
-        temperature: float = 0.0,
-        stop: list[str] | None = None,
-        on_text: Callable[[str], None] | None = None,
-        should_stop: Callable[[], bool] | None = None,
-    ) -> Reply:
+    def _generate(self, ids: list[int], request: Request, max_tokens: int) -> Reply:
         from engine.errors import EngineError
 
-        started = time.perf_counter()
-        ids = self.tokenize(self.render(messages, tools))
-        room = room_for_reply(self.path.name, len(ids), self.context_window)
+        t = request.temperature
         params = self._api.SamplingParams(
-            temperature=temperature,
-            top_k=40 if temperature > 0 else 0,
-            top_p=0.95 if temperature > 0 else 1.0,
-            seed=self.seed,
+            temperature=t, top_k=40 if t > 0 else 0, top_p=0.95 if t > 0 else 1.0, seed=self.seed
         )
         try:
             result = self._model.generate(
                 ids,
                 params,
-                max_tokens=min(max_tokens, room),
-                stop=tuple(stop or ()),
-                on_text=on_text,
-                should_stop=should_stop,
+                max_tokens=max_tokens,
+                stop=tuple(request.stop or ()),
+                on_text=request.on_text,
+                should_stop=request.should_stop,
             )
         except EngineError as exc:
             raise ModelError(f"plt backend: generation failed: {exc}") from None
@@ -107,22 +70,6 @@ class PltModel:
             prompt_tokens=result.n_prompt,
             completion_tokens=len(result.token_ids),
             cached_tokens=result.n_cached,
-            seconds=time.perf_counter() - started,
         )
-        return Reply(
-            content=result.text, finish_reason=_FINISH.get(result.finish_reason, "stop"), usage=usage
-        )
-
-
-def _count_params(model: Any) -> int | None:
-    """Weights in the file (sum of tensor sizes), for choosing an action format."""
-    try:
-        total = 0
-        for info in model.file.tensors.values():
-            count = 1
-            for dim in info.shape:
-                count *= dim
-            total += count
-        return total
-    except (AttributeError, TypeError):
-        return None
+        finish = _FINISH.get(result.finish_reason, "stop")
+        return Reply(content=result.text, finish_reason=finish, usage=usage)

@@ -17,11 +17,10 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from plt_agent.models.base import ModelError, Reply, Usage
+from plt_agent.models.base import ModelBase, ModelError, Reply, Request, Usage
 from plt_agent.models.wire import approx_message_tokens, approx_tokens, cut_at_stop, parse_tool_calls
 
 
@@ -29,9 +28,7 @@ class ScriptExhausted(ModelError):
     """The scripted model has no replies left."""
 
 
-class ScriptedModel:
-    supports_tools: bool
-
+class ScriptedModel(ModelBase):
     def __init__(
         self,
         replies: list[dict[str, Any]],
@@ -58,28 +55,19 @@ class ScriptedModel:
         window = context_window or start.get("context_window") or 8192
         return cls(replies, name=f"scripted:{path}", context_window=int(window), mode=start.get("mode"))
 
-    def complete(
-        self,
-        messages: list[dict[str, Any]],
-        *,
-        tools: list[dict[str, Any]] | None = None,
-        max_tokens: int = 1024,
-        temperature: float = 0.0,
-        stop: list[str] | None = None,
-        on_text: Callable[[str], None] | None = None,
-        should_stop: Callable[[], bool] | None = None,
-    ) -> Reply:
+    def answer(self, messages: list[dict[str, Any]], request: Request) -> Reply:
         if self.n_calls >= len(self.replies):
             raise ScriptExhausted(f"{self.name}: ran out of replies after {len(self.replies)}")
         started = time.perf_counter()
         raw = self.replies[self.n_calls]
         self.n_calls += 1
-        content, stopped = cut_at_stop(str(raw.get("content") or ""), stop)
-        if on_text and content:
-            on_text(content)
-        calls = parse_tool_calls(raw.get("tool_calls")) if tools is not None or self.supports_tools else []
+        content, stopped = cut_at_stop(str(raw.get("content") or ""), request.stop)
+        if request.on_text and content:
+            request.on_text(content)
+        wanted = request.tools is not None or self.supports_tools
+        calls = parse_tool_calls(raw.get("tool_calls")) if wanted else []
         usage = Usage(
-            prompt_tokens=self.count_tokens(messages, tools),
+            prompt_tokens=self.count_tokens(messages, request.tools),
             completion_tokens=approx_tokens(content),
             seconds=time.perf_counter() - started,
         )

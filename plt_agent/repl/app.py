@@ -1,10 +1,14 @@
 """`plt-agent chat`: the read-eval-print loop that ties the terminal, the session and the commands.
 
 `run_chat(path, config, load_model)` opens the repository (a git work tree, or a plain
-directory), loads the model, takes a snapshot (what /diff and /undo compare against), then
+directory), takes its run lock for the whole session (tools.runs: a second chat or fix
+refuses, or waits with --wait; what a dead earlier run left is put back first), loads the
+model, takes a snapshot (what /diff and /undo compare against), then
 reads lines until /exit or end of input: a line starting with "/" is a command, anything
 else is a message for the model, answered with the agent in chat mode. Ctrl-C while the
-model works stops the answer (the REPL goes on); errors are printed as one line.
+model works stops the answer and ends a running shell command (the REPL goes on); errors
+are printed as one line. The model's shell commands are asked about in a terminal, refused
+when input comes from a script, and run unasked with `yes`.
 
 This module knows the pieces' interfaces, not their insides.
 """
@@ -22,6 +26,7 @@ from plt_agent.repl.session import ChatSession
 from plt_agent.repl.terminal import Terminal
 from plt_agent.repl.turn import ChatEvents, describe_action
 from tools.base import ToolError
+from tools.shell import stop_commands
 
 STOPPED = {
     "cancelled": "answer stopped",
@@ -63,7 +68,7 @@ class Repl:
     def message(self, text: str) -> None:
         events = ChatEvents(self.terminal, self.session.workspace)
         try:
-            with self.terminal.interruptible() as should_stop:
+            with self.terminal.interruptible(on_stop=stop_commands) as should_stop:
                 outcome = self.session.ask(text, events, should_stop)
         except KeyboardInterrupt:
             if events.stream is not None:
@@ -98,33 +103,77 @@ def history_file() -> Path:
 
 
 def open_workspace(path: Path, test_cmd: str | None) -> Any:
-    from plt_agent.hook.git import repo_root
+    from tools.git import NotARepository, repo_root
     from tools.workspace import Workspace
 
     if not path.is_dir():
         raise PltAgentError(f"{path} is not a directory")
     try:
         return Workspace(repo_root(path), test_command=test_cmd)
-    except PltAgentError:
+    except NotARepository:
         return Workspace(path, use_git=False, test_command=test_cmd)
 
 
 def run_chat(
-    path: Path, config: Any, load_model: Callable[..., Any], terminal: Terminal | None = None
+    path: Path,
+    config: Any,
+    load_model: Callable[..., Any],
+    terminal: Terminal | None = None,
+    *,
+    wait: bool = False,
+    yes: bool = False,
 ) -> int:
-    """Run the chat until the user leaves; the exit code."""
+    """Run the chat until the user leaves; the exit code. `yes`: run the model's commands unasked."""
+    from plt_agent.signals import stop_signals
+
     terminal = terminal or Terminal.open(history_file())
-    session = open_session(path, config, load_model, terminal)
-    _banner(terminal, session)
-    Repl(session, terminal).loop()
+    with stop_signals():
+        session = open_session(path, config, load_model, terminal, wait=wait, yes=yes)
+        try:
+            _banner(terminal, session)
+            Repl(session, terminal).loop()
+        finally:
+            session.run.finish()
     return 0
 
 
-def open_session(path: Path, config: Any, load_model: Callable[..., Any], terminal: Terminal) -> ChatSession:
-    """The workspace (snapshot taken), the model and the session for `path`, as `config` says."""
-    from plt_agent.agent.loop import AgentSettings
+def open_session(
+    path: Path,
+    config: Any,
+    load_model: Callable[..., Any],
+    terminal: Terminal,
+    *,
+    wait: bool = False,
+    yes: bool = False,
+) -> ChatSession:
+    """The workspace (run lock taken, dead run recovered, snapshot taken), the model and the
+    session for `path`, as `config` says. The caller calls `session.run.finish()` at the end.
+    `yes`: run the model's commands unasked."""
+    from tools.runs import begin_run
 
     workspace = open_workspace(path, config.test_cmd)
+    run = begin_run(
+        workspace,
+        "chat",
+        rollback="inflight",
+        wait=wait,
+        on_wait=lambda h: terminal.info(f"waiting for {h.describe()} to finish"),
+    )
+    for rec in run.recovered:
+        for line in rec.lines():
+            terminal.say(line, style="yellow")
+    try:
+        return _new_session(workspace, run, config, load_model, terminal, yes)
+    except BaseException:
+        run.finish()
+        raise
+
+
+def _new_session(
+    workspace: Any, run: Any, config: Any, load_model: Callable[..., Any], terminal: Terminal, yes: bool
+) -> ChatSession:
+    from plt_agent.agent.run import AgentSettings
+
     model = load_model(config.model, config, announce=terminal.info)
     settings = AgentSettings(
         max_steps=config.max_steps,
@@ -139,9 +188,9 @@ def open_session(path: Path, config: Any, load_model: Callable[..., Any], termin
         lambda spec: load_model(spec, config, announce=terminal.info),
         settings=settings,
         mode=config.mode,
-        confirm=_confirmer(terminal),
+        confirm=_confirmer(terminal, yes),
+        run=run,
     )
-    workspace.snapshot()
     return session
 
 
@@ -153,13 +202,18 @@ def _banner(terminal: Terminal, session: ChatSession) -> None:
     terminal.info(f"commands: {' '.join(COMMANDS)}; Ctrl-C stops an answer, Ctrl-D leaves")
 
 
-def _confirmer(terminal: Terminal) -> Callable[[Any], bool] | None:
-    """In a terminal, ask before the model runs a shell command; scripted input runs them."""
-    if not terminal.interactive:
+def _confirmer(terminal: Terminal, yes: bool = False) -> Callable[[Any], bool | str] | None:
+    """`yes`: run the model's commands unasked; in a terminal, ask before each one; otherwise
+    (input from a script) refuse them, and say why once."""
+    from plt_agent.agent.permissions import refuse_commands, runs_command
+
+    if yes:
         return None
+    if not terminal.interactive:
+        return refuse_commands(terminal.info)
 
     def confirm(action: Any) -> bool:
-        if action.name != "bash":
+        if not runs_command(action):
             return True
         return terminal.ask_yes_no(f"{describe_action(action.name, action.arguments)}  run it?", default=True)
 

@@ -13,14 +13,23 @@ from __future__ import annotations
 import shlex
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from plt_agent.errors import PltAgentError
+from plt_agent.repl.session import ChatSession
+from plt_agent.repl.terminal import Terminal
 from tools.base import ToolError
 from tools.registry import run_tool
+from tools.shell import BashTool
 
-if TYPE_CHECKING:
-    from plt_agent.repl.app import Repl
+
+class Repl(Protocol):
+    """What a command works with (`plt_agent.repl.app.Repl`): the session, the terminal, and
+    whether the loop goes on."""
+
+    session: ChatSession
+    terminal: Terminal
+    running: bool
 
 
 @dataclass(frozen=True)
@@ -113,7 +122,8 @@ def cmd_run(repl: Repl, text: str) -> None:
     if not text.strip():
         repl.terminal.error("usage: /run COMMAND")
         return
-    observation = run_tool("bash", {"command": text.strip()}, repl.session.workspace)
+    # the user's own command: git is not refused, and what it does to git is not the agent's
+    observation = BashTool().run({"command": text.strip()}, repl.session.workspace, allow_git=True)
     repl.terminal.say(observation.text)
     repl.session.pending.append(f"I ran `{text.strip()}`:\n{observation.text}")
     repl.terminal.info("the output goes with your next message")

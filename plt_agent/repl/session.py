@@ -21,7 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from plt_agent.agent.events import AgentEvents
-from plt_agent.agent.loop import Agent, AgentSettings, Outcome
+from plt_agent.agent.loop import Agent
+from plt_agent.agent.outcome import Outcome
+from plt_agent.agent.run import AgentSettings
 from plt_agent.models.base import Model
 from tools.registry import default_tools
 from tools.workspace import Workspace
@@ -53,6 +55,7 @@ class ChatSession:
     totals: Totals = field(default_factory=Totals)
     _sent: dict[str, str] = field(default_factory=dict)  # file -> digest of the copy the model has
     _agent: Agent | None = None
+    run: Any = None  # tools.runs.Run: the repository's run lock and journal, held for the session
 
     @property
     def root(self) -> Path:

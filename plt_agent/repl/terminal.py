@@ -9,8 +9,9 @@
 
 Ctrl-C while a prompt is shown clears the line (and, on an empty line, says how to leave);
 Ctrl-D ends input. `interruptible()` is the window in which Ctrl-C means "stop the answer":
-the first press sets a flag the model polls (`should_stop`), a second press raises
-KeyboardInterrupt for a model that does not listen.
+the first press sets a flag the model polls (`should_stop`) and calls `on_stop` (the chat
+uses it to end a running shell command at once), a second press raises KeyboardInterrupt
+for a model that does not listen.
 
 This module knows nothing about models, files or commands.
 """
@@ -27,9 +28,10 @@ from typing import Any, TextIO
 from rich.console import Console
 from rich.live import Live
 from rich.markdown import Markdown
-from rich.markup import escape
 from rich.syntax import Syntax
 from rich.text import Text
+
+from plt_agent.display import literal, printable
 
 EXIT_HINT = "(to leave, type /exit or press Ctrl-D)"
 PROMPT = "> "
@@ -81,13 +83,13 @@ class Terminal:
     # ---- output ------------------------------------------------------------------------
 
     def info(self, text: str) -> None:
-        self.console.print(f"[dim]{escape(text)}[/]")
+        self.console.print(f"[dim]{literal(text, 100_000, lines=True)}[/]")
 
     def say(self, text: str, style: str = "") -> None:
-        self.console.print(Text(text, style=style))
+        self.console.print(Text(printable(text, 100_000, lines=True), style=style))
 
     def error(self, text: str) -> None:
-        self.console.print(Text(text, style="bold red"))
+        self.console.print(Text(printable(text, 100_000, lines=True), style="bold red"))
 
     def markdown(self, text: str) -> None:
         if self.interactive:
@@ -110,14 +112,18 @@ class Terminal:
     # ---- Ctrl-C while working ----------------------------------------------------------
 
     @contextmanager
-    def interruptible(self) -> Iterator[Callable[[], bool]]:
-        """Inside this block Ctrl-C asks the work to stop; yields the `should_stop` poll."""
+    def interruptible(self, on_stop: Callable[[], Any] | None = None) -> Iterator[Callable[[], bool]]:
+        """Inside this block Ctrl-C asks the work to stop; yields the `should_stop` poll.
+
+        `on_stop` runs (inside the signal handler, so it must only set flags) at the first press."""
         self._stop_requested = False
 
         def on_sigint(signum: int, frame: Any) -> None:
             if self._stop_requested:
                 raise KeyboardInterrupt
             self._stop_requested = True
+            if on_stop is not None:
+                on_stop()
 
         previous = signal.signal(signal.SIGINT, on_sigint)
         try:

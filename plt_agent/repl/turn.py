@@ -14,8 +14,8 @@ from typing import Any
 
 from plt_agent.agent.events import AgentEvents
 from plt_agent.repl.terminal import Stream, Terminal
+from tools.registry import file_editors
 
-EDIT_TOOLS = ("edit", "write", "insert")
 ACTION_MARKERS = ("<function", "<tool_call", "<parameter")
 OUTPUT_HEAD_LINES = 8
 
@@ -89,9 +89,8 @@ class ChatEvents(AgentEvents):
     def action(self, action: Any) -> None:
         self.terminal.say(describe_action(action.name, action.arguments), style="bold cyan")
         path = action.arguments.get("path")
-        self._before = (
-            (path, self._read(path)) if action.name in EDIT_TOOLS and isinstance(path, str) else None
-        )
+        editor = action.name in file_editors()
+        self._before = (path, self._read(path)) if editor and isinstance(path, str) else None
 
     def observation(self, action: Any, observation: Any) -> None:
         if self._before is not None and observation.ok:

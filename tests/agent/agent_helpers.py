@@ -43,3 +43,36 @@ def index_bytes(repo: Path) -> bytes:
 def xml_call(name: str, **params: str) -> str:
     body = "".join(f"<parameter={k}>{v}</parameter>\n" for k, v in params.items())
     return f"<function={name}>\n{body}</function>"
+
+
+# Tool schemas for the action parser's tests (the real tools' are in tools.registry).
+TOOL_SCHEMAS = [
+    {
+        "name": "view",
+        "description": "Show a file.",
+        "parameters": {
+            "type": "object",
+            "properties": {"path": {"type": "string"}, "start": {"type": "integer"}},
+            "required": ["path"],
+        },
+    },
+    {
+        "name": "edit",
+        "description": "Replace text.",
+        "parameters": {
+            "type": "object",
+            "properties": {"path": {"type": "string"}, "old": {"type": "string"}, "new": {"type": "string"}},
+            "required": ["path", "old", "new"],
+        },
+    },
+    {
+        "name": "bash",
+        "description": "Run a command.",
+        "parameters": {
+            "type": "object",
+            "properties": {"command": {"type": "string"}},
+            "required": ["command"],
+        },
+    },
+    {"name": "submit", "description": "Finish.", "parameters": {"type": "object", "properties": {}}},
+]

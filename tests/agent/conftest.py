@@ -1,27 +1,11 @@
-"""Fixtures for the agent tests: a hermetic environment, temporary git repositories made
-from the bundled demo library, and the CLI invoked in-process."""
+"""Fixtures for the agent tests: git repositories made from the bundled demo library and the
+CLI invoked in-process (the hermetic environment is tests/conftest.py's)."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
-
-
-@pytest.fixture
-def hermetic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """No user config, store or PLT_AGENT_* settings leak in; returns the fake home."""
-    home = tmp_path / "home"
-    home.mkdir()
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
-    monkeypatch.setenv("PLT_AGENT_HOME", str(home / "store"))
-    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
-    for key in list(os.environ):
-        if key.startswith("PLT_AGENT_") and key != "PLT_AGENT_HOME":
-            monkeypatch.delenv(key)
-    return home
 
 
 @pytest.fixture

@@ -3,39 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from agent_helpers import TOOL_SCHEMAS as TOOLS
 
 from plt_agent.agent.actions import FormatError, first_closed_block, first_code_block, parse_action
-
-TOOLS = [
-    {
-        "name": "view",
-        "description": "Show a file.",
-        "parameters": {
-            "type": "object",
-            "properties": {"path": {"type": "string"}, "start": {"type": "integer"}},
-            "required": ["path"],
-        },
-    },
-    {
-        "name": "edit",
-        "description": "Replace text.",
-        "parameters": {
-            "type": "object",
-            "properties": {"path": {"type": "string"}, "old": {"type": "string"}, "new": {"type": "string"}},
-            "required": ["path", "old", "new"],
-        },
-    },
-    {
-        "name": "bash",
-        "description": "Run a command.",
-        "parameters": {
-            "type": "object",
-            "properties": {"command": {"type": "string"}},
-            "required": ["command"],
-        },
-    },
-    {"name": "submit", "description": "Finish.", "parameters": {"type": "object", "properties": {}}},
-]
 
 CODE = "def f():\n    return {'a': 1}\n"
 

@@ -9,7 +9,7 @@ import pytest
 from agent_helpers import write_script, xml_call
 
 from plt_agent.agent.context import ELIDED, ContextBudget, head_tail
-from plt_agent.models.base import ContextOverflow
+from plt_agent.models.base import ContextOverflow, text_tokens
 from plt_agent.models.scripted import ScriptedModel
 from plt_agent.models.wire import approx_message_tokens
 
@@ -32,7 +32,7 @@ def test_clip_respects_the_token_limit_counted_by_the_model():
     budget = ContextBudget(_model(4096))
     text = " ".join(f"word{i}" for i in range(5000))
     clipped = budget.clip(text, limit=300)
-    assert budget.count_text(clipped) <= 300
+    assert text_tokens(budget.model, clipped) <= 300
     assert clipped.startswith("word0 ")
     assert budget.clip("short text", limit=300) == "short text"
 

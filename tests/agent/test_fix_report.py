@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.console import Console
 
 from plt_agent.agent.fix import FixResult
-from plt_agent.agent.loop import Outcome
+from plt_agent.agent.outcome import Outcome
 from plt_agent.commands.agent_cmds import _report
 
 

@@ -12,12 +12,13 @@ from pathlib import Path
 import pytest
 from agent_helpers import git, tree_bytes
 
-from plt_agent.agent.answers import check_answer, merge_answer, splice_lines
-from plt_agent.agent.fix import FixRequest, choose_mode, fix_repository
-from plt_agent.agent.localize import issue_candidates, repo_map_ranking, usage_snippet
-from plt_agent.agent.wholefile import issue_prompt
+from plt_agent.agent.fix import FixRequest, fix_repository
+from plt_agent.agent.profile import choose_profile
+from plt_agent.agent.wholefile.answers import check_answer, merge_answer, splice_lines
+from plt_agent.agent.wholefile.strategy import issue_prompt
 from plt_agent.config import Config
 from plt_agent.models.scripted import ScriptedModel
+from tools.localize import issue_candidates, repo_map_ranking, usage_snippet
 from tools.workspace import Workspace
 
 PRICING = textwrap.dedent('''\
@@ -209,9 +210,10 @@ def test_a_partial_json_answer_changes_only_its_line():
 
 def test_a_tiny_model_with_a_message_and_passing_tests_gets_the_whole_file_mode():
     config = Config()
-    assert choose_mode(config, TinyScripted([]), has_failure=False, issue=True) == "whole-file"
-    assert choose_mode(config, TinyScripted([]), has_failure=False, issue=False) == "text"
-    assert choose_mode(config, ScriptedModel([]), has_failure=False, issue=True) == "text"  # size unknown
+    assert choose_profile(config, TinyScripted([]), has_failure=False, issue=True).mode == "whole-file"
+    assert choose_profile(config, TinyScripted([]), has_failure=False, issue=False).mode == "text"
+    unknown_size = choose_profile(config, ScriptedModel([]), has_failure=False, issue=True)
+    assert unknown_size.mode == "text"
 
 
 def test_a_change_that_keeps_the_visible_tests_green_is_submitted_and_kept(shop):

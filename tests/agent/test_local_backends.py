@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from plt_agent.models import load_model
+from plt_agent.models import ModelOptions, load_model
 from plt_agent.models.base import ContextOverflow
 
 pytestmark = pytest.mark.slow
@@ -20,7 +20,7 @@ CHAT = [
 
 @pytest.fixture(scope="module", params=["llama", "plt"])
 def model(request, smollm2_gguf):
-    return load_model(f"{request.param}:{smollm2_gguf}", context=1024, threads=1)
+    return load_model(f"{request.param}:{smollm2_gguf}", ModelOptions(context=1024, threads=1))
 
 
 def test_window_tokenizer_and_usage_agree(model):
@@ -64,8 +64,8 @@ def test_a_prompt_larger_than_the_window_is_refused(model):
 
 
 def test_both_backends_render_and_count_the_same_prompt(smollm2_gguf):
-    llama = load_model(f"llama:{smollm2_gguf}", context=512, threads=1)
-    plt = load_model(f"plt:{smollm2_gguf}", context=512, threads=1)
+    llama = load_model(f"llama:{smollm2_gguf}", ModelOptions(context=512, threads=1))
+    plt = load_model(f"plt:{smollm2_gguf}", ModelOptions(context=512, threads=1))
     assert llama.render(CHAT) == plt.render(CHAT)
     assert llama.count_tokens(CHAT) == plt.count_tokens(CHAT)
 

@@ -10,7 +10,8 @@ from agent_helpers import BUGGY_LINE, git, tree_bytes, xml_call
 
 from plt_agent.agent.events import AgentEvents
 from plt_agent.agent.fix import FixRequest, fix_repository, fix_tools, make_verifier
-from plt_agent.agent.loop import Agent, AgentSettings
+from plt_agent.agent.loop import Agent
+from plt_agent.agent.run import AgentSettings
 from plt_agent.config import Config
 from plt_agent.errors import UsageError
 from plt_agent.models.scripted import ScriptedModel

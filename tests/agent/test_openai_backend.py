@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from plt_agent.models import load_model
+from plt_agent.models import ModelOptions, load_model
 from plt_agent.models.base import ContextOverflow, ModelError
 from plt_agent.models.openai import DEFAULT_CONTEXT
 
@@ -94,7 +94,7 @@ MESSAGES = [
 
 
 def test_streams_text_and_reports_usage(server):
-    model = load_model(f"openai:{server}#smollm2", context=SERVER_CTX)
+    model = load_model(f"openai:{server}#smollm2", ModelOptions(context=SERVER_CTX))
     pieces: list[str] = []
     reply = model.complete(MESSAGES, max_tokens=24, on_text=pieces.append)
     assert reply.content
@@ -107,7 +107,7 @@ def test_streams_text_and_reports_usage(server):
 
 
 def test_stop_strings_and_cancelling(server):
-    model = load_model(f"openai:{server}#smollm2", context=SERVER_CTX)
+    model = load_model(f"openai:{server}#smollm2", ModelOptions(context=SERVER_CTX))
     counting = [{"role": "user", "content": "Count from 1 to 30, separated by commas."}]
     stopped = model.complete(counting, max_tokens=120, stop=["5"])
     assert "5" not in stopped.content
@@ -128,7 +128,7 @@ def test_context_size_falls_back_to_the_default_and_overflow_is_loud(server):
     huge = [{"role": "user", "content": "word " * 3000}]  # more than the server's 2048
     with pytest.raises(ModelError, match="context window"):  # the server sends nothing back: say why
         model.complete(huge, max_tokens=8)
-    told = load_model(f"openai:{server}#smollm2", context=SERVER_CTX)
+    told = load_model(f"openai:{server}#smollm2", ModelOptions(context=SERVER_CTX))
     with pytest.raises(ContextOverflow, match=f"is {SERVER_CTX}"):
         told.complete(huge, max_tokens=8)
 
@@ -141,9 +141,11 @@ def test_native_tool_calls_are_assembled_from_the_stream(tool_server):
     }
     model = load_model(
         f"openai:{tool_server}#smollm2",
-        context=SERVER_CTX,
-        native_tools="on",
-        tool_choice={"type": "function", "function": {"name": "get_weather"}},
+        ModelOptions(
+            context=SERVER_CTX,
+            native_tools="on",
+            tool_choice={"type": "function", "function": {"name": "get_weather"}},
+        ),
     )
     assert model.supports_tools
     reply = model.complete(

@@ -4,32 +4,25 @@ format-error message is short with an example, and the reply room is capped."""
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import pytest
+from agent_helpers import TOOL_SCHEMAS as TOOLS
 from agent_helpers import xml_call
 
 from plt_agent.agent.actions import ACTION_OPENER, FormatError, action_complete, parse_action
 from plt_agent.agent.fix import fix_tools, make_verifier, settings_from
-from plt_agent.agent.loop import Agent, AgentSettings
+from plt_agent.agent.loop import Agent
+from plt_agent.agent.profile import choose_profile
 from plt_agent.agent.replywatch import ReplyWatch, repeats_at_end
+from plt_agent.agent.run import AgentSettings
 from plt_agent.config import Config
 from plt_agent.models.base import Reply, Usage
 from plt_agent.models.wire import approx_message_tokens, cut_at_stop
 from tools.workspace import Workspace
 
 VIEW = xml_call("view", path="mathlib/core.py")
-TOOLS = [
-    {
-        "name": "view",
-        "description": "Show a file.",
-        "parameters": {
-            "type": "object",
-            "properties": {"path": {"type": "string"}, "start": {"type": "integer"}},
-            "required": ["path"],
-        },
-    }
-]
 
 
 class StreamingModel:
@@ -37,6 +30,7 @@ class StreamingModel:
     strings and `should_stop` (then finish_reason "cancelled"), and records what it sent."""
 
     supports_tools = False
+    mode = None
 
     def __init__(self, replies: list[str], *, n_params: int | None = None, window: int = 8192) -> None:
         self.replies = list(replies)
@@ -209,31 +203,30 @@ def test_the_users_stop_still_cancels(demo_repo):
 # -- reply room --------------------------------------------------------------------------------
 
 
+def _settings(config: Config, model: StreamingModel, mode: str = "text") -> AgentSettings:
+    config = dataclasses.replace(config, mode=mode)
+    return settings_from(config, choose_profile(config, model, has_failure=True), verify_after_edits=True)
+
+
 def test_text_replies_are_capped_by_the_window_and_tighter_for_tiny_models():
     config = Config()  # reply_tokens 1024 by default
-    tiny = settings_from(
-        config, "text", verify_after_edits=True, model=StreamingModel([], n_params=135_000_000)
-    )
-    big = settings_from(
-        config, "text", verify_after_edits=True, model=StreamingModel([], n_params=7_000_000_000)
-    )
-    small_window = settings_from(
-        config, "text", verify_after_edits=True, model=StreamingModel([], n_params=7_000_000_000, window=2048)
-    )
+    tiny = _settings(config, StreamingModel([], n_params=135_000_000))
+    big = _settings(config, StreamingModel([], n_params=7_000_000_000))
+    small_window = _settings(config, StreamingModel([], n_params=7_000_000_000, window=2048))
     assert big.reply_tokens == config.reply_tokens  # a big window does not raise the user's limit
     assert tiny.reply_tokens < big.reply_tokens
     assert small_window.reply_tokens <= 2048 // 4
     assert tiny.prose_chars is not None
     assert big.prose_chars is not None
     assert tiny.prose_chars < big.prose_chars
-    tools = settings_from(config, "tools", verify_after_edits=True, model=StreamingModel([], n_params=100))
+    tools = _settings(config, StreamingModel([], n_params=100), mode="tools")
     assert tools.reply_tokens == config.reply_tokens
     assert tools.prose_chars is None
 
 
 def test_the_loop_asks_for_no_more_than_the_capped_reply(demo_repo):
     model = StreamingModel([VIEW, VIEW], n_params=135_000_000)
-    settings = settings_from(Config(max_steps=1), "text", verify_after_edits=True, model=model)
+    settings = _settings(Config(max_steps=1), model)
     workspace = Workspace(demo_repo)
     workspace.snapshot()
     Agent(model, workspace, fix_tools(), settings=settings, verify=make_verifier(workspace)).run("fix it")

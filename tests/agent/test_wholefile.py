@@ -9,12 +9,13 @@ import textwrap
 from agent_helpers import BUGGY_LINE, FIXED_LINE
 
 from plt_agent.agent.fix import make_verifier
-from plt_agent.agent.localize import candidate_files, is_test_file
-from plt_agent.agent.loop import AgentSettings
-from plt_agent.agent.pysplice import changed_units, splice_python
+from plt_agent.agent.run import AgentSettings
 from plt_agent.agent.trajectory import Trajectory
-from plt_agent.agent.wholefile import WholeFileRun
+from plt_agent.agent.wholefile.pysplice import changed_units, splice_python
+from plt_agent.agent.wholefile.strategy import WholeFileRun
 from plt_agent.models.scripted import ScriptedModel
+from tools.filekinds import is_test_file
+from tools.localize import candidate_files
 from tools.workspace import Workspace
 
 ORIGINAL = textwrap.dedent('''\

@@ -9,9 +9,9 @@ import pytest
 from typer.testing import CliRunner
 
 from engine import api
+from engine.api import context_sweep, parse_contexts
 from plt_agent.cli import app
 from plt_agent.config import load_config
-from plt_agent.context_sweep import context_sweep, parse_contexts
 
 runner = CliRunner()
 HD32 = dict(head_dim=32, max_position=4096)
@@ -111,9 +111,9 @@ def test_the_agent_config_carries_the_cache_type(tmp_path, monkeypatch):
 
 
 def test_the_plt_backend_loads_with_the_configured_cache_type(tiny_gguf):
-    from plt_agent.models import load_model
+    from plt_agent.models import ModelOptions, load_model
 
-    model = load_model(f"plt:{tiny_gguf('f32', **HD32)}", kv_type="q8_0", threads=1)
+    model = load_model(f"plt:{tiny_gguf('f32', **HD32)}", ModelOptions(kv_type="q8_0", threads=1))
     assert model._model.runner.state.kv_type_name == "q8_0"
 
 

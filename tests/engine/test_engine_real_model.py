@@ -102,7 +102,7 @@ def test_f32_plt_from_a_real_model_matches_the_reference(smollm2_checkpoints, tm
 
 
 def test_bench_compares_with_llama_cpp_on_a_llama_file(smollm2_gguf):
-    from plt_agent.benchmarks import bench_engine
+    from engine.bench import bench_engine
 
     result = bench_engine(smollm2_gguf, threads=1, prompt_tokens=16, decode_tokens=2, rounds=1)
     assert set(result["variants"]) == {"fused"}  # one loop: nothing to fuse

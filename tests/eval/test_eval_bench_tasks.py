@@ -7,8 +7,9 @@ import re
 import pytest
 from eval_helpers import BENCH
 
-from plt_agent.eval.patches import is_test_path, parse_patch, touched_files
+from plt_agent.eval.patches import parse_patch, touched_files
 from plt_agent.eval.tasks import load_tasks, structural_problems
+from tools.filekinds import is_test_file
 
 TASKS = load_tasks(BENCH)
 REQUIRED_TAGS = {
@@ -42,7 +43,7 @@ def test_hidden_tests_are_not_in_the_visible_repo(task):
             added = [line for h in fp.hunks for line in _added(h) if line.startswith("def test_")]
             assert added
             assert not any(line in target.read_text() for line in added)
-    assert all(is_test_path(f) for f in touched_files(task.test_patch))
+    assert all(is_test_file(f) for f in touched_files(task.test_patch))
 
 
 @pytest.mark.parametrize("task", [t for t in TASKS if t.gold_patch], ids=lambda t: t.instance_id)

@@ -6,7 +6,7 @@ import pytest
 from eval_helpers import diff_between, git, write_tree
 
 from plt_agent.eval.errors import EvalError
-from plt_agent.eval.patches import git_apply, is_test_path, parse_patch, touched_files
+from plt_agent.eval.patches import git_apply, parse_patch, touched_files
 
 
 def test_modified_new_deleted_files(tmp_path):
@@ -64,25 +64,6 @@ def test_plain_diff_u_output(tmp_path):
 def test_truncated_hunk_is_an_error():
     with pytest.raises(EvalError, match="truncated hunk"):
         parse_patch("--- a/f\n+++ b/f\n@@ -1,3 +1,3 @@\n a\n-b\n")
-
-
-@pytest.mark.parametrize(
-    ("path", "is_test"),
-    [
-        ("tests/test_x.py", True),
-        ("pkg/tests/helpers.py", True),
-        ("test_top.py", True),
-        ("pkg/thing_test.py", True),
-        ("conftest.py", True),
-        ("pkg/testing/util.py", True),
-        ("pkg/contest.py", False),
-        ("pkg/attest.py", False),
-        ("latest/x.py", False),
-        ("pkg/tester.py", False),
-    ],
-)
-def test_is_test_path(path, is_test):
-    assert is_test_path(path) is is_test
 
 
 def test_git_apply_reports_conflicts(tmp_path):

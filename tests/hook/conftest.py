@@ -10,16 +10,8 @@ from hook_helpers import git
 
 
 @pytest.fixture
-def hermetic_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    """No user git or plt-agent config leaks in; returns the environment for subprocesses."""
-    home = tmp_path / "home"
-    home.mkdir()
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
-    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
-    for key in list(os.environ):
-        if key.startswith("PLT_AGENT_") or key in ("SKIP", "GIT_DIR", "GIT_INDEX_FILE", "GIT_WORK_TREE"):
-            monkeypatch.delenv(key)
+def hermetic_env(hermetic: Path) -> dict[str, str]:
+    """The hermetic environment (tests/conftest.py), for subprocesses."""
     return dict(os.environ)
 
 

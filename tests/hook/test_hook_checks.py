@@ -6,8 +6,8 @@ from pathlib import Path
 
 from hook_helpers import git
 
-from plt_agent.hook import git as g
 from plt_agent.hook.checks import added_lines, check_added_lines, run_checks
+from tools import git as g
 
 
 def _stage(repo: Path, name: str, text: str) -> None:

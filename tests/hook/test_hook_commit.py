@@ -44,7 +44,7 @@ def hooked(repo: Path) -> Path:
     hook.chmod(0o755)
     installed = _install(repo)
     assert installed.returncode == 0, installed.stderr
-    assert str(PLT_AGENT) in hook.read_text()
+    assert str(PLT_AGENT) in hook.read_text() or str(PLT_AGENT.resolve()) in hook.read_text()
     return repo
 
 
@@ -150,7 +150,7 @@ def test_uninstall_after_commits_restores_the_user_hook(hooked, hermetic_env):
 def test_a_slow_model_is_cut_off_at_the_time_budget(repo, tmp_path, hermetic_env):
     launcher = Path(__file__).parents[1] / "repl" / "slow_scripted_chat.py"  # streams word by word
     spec = _script(tmp_path, "info app.py:1: " + "word " * 400)
-    env = {**hermetic_env, "PLT_AGENT_MODEL": spec, "PLT_TEST_WORD_DELAY": "0.05"}  # 20 s in all
+    env = {**hermetic_env, "PLT_AGENT_MODEL": spec, "PLT_TEST_WORD_DELAY": "0.15"}  # 60 s in all
     (repo / "README.md").write_text("# slow\n")
     git(repo, "add", "README.md")
 
@@ -165,6 +165,6 @@ def test_a_slow_model_is_cut_off_at_the_time_budget(repo, tmp_path, hermetic_env
     )
 
     assert done.returncode == 0
-    assert time.monotonic() - started < 10  # the whole answer would take 20 s
+    assert time.monotonic() - started < 30  # the whole answer would take 60 s (wide: a busy machine)
     assert "ran out of its 1.5 s budget" in done.stdout
     assert "info app.py:1" not in done.stdout  # the half-written finding is not shown

@@ -12,8 +12,9 @@ from hook_helpers import git
 from typer.testing import CliRunner
 
 from plt_agent.cli import app
-from plt_agent.errors import PltAgentError, UsageError
+from plt_agent.errors import PltAgentError
 from plt_agent.hook.install import MARKER, install, uninstall
+from tools.git import NotARepository
 
 runner = CliRunner()
 USER_HOOK = (
@@ -98,7 +99,7 @@ def test_refuses_outside_a_git_repository(tmp_path, hermetic_env):
     plain = tmp_path / "plain"
     plain.mkdir()
 
-    with pytest.raises(UsageError, match="not inside a git work tree"):
+    with pytest.raises(NotARepository, match="not inside a git work tree"):
         install(plain)
     result = runner.invoke(app, ["hook", "install", str(plain)])
     assert result.exit_code == 2

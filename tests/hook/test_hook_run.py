@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import io
+import re
 import subprocess
 from pathlib import Path
 
 import pytest
-from hook_helpers import FakeModel, git
+from hook_helpers import CallLog, FakeModel, git
 from rich.console import Console
 
 from plt_agent.hook.run import HookOptions, run_hook
@@ -20,7 +21,7 @@ def _console(terminal: bool = False) -> tuple[Console, io.StringIO]:
 
 def _run(repo: Path, fake: FakeModel | None = None, environ: dict | None = None, **opts):
     console, buf = _console()
-    loads: list[str | None] = []
+    loads = CallLog()  # the model is loaded in the review's child process
 
     def load(spec):
         loads.append(spec)
@@ -29,7 +30,7 @@ def _run(repo: Path, fake: FakeModel | None = None, environ: dict | None = None,
         return fake
 
     result = run_hook(repo, HookOptions(**opts), load, console, environ=environ or {})
-    return result, buf.getvalue(), loads
+    return result, buf.getvalue(), loads.read()
 
 
 def _repo_state(repo: Path) -> dict[str, bytes | str]:
@@ -88,7 +89,7 @@ def test_nothing_staged_is_a_quiet_pass(repo):
 def test_review_prints_model_findings_and_leaves_the_repo_untouched(staged):
     before = _repo_state(staged)
     model = FakeModel(
-        answer="warning app.py:2: subtracts instead of adding\n"
+        says="warning app.py:2: subtracts instead of adding\n"
         "```diff\n--- a/app.py\n+++ b/app.py\n@@ -2 +2 @@\n-    return a - b\n+    return a + b\n```"
     )
 
@@ -124,8 +125,8 @@ def test_strict_blocks_on_a_deterministic_problem_even_without_a_model(staged):
 
 
 def test_strict_blocks_on_a_model_blocker_but_not_on_a_warning(staged):
-    blocker, _, _ = _run(staged, FakeModel(answer="blocker app.py:2: wrong operator"), strict=True)
-    warning, _, _ = _run(staged, FakeModel(answer="warning app.py:2: wrong operator"), strict=True)
+    blocker, _, _ = _run(staged, FakeModel(says="blocker app.py:2: wrong operator"), strict=True)
+    warning, _, _ = _run(staged, FakeModel(says="warning app.py:2: wrong operator"), strict=True)
 
     assert (blocker.exit_code, warning.exit_code) == (1, 0)
 
@@ -140,7 +141,7 @@ def test_fails_open_when_the_model_cannot_load(staged):
 
 
 def test_time_budget_passes_with_a_note(staged):
-    slow = FakeModel(answer="info app.py:1: fine\n" * 40, chunks=40, delay=0.05)
+    slow = FakeModel(says="info app.py:1: fine\n" * 40, chunks=40, delay=0.05)
 
     result, out, _ = _run(staged, slow, time_budget_s=0.3)
 
@@ -152,7 +153,7 @@ def test_time_budget_passes_with_a_note(staged):
 def test_short_output_when_not_a_terminal(staged):
     many = "".join(f"info app.py:{i}: note {i}\n" for i in range(1, 31))
 
-    result, out, _ = _run(staged, FakeModel(answer=many))
+    result, out, _ = _run(staged, FakeModel(says=many))
 
     assert len(result.findings) == 30
     assert out.count("note ") == 12
@@ -169,3 +170,20 @@ def test_diff_sent_to_the_model_is_capped(staged):
     prompt = model.calls[0][-1]["content"]
     assert len(prompt) < 2000 + 500
     assert "app.py" in prompt
+
+
+def test_markup_and_control_characters_in_an_error_are_printed_as_text(staged):
+    def load(spec):
+        raise FileNotFoundError("ggml.c:1234: no model at /models/[/x]/[bold]m\x1b[2J\x1b]0;pwned\x07.gguf")
+
+    console, buf = _console(terminal=True)
+    result = run_hook(staged, HookOptions(model="plt:/models/[/x]/m.gguf"), load, console, environ={})
+    out = buf.getvalue()
+
+    assert result.exit_code == 0
+    plain_text = re.sub(r"\x1b\[(\?25[hl]|[0-9;]*m|1A|2K)", "", out)  # the console's own colours, cursor
+    assert "\x1b" not in plain_text  # nothing else drives the terminal
+    assert "\x07" not in plain_text
+    shown = "ggml.c:1234: no model at /models/[/x]/[bold]m\\x1b[2J\\x1b]0;pwned\\x07.gguf"
+    assert shown in plain_text  # printed as text: markup and escapes visible, no emoji for :1234:
+    assert "not held up" in plain_text

@@ -10,16 +10,8 @@ from repl_helpers import make_repo
 
 
 @pytest.fixture
-def hermetic_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    home = tmp_path / "home"
-    home.mkdir()
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
-    monkeypatch.setenv("PLT_AGENT_HOME", str(home / "plt-agent"))
-    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
-    for key in list(os.environ):
-        if key.startswith("PLT_AGENT_") and key != "PLT_AGENT_HOME":
-            monkeypatch.delenv(key)
+def hermetic_env(hermetic: Path) -> dict[str, str]:
+    """The hermetic environment (tests/conftest.py), for subprocesses."""
     return dict(os.environ)
 
 

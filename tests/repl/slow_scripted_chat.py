@@ -17,17 +17,7 @@ from plt_agent.models.base import Reply, Usage
 
 
 class SlowScriptedModel(scripted.ScriptedModel):
-    def complete(
-        self,
-        messages,
-        *,
-        tools=None,
-        max_tokens=1024,
-        temperature=0.0,
-        stop=None,
-        on_text=None,
-        should_stop=None,
-    ):
+    def answer(self, messages, request):
         if self.n_calls >= len(self.replies):
             raise scripted.ScriptExhausted(f"{self.name}: ran out of replies")
         content = str(self.replies[self.n_calls].get("content") or "")
@@ -35,14 +25,14 @@ class SlowScriptedModel(scripted.ScriptedModel):
         delay = float(os.environ.get("PLT_TEST_WORD_DELAY", "0.2"))
         sent = ""
         for word in re.findall(r"\S+\s*", content):
-            if should_stop and should_stop():
+            if request.should_stop and request.should_stop():
                 return Reply(
                     sent, finish_reason="cancelled", usage=Usage(completion_tokens=len(sent.split()))
                 )
             time.sleep(delay)
             sent += word
-            if on_text:
-                on_text(word)
+            if request.on_text:
+                request.on_text(word)
         return Reply(
             sent, usage=Usage(prompt_tokens=self.count_tokens(messages), completion_tokens=len(sent.split()))
         )

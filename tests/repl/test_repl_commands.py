@@ -10,7 +10,7 @@ import pytest
 from repl_helpers import CALC, edit_reply, write_replies
 from rich.console import Console
 
-from plt_agent.commands.repl_cmds import _load_model
+from plt_agent.commands.common import load_model_for
 from plt_agent.config import load_config
 from plt_agent.repl.app import Repl, open_session
 from plt_agent.repl.terminal import Terminal
@@ -19,13 +19,13 @@ from plt_agent.repl.terminal import Terminal
 class Chat:
     """A session fed from a list of lines; `out` holds everything it printed."""
 
-    def __init__(self, repo: Path, spec: str):
+    def __init__(self, repo: Path, spec: str, yes: bool = False):
         self.buffer = io.StringIO()
         self.lines: list[str] = []
         console = Console(file=self.buffer, width=200, soft_wrap=True, highlight=False, color_system=None)
         self.terminal = Terminal(console, self._read, interactive=False)
         config = load_config(repo, {"model": spec})
-        self.session = open_session(repo, config, _load_model, self.terminal)
+        self.session = open_session(repo, config, load_model_for, self.terminal, yes=yes)
         self.repl = Repl(self.session, self.terminal)
 
     def _read(self) -> str:
@@ -44,8 +44,8 @@ class Chat:
 
 @pytest.fixture
 def chat_factory(repo, tmp_path):
-    def make(*replies: str) -> Chat:
-        return Chat(repo, write_replies(tmp_path / "replies.jsonl", *replies))
+    def make(*replies: str, yes: bool = False) -> Chat:
+        return Chat(repo, write_replies(tmp_path / "replies.jsonl", *replies), yes=yes)
 
     return make
 
@@ -200,3 +200,30 @@ def test_model_failure_is_reported_and_the_chat_goes_on(chat_factory):
     assert "the model failed" in out
     assert "ran out of replies" in out
     assert "no files in the chat" in out
+
+
+def _bash(command: str) -> str:
+    return f"<function=bash>\n<parameter=command>{command}</parameter>\n</function>"
+
+
+def test_without_a_terminal_the_models_commands_are_refused_and_the_user_told_once(chat_factory, tmp_path):
+    ran = tmp_path / "ran.txt"
+    chat = chat_factory(_bash(f"echo 1 >> {ran}"), _bash(f"echo 2 >> {ran}"), "I could not run it.")
+
+    out = chat.run("run something")
+
+    assert not ran.exists()
+    assert out.count("shell commands are refused") == 1
+    assert "I could not run it." in out
+    told = [m["content"] for m in chat.session.agent.messages if "no terminal to ask" in str(m["content"])]
+    assert len(told) == 2  # the model is told why, each time
+
+
+def test_with_yes_the_models_commands_run_without_a_terminal(chat_factory, tmp_path):
+    ran = tmp_path / "ran.txt"
+    chat = chat_factory(_bash(f"echo yes > {ran}"), "Done.", yes=True)
+
+    out = chat.run("run something")
+
+    assert ran.read_text() == "yes\n"
+    assert "refused" not in out

@@ -9,13 +9,15 @@ from pathlib import Path
 
 import pexpect
 import pytest
+from proc_helpers import alive_with
 from repl_helpers import CALC, edit_reply, write_replies
 
 pytestmark = pytest.mark.slow
 
 LAUNCHER = Path(__file__).with_name("slow_scripted_chat.py")
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07|[\x08\r]")
-LONG_STORY = "Once upon a time " + " ".join(f"word{i}" for i in range(300)) + " THE-END"
+LONG_STORY = "Once upon a time " + " ".join(f"word{i}" for i in range(600)) + " THE-END"
+WORD_DELAY = 0.03  # the story takes 18 s to tell: a stop that works is told apart by a wide margin
 
 
 def _squeeze(text: str) -> str:
@@ -25,7 +27,7 @@ def _squeeze(text: str) -> str:
 class Screen:
     """A chat in a pty; `wait_for` matches against the output with terminal escapes removed."""
 
-    def __init__(self, repo: Path, spec: str, env: dict[str, str], delay: float = 0.02):
+    def __init__(self, repo: Path, spec: str, env: dict[str, str], delay: float = WORD_DELAY):
         env = {**env, "TERM": "xterm", "PROMPT_TOOLKIT_NO_CPR": "1", "PLT_TEST_WORD_DELAY": str(delay)}
         self.child = pexpect.spawn(
             sys.executable,
@@ -109,7 +111,7 @@ def test_a_whole_session_in_a_terminal(repo, tmp_path, hermetic_env):
     started = time.monotonic()
     screen.key("c")
     stopped = screen.wait_for("answer stopped")
-    assert time.monotonic() - started < 5  # 300 words at 20 ms would take 6 s more
+    assert time.monotonic() - started < 10  # the rest of the story would take about 17 s
     assert "THE-END" not in stopped
 
     screen.line("are you still there?")
@@ -135,4 +137,33 @@ def test_ctrl_d_leaves(repo, tmp_path, hermetic_env):
 
     screen.key("d")
 
+    assert screen.finish() == 0
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
+def test_ctrl_c_ends_a_running_shell_command_at_once(repo, tmp_path, hermetic_env):
+    started, late = tmp_path / "started", tmp_path / "late.txt"
+    tag = f"60.{time.time_ns() % 10**9:09d}"
+    command = f"echo go > {started}; setsid sleep {tag} & sleep {tag}; echo late > {late}"
+    spec = write_replies(
+        tmp_path / "r.jsonl",
+        f"<function=bash>\n<parameter=command>{command}</parameter>\n</function>",
+        "never sent: the answer was stopped",
+    )
+    screen = Screen(repo, spec, hermetic_env)
+    screen.wait_for("Ctrl-D leaves")
+    screen.line("run the slow thing")
+    screen.wait_for("run it? [Y/n]")
+    screen.line("y")
+    deadline = time.monotonic() + 30
+    while not started.exists():
+        assert time.monotonic() < deadline, "the command never started"
+        time.sleep(0.05)
+
+    screen.key("c")
+    screen.wait_for("answer stopped", timeout=20)  # the command alone would take 60 s
+
+    assert alive_with(tag) == []
+    assert not late.exists()
+    screen.line("/exit")
     assert screen.finish() == 0

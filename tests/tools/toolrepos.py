@@ -10,28 +10,15 @@ project whose failing test reaches the buggy src/units.js through src/shapes.js.
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
-GIT_ENV_ARGS = ["-c", "user.name=Test", "-c", "user.email=test@example.com", "-c", "commit.gpgsign=false"]
-
-
-def git(repo: Path, *args: str) -> str:
-    proc = subprocess.run(["git", *GIT_ENV_ARGS, *args], cwd=repo, capture_output=True, text=True, check=True)
-    return proc.stdout
-
-
-def write_files(root: Path, files: dict[str, str]) -> None:
-    for rel, text in files.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
+from repo_helpers import git, write_tree
 
 
 def make_repo(root: Path, files: dict[str, str], *, commit: bool = True) -> Path:
     root.mkdir(parents=True, exist_ok=True)
     git(root, "init", "-q", "-b", "main")
-    write_files(root, files)
+    write_tree(root, files)
     if commit:
         git(root, "add", "-A")
         git(root, "commit", "-q", "-m", "initial")

@@ -1,5 +1,5 @@
 """Finding the file behind a test failure or an issue text, without a model: the navigation
-the whole-file strategy does for tiny models.
+the agent's whole-file strategy does for tiny models.
 
 `candidate_files(workspace, failure)` ranks the repository's source files by: files the
 traceback points into (deepest frame first), files that define the identifiers on the
@@ -22,16 +22,11 @@ from __future__ import annotations
 import ast
 import re
 from pathlib import PurePosixPath
-from typing import TYPE_CHECKING
 
-from tools.tags import DATA_SUFFIXES
+from tools.filekinds import is_data, is_source, is_test_file
 from tools.workspace import Workspace
 
-if TYPE_CHECKING:
-    from plt_agent.agent.loop import Verdict
-
 MAX_CANDIDATES = 3
-SOURCE_SUFFIXES = {".py", ".js", ".ts", ".go", ".rs", ".java", ".c", ".h", ".cpp", ".hpp", ".rb", ".php"}
 _PATH_REF = re.compile(r"(?:File \"([^\"]+)\", line \d+)|(?:^|\s)([\w./-]+\.\w+):\d+", re.MULTILINE)
 _IDENT = re.compile(r"[A-Za-z_]\w*")
 _DEF = re.compile(
@@ -40,25 +35,13 @@ _DEF = re.compile(
 _IMPORT = re.compile(r"^\s*(?:from\s+([\w.]+)\s+import\s+([\w, ()]+)|import\s+([\w.]+))", re.MULTILINE)
 
 
-def is_test_file(path: str) -> bool:
-    p = PurePosixPath(path)
-    name = p.name
-    return (
-        name.startswith("test_")
-        or name.endswith(("_test.py", "_test.go", ".test.js", ".test.ts", ".spec.js", ".spec.ts"))
-        or "tests" in p.parts[:-1]
-        or "test" in p.parts[:-1]
-        or name == "conftest.py"
-    )
-
-
 def candidate_files(
     workspace: Workspace, failure: str, limit: int = MAX_CANDIDATES, ranked: list[str] | None = None
 ) -> list[str]:
     """Source files most likely to hold the bug behind `failure` (best first).
 
     `ranked` is the repository map's order for the same query, used as one more signal."""
-    files = [f for f in workspace.files() if PurePosixPath(f).suffix in SOURCE_SUFFIXES]
+    files = [f for f in workspace.files() if is_source(f)]
     sources = [f for f in files if not is_test_file(f)]
     scores = dict.fromkeys(sources, 0.0)
     for rank, path in enumerate(reversed(_referenced_paths(workspace, failure))):
@@ -130,11 +113,10 @@ def _size(workspace: Workspace, path: str) -> int:
         return 1 << 30
 
 
-def repo_map_ranking(workspace: Workspace, query: Verdict | str) -> list[str]:
+def repo_map_ranking(workspace: Workspace, text: str) -> list[str]:
     """The repository map's file ranking for a failure or a text ([] when the map is unavailable)."""
     from tools.registry import run_tool
 
-    text = query if isinstance(query, str) else query.summary
     obs = run_tool("repo_map", {"query": text[:4000], "budget_tokens": 64}, workspace)
     return list(obs.data.get("ranked") or []) if obs.ok and obs.data else []
 
@@ -153,11 +135,7 @@ def issue_candidates(
     """Files most likely to need the change an issue text asks for (best first), tests excluded.
 
     `ranked` is the repository map's order for the same text (`repo_map_ranking`)."""
-    pool = [
-        f
-        for f in workspace.files()
-        if PurePosixPath(f).suffix.lower() in SOURCE_SUFFIXES | DATA_SUFFIXES and not is_test_file(f)
-    ]
+    pool = [f for f in workspace.files() if (is_source(f) or is_data(f)) and not is_test_file(f)]
     scores = dict.fromkeys(pool, 0.0)
     for path in _named_files(statement, pool):
         scores[path] += 3.0
@@ -174,7 +152,7 @@ def issue_candidates(
             scores[path] = 0.0
     order = sorted(pool, key=lambda p: (-scores[p], _size(workspace, p), p))
     chosen = [p for p in order if scores[p] > 0][:limit]
-    return chosen or [p for p in order if PurePosixPath(p).suffix in SOURCE_SUFFIXES][:1]
+    return chosen or [p for p in order if is_source(p)][:1]
 
 
 def _statement_identifiers(statement: str) -> tuple[set[str], set[str]]:

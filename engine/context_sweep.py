@@ -15,7 +15,8 @@ How the cache reaches depth c (`fill`):
   no such mode and is skipped.
 
 Decode cost grows with c only through attention over the global cache, so the table shows
-where a runtime's attention stops being small next to its weights.
+where a runtime's attention stops being small next to its weights. Reached through
+`engine.api.context_sweep`; the table and the plot are the CLI's.
 """
 
 from __future__ import annotations
@@ -106,9 +107,13 @@ def _ours(
         runner.close()
 
 
-def _llama_cpp(path: Path, c: int, kv_type: str, threads: int, steps: int, vocab: int) -> dict[str, Any]:
+def _llama_cpp(
+    path: Path, c: int, kv_type: str, threads: int, steps: int, vocab: int, gpu: bool
+) -> dict[str, Any]:
     import llama_cpp
 
+    # as engine.bench runs it: on a GPU every layer offloaded with flash attention
+    offload = {"n_gpu_layers": -1, "flash_attn": True} if gpu else {"flash_attn": kv_type == "q8_0"}
     ll = llama_cpp.Llama(
         str(path),
         n_ctx=c + steps + 8,
@@ -117,8 +122,8 @@ def _llama_cpp(path: Path, c: int, kv_type: str, threads: int, steps: int, vocab
         n_threads_batch=threads,
         type_k=LLAMA_CACHE_TYPES[kv_type],
         type_v=LLAMA_CACHE_TYPES[kv_type],
-        flash_attn=kv_type == "q8_0",  # llama.cpp needs it for a block-type V cache
         verbose=False,
+        **offload,  # on the CPU llama.cpp needs flash attention for a block-type V cache
     )
     try:
         n_vocab = ll.n_vocab()
@@ -175,7 +180,9 @@ def context_sweep(
             if with_llama and "error" not in row["ours"]:
                 if progress:
                     progress(f"context {c}: llama-cpp-python")
-                theirs = _llama_cpp(path, c, kv_type, backend.threads, decode_tokens, cfg.vocab_size)
+                theirs = _llama_cpp(
+                    path, c, kv_type, backend.threads, decode_tokens, cfg.vocab_size, not backend.is_cpu
+                )
                 row["llama_cpp"] = theirs
                 row["decode_ratio"] = row["ours"]["decode_tok_s"] / theirs["decode_tok_s"]
                 row["prefill_ratio"] = row["ours"]["prefill_tok_s"] / theirs["prefill_tok_s"]
@@ -196,49 +203,3 @@ def context_sweep(
         "decode_tokens": decode_tokens,
         "rows": rows,
     }
-
-
-def _pyplot():  # noqa: ANN202 - matplotlib.pyplot
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        hint = "pip install matplotlib (plt-agent's 'plot' extra)"
-        raise ImportError(f"the plot needs matplotlib: {hint}") from None
-    return plt
-
-
-def check_plot() -> None:
-    """ImportError with the fix when matplotlib is missing (before a long sweep, not after)."""
-    _pyplot()
-
-
-def plot(result: dict[str, Any], out: Path) -> Path:
-    """Decode and prefill tok/s against context length, ours and llama.cpp's, as a PNG (matplotlib)."""
-    plt = _pyplot()
-    rows = [r for r in result["rows"] if "error" not in r["ours"]]
-    xs = [r["context"] for r in rows]
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-    for ax, key, title in ((axes[0], "decode_tok_s", "decode"), (axes[1], "prefill_tok_s", "prefill")):
-        ax.plot(xs, [r["ours"][key] for r in rows], "o-", label=f"plt-agent ({result['kv_type']} cache)")
-        theirs = [r for r in rows if "llama_cpp" in r]
-        if theirs:
-            ax.plot(
-                [r["context"] for r in theirs],
-                [r["llama_cpp"][key] for r in theirs],
-                "s--",
-                label="llama.cpp",
-            )
-        ax.set_xscale("log", base=2)
-        ax.set_xlabel("context (tokens)")
-        ax.set_ylabel("tokens / s")
-        ax.set_title(title)
-        ax.grid(True, alpha=0.3)
-        ax.legend()
-    fig.suptitle(Path(result["model"]).name)
-    fig.tight_layout()
-    fig.savefig(out, dpi=120)
-    plt.close(fig)
-    return out

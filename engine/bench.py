@@ -71,13 +71,23 @@ def _measure(v: Variant, prompt: list[int], steps: int) -> None:
 
 
 def _llama_cpp(
-    path: Path, prompt: list[int], steps: int, threads: int, rounds: int, ctx: int, kv_type: str = "f16"
+    path: Path,
+    prompt: list[int],
+    steps: int,
+    threads: int,
+    rounds: int,
+    ctx: int,
+    kv_type: str = "f16",
+    gpu: bool = False,
 ) -> dict[str, float]:
     import llama_cpp
 
-    from plt_agent.context_sweep import LLAMA_CACHE_TYPES
+    from engine.context_sweep import LLAMA_CACHE_TYPES
 
     cache = LLAMA_CACHE_TYPES[kv_type]
+    # on a GPU: every layer offloaded and flash attention, as our engine runs there; on the CPU
+    # flash attention only where llama.cpp needs it (a block-type V cache)
+    offload = {"n_gpu_layers": -1, "flash_attn": True} if gpu else {"flash_attn": kv_type == "q8_0"}
     ll = llama_cpp.Llama(
         str(path),
         n_ctx=ctx,
@@ -86,8 +96,8 @@ def _llama_cpp(
         n_threads_batch=threads,
         type_k=cache,
         type_v=cache,
-        flash_attn=kv_type == "q8_0",  # llama.cpp needs it for a block-type V cache
         verbose=False,
+        **offload,
     )
     n_vocab = ll.n_vocab()
 
@@ -200,7 +210,9 @@ def bench_engine(
     if llama_cpp and cfg.arch == "llama":
         if progress:
             progress("llama-cpp-python on the same file")
-        theirs = _llama_cpp(path, prompt, decode_tokens, backend.threads, rounds, ctx, kv_type)
+        theirs = _llama_cpp(
+            path, prompt, decode_tokens, backend.threads, rounds, ctx, kv_type, gpu=not backend.is_cpu
+        )
         ours = result["variants"]["fused"]
         result["llama_cpp"] = theirs
         result["ours_over_llamacpp"] = ours["decode_tok_s"] / theirs["decode_tok_s"]

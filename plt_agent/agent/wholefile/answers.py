@@ -27,8 +27,8 @@ import json
 import sys
 from pathlib import PurePosixPath
 
-from plt_agent.agent.localize import is_test_file
-from plt_agent.agent.pysplice import changed_units, splice_python
+from plt_agent.agent.wholefile.pysplice import changed_units, splice_python
+from tools.filekinds import is_test_file
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -37,35 +37,6 @@ else:  # pragma: no cover - Python 3.10
 
 MAX_SINGLE_CHANGES = 4  # per answer, how many one-definition variants are tested
 SIMILAR_LINE = 0.5  # difflib ratio from which an answer line is taken as an edit of an original line
-FENCE_LANG = {
-    ".py": "python",
-    ".js": "javascript",
-    ".ts": "typescript",
-    ".go": "go",
-    ".rs": "rust",
-    ".java": "java",
-    ".c": "c",
-    ".h": "c",
-    ".cpp": "cpp",
-    ".hpp": "cpp",
-    ".rb": "ruby",
-    ".php": "php",
-    ".json": "json",
-    ".toml": "toml",
-    ".ini": "ini",
-    ".cfg": "ini",
-    ".yaml": "yaml",
-    ".yml": "yaml",
-    ".csv": "csv",
-    ".xml": "xml",
-    ".html": "html",
-    ".sql": "sql",
-}
-
-
-def fence_lang(path: str) -> str:
-    """The language tag of a fenced block holding `path` ('' when unknown)."""
-    return FENCE_LANG.get(PurePosixPath(path).suffix.lower(), "")
 
 
 def merge_answer(path: str, original: str, answer: str) -> list[str]:

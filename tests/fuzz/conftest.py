@@ -1,0 +1,8 @@
+"""The fuzz suites' helpers (harness, mutant builders) live beside the tests."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
