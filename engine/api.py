@@ -19,6 +19,7 @@ from pathlib import Path
 
 from engine.arch import PLTConfig
 from engine.gguf_file import ModelFile, check_header, open_model
+from engine.memory import parse_bytes
 from engine.runtime import Runner
 from engine.sampling import SamplingParams
 from engine.session import Generation, Session
@@ -115,10 +116,12 @@ def load(
     kv_type: str = "auto",
     decode_mode: str = "fused",
     loops: int | None = None,
+    memory_limit: int | str | None = None,
 ) -> Model:
     """Open and validate a GGUF model. The context defaults to the model's trained length, or
-    the longest that fits in this machine's memory; an explicit `n_ctx` that does not fit is
-    refused (EngineError) before the cache is allocated, with what would fit."""
+    the longest that fits in this machine's memory (or in `memory_limit`: bytes, or text like
+    "8G"); an explicit `n_ctx` that does not fit is refused (EngineError) before the cache is
+    allocated, with what would fit."""
     file = open_model(path)
     tokenizer = from_model_file(
         file.path, file.config.arch, file.metadata, file.config.eos_token_ids, file.config.bos_token_id
@@ -132,6 +135,7 @@ def load(
         kv_type=_kv_type_for(file, kv_type),
         decode_mode=decode_mode,
         loops=loops,
+        memory_limit=parse_bytes(memory_limit) if isinstance(memory_limit, str) else memory_limit,
     )
     return Model(file, runner, tokenizer)
 

@@ -31,6 +31,7 @@ import numpy as np
 from engine.backend import Backend, Weights
 from engine.errors import EngineError
 from engine.gguf_file import open_model
+from engine.memory import parse_bytes
 from engine.runtime import Runner
 
 FILLS = ("prefill", "direct")
@@ -70,11 +71,26 @@ def _decode_ms(step, token: int, steps: int) -> float:  # noqa: ANN001 - a calla
 
 
 def _ours(
-    model, backend: Backend, weights: Weights, c: int, kv_type: str, fill: str, chunk: int, steps: int
-) -> dict[str, Any]:  # noqa: ANN001 - ModelFile
+    model,  # noqa: ANN001 - ModelFile
+    backend: Backend,
+    weights: Weights,
+    c: int,
+    kv_type: str,
+    fill: str,
+    chunk: int,
+    steps: int,
+    memory_limit: int | None,
+) -> dict[str, Any]:
     prompt = _prompt(c, model.config.vocab_size)
     try:
-        runner = Runner(model, n_ctx=c + steps + 1, kv_type=kv_type, backend=backend, weights=weights)
+        runner = Runner(
+            model,
+            n_ctx=c + steps + 1,
+            kv_type=kv_type,
+            backend=backend,
+            weights=weights,
+            memory_limit=memory_limit,
+        )
     except EngineError as exc:
         return {"error": str(exc)}
     try:
@@ -159,10 +175,15 @@ def context_sweep(
     threads: int | None = None,
     llama_cpp: bool = True,
     device: str = "auto",
+    memory_limit: int | str | None = None,
     progress=None,  # noqa: ANN001 - callable(str) or None
 ) -> dict[str, Any]:
+    """The sweep's figures (module doc); `memory_limit` (bytes or text like "8G") stands in for
+    the machine's available memory in the check that marks a length that does not fit."""
     if fill not in FILLS:
         raise ValueError(f"fill must be one of {', '.join(FILLS)}, got {fill!r}")
+    if isinstance(memory_limit, str):
+        memory_limit = parse_bytes(memory_limit)
     model = open_model(path)
     cfg = model.config
     backend = Backend(device, threads)
@@ -175,7 +196,7 @@ def context_sweep(
                 progress(f"context {c}: ours")
             row: dict[str, Any] = {
                 "context": c,
-                "ours": _ours(model, backend, weights, c, kv_type, fill, chunk, decode_tokens),
+                "ours": _ours(model, backend, weights, c, kv_type, fill, chunk, decode_tokens, memory_limit),
             }
             if with_llama and "error" not in row["ours"]:
                 if progress:

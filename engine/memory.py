@@ -10,7 +10,8 @@ need(n_ctx) = weights + cache + compute:
   a probe state that has shapes but no memory.
 
 available: MemAvailable from /proc/meminfo (page cache that can be dropped counts), lowered to
-the cgroup's limit where one is set, or `PLT_AGENT_MEMORY_LIMIT` (e.g. `8G`) when given.
+the cgroup's limit where one is set, or the caller's `memory_limit` when given (the CLI's
+`--memory-limit` / `PLT_AGENT_MEMORY_LIMIT`; the engine reads no environment itself).
 Only the CPU backend is checked: for a GPU backend `available` is unknown and nothing is
 refused here (ggml reports a failed device allocation itself).
 
@@ -21,7 +22,6 @@ message with the figures and what would fit. Knows nothing about tokens or sessi
 from __future__ import annotations
 
 import ctypes as C
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,7 +34,6 @@ from engine.state import State, cache_bytes, check_kv_type
 
 GIB = 1 << 30
 CONTEXT_STEP = 256  # contexts suggested or chosen are multiples of this
-ENV_LIMIT = "PLT_AGENT_MEMORY_LIMIT"
 
 
 @dataclass(frozen=True)
@@ -82,15 +81,15 @@ def parse_bytes(text: str) -> int:
     try:
         value = float(t[:-1] if scale > 1 else t)
     except ValueError:
-        raise EngineError(f"{ENV_LIMIT} must look like 8G or 512M, got {text!r}") from None
+        raise EngineError(f"a memory limit must look like 8G or 512M, got {text!r}") from None
     return int(value * scale)
 
 
-def available_bytes() -> int | None:
-    """Memory this process may still use: MemAvailable, capped by a cgroup limit or the env."""
-    limit = os.environ.get(ENV_LIMIT)
-    if limit:
-        return parse_bytes(limit)
+def available_bytes(limit: int | None = None) -> int | None:
+    """Memory this process may still use: `limit` when given, else MemAvailable capped by a
+    cgroup limit."""
+    if limit is not None:
+        return limit
     found = []
     try:
         for line in Path("/proc/meminfo").read_text().splitlines():
@@ -135,9 +134,17 @@ def compute_bytes(
 class Planner:
     """Budgets for one model on one backend: `budget(n_ctx, kv_type)`, `largest_context(kv_type)`."""
 
-    def __init__(self, cfg: PLTConfig, weights: Weights, backend: Backend, loops: int, chunk: int = 512):
+    def __init__(
+        self,
+        cfg: PLTConfig,
+        weights: Weights,
+        backend: Backend,
+        loops: int,
+        chunk: int = 512,
+        memory_limit: int | None = None,
+    ):
         self.cfg, self.w, self.backend, self.loops, self.chunk = cfg, weights, backend, loops, chunk
-        self.available = available_bytes() if backend.is_cpu else None
+        self.available = available_bytes(memory_limit) if backend.is_cpu else None
 
     def budget(self, n_ctx: int, kv_type: str) -> Budget:
         size = cache_bytes(self.cfg, kv_type, self.loops)

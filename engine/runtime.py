@@ -46,11 +46,13 @@ class Runner:
         weights: Weights | None = None,
         fit_context: bool = False,
         check_memory: bool = True,
+        memory_limit: int | None = None,
     ):
         """`n_ctx=None` is the model's trained length. Before the cache is allocated, the memory
         the context needs (engine.memory) is compared with what the machine has: a context that
         does not fit raises EngineError saying what would, or with `fit_context` shrinks to the
-        longest that fits in 90% of the available memory."""
+        longest that fits in 90% of the available memory. `memory_limit` (bytes) stands in for
+        the machine's available memory."""
         if decode_mode not in DECODE_MODES:
             raise EngineError(f"decode mode must be one of {', '.join(DECODE_MODES)}, got {decode_mode!r}")
         if loops is not None and not 1 <= loops <= model.config.loops:
@@ -66,7 +68,7 @@ class Runner:
         self.budget: Budget | None = None
         if check_memory:
             try:
-                self._check_memory(kv_type, loops or model.config.loops, fit_context)
+                self._check_memory(kv_type, loops or model.config.loops, fit_context, memory_limit)
             except EngineError:
                 self._close_weights()
                 raise
@@ -81,8 +83,8 @@ class Runner:
         )
         self._placed: Plan | None = None
 
-    def _check_memory(self, kv_type: str, loops: int, fit: bool) -> None:
-        planner = Planner(self.config, self.weights, self.backend, loops)
+    def _check_memory(self, kv_type: str, loops: int, fit: bool, limit: int | None) -> None:
+        planner = Planner(self.config, self.weights, self.backend, loops, memory_limit=limit)
         n_ctx = self.config.context_length
         budget = planner.budget(n_ctx, kv_type)
         if not budget.fits and fit:

@@ -17,6 +17,17 @@ MODEL_ARG = typer.Argument(
     ..., help="A GGUF model file (pltcoder from `plt-agent convert`, or a llama.cpp llama GGUF)."
 )
 KV_TYPE_HELP = "KV cache type: f16 (default), q8_0 (about half the memory) or f32."
+MEMORY_ENV = "PLT_AGENT_MEMORY_LIMIT"
+
+
+def _memory_limit_option():  # noqa: ANN202 - a typer option
+    return typer.Option(
+        None,
+        "--memory-limit",
+        envvar=MEMORY_ENV,
+        help="Memory the engine may use, e.g. 8G (default: what the machine has free); "
+        "a context that needs more is refused before anything large is allocated.",
+    )
 
 
 def _parse_ids(text: str) -> list[int]:
@@ -70,6 +81,7 @@ def generate(
         "fused", "--decode-mode", help="fused (one pass for all loops) or serial."
     ),
     device: str = typer.Option("auto", "--device", help="auto, cpu or gpu."),
+    memory_limit: str = _memory_limit_option(),
 ) -> None:
     """Generate text from a GGUF model, streaming it to stdout (statistics go to stderr)."""
     from engine import api
@@ -83,7 +95,13 @@ def generate(
         seed=seed,
     )
     with api.load(
-        model, n_ctx=ctx, threads=threads, kv_type=kv_type, decode_mode=decode_mode, device=device
+        model,
+        n_ctx=ctx,
+        threads=threads,
+        kv_type=kv_type,
+        decode_mode=decode_mode,
+        device=device,
+        memory_limit=memory_limit,
     ) as m:
         tok = m.tokenizer
         if chat:
@@ -116,6 +134,7 @@ def logits(
     decode_mode: str = typer.Option("fused", "--decode-mode", help="fused or serial (for --mode decode)."),
     threads: int = typer.Option(None, "--threads", envvar=THREADS_ENV, help="CPU threads."),
     device: str = typer.Option("auto", "--device", help="auto, cpu or gpu."),
+    memory_limit: str = _memory_limit_option(),
 ) -> None:
     """Write the logits of every position of --ids to a .npy file (the parity-check interface)."""
     import numpy as np
@@ -131,6 +150,7 @@ def logits(
         kv_type=kv_type,
         decode_mode=decode_mode,
         device=device,
+        memory_limit=memory_limit,
     ) as m:
         runner = m.runner
         if how == "full":
@@ -185,6 +205,7 @@ def bench_engine(
         True, "--llama-cpp/--no-llama-cpp", help="Also time llama-cpp-python (llama files)."
     ),
     device: str = typer.Option("auto", "--device", help="auto, cpu or gpu."),
+    memory_limit: str = _memory_limit_option(),
     kv_type: str = typer.Option("f16", "--kv-type", help=KV_TYPE_HELP),
     context_sweep: str = typer.Option(
         None,
@@ -215,9 +236,9 @@ def bench_engine(
     if context_sweep:
         if plot:
             _check_plot()
-        result = _sweep(
-            path, context_sweep, kv_type, fill, chunk, decode_tokens, threads, llama_cpp, device, say
-        )
+        options = {"decode_tokens": decode_tokens, "threads": threads, "llama_cpp": llama_cpp}
+        options |= {"device": device, "memory_limit": memory_limit, "progress": say}
+        result = _sweep(path, context_sweep, kv_type, fill, chunk, options)
         if plot:
             _save_plot(result, plot)
         typer.echo(json.dumps(result, indent=2)) if json_out else _print_sweep(result)
@@ -301,7 +322,7 @@ def _print_bench(result: dict) -> None:
     console.print(f"peak RSS = {result['peak_rss_mib']:.0f} MiB")
 
 
-def _sweep(path: Path, contexts: str, kv_type, fill, chunk, decode_tokens, threads, llama_cpp, device, say):  # noqa: ANN001, ANN202
+def _sweep(path: Path, contexts: str, kv_type: str, fill: str | None, chunk: int, options: dict) -> dict:
     from engine.api import context_sweep, parse_contexts
 
     try:
@@ -314,18 +335,7 @@ def _sweep(path: Path, contexts: str, kv_type, fill, chunk, decode_tokens, threa
         raise UsageError(f"--fill must be prefill or direct, got {fill!r}")
     if chunk < 1:
         raise UsageError(f"--chunk must be positive, got {chunk}")
-    return context_sweep(
-        path,
-        lengths,
-        kv_type=kv_type,
-        fill=fill,
-        chunk=chunk,
-        decode_tokens=decode_tokens,
-        threads=threads,
-        llama_cpp=llama_cpp,
-        device=device,
-        progress=say,
-    )
+    return context_sweep(path, lengths, kv_type=kv_type, fill=fill, chunk=chunk, **options)
 
 
 def _check_plot() -> None:

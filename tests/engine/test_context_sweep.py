@@ -40,9 +40,10 @@ def test_sweep_reports_every_length(tiny_gguf, fill):
         assert "llama_cpp" not in row  # a PLT file: llama.cpp cannot load it
 
 
-def test_sweep_marks_a_length_that_does_not_fit(tiny_gguf, monkeypatch):
-    monkeypatch.setenv("PLT_AGENT_MEMORY_LIMIT", "4M")
-    result = context_sweep(tiny_gguf("f32", **HD32), [128, 4000], decode_tokens=2, threads=1, fill="direct")
+def test_sweep_marks_a_length_that_does_not_fit(tiny_gguf):
+    result = context_sweep(
+        tiny_gguf("f32", **HD32), [128, 4000], decode_tokens=2, threads=1, fill="direct", memory_limit="4M"
+    )
     small, big = result["rows"]
     assert "decode_tok_s" in small["ours"]
     assert "needs" in big["ours"]["error"]

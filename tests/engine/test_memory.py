@@ -1,8 +1,8 @@
 """The memory check: a context that cannot fit is refused before the cache is allocated, with
 the figures and what would fit; a context left to the engine follows the model and the machine.
 
-`PLT_AGENT_MEMORY_LIMIT` stands in for the machine's free memory, so the figures do not
-depend on what else runs here.
+`memory_limit` (the CLI's `--memory-limit` / `PLT_AGENT_MEMORY_LIMIT`) stands in for the
+machine's free memory, so the figures do not depend on what else runs here.
 """
 
 from __future__ import annotations
@@ -37,9 +37,8 @@ def allocations(monkeypatch):
 
 
 def test_a_context_that_does_not_fit_is_refused_before_allocation(tiny_gguf, monkeypatch, allocations):
-    monkeypatch.setenv("PLT_AGENT_MEMORY_LIMIT", "64M")
     with pytest.raises(EngineError) as err:
-        api.load(tiny_gguf("f32", **HUGE), n_ctx=1 << 20, kv_type="f16")
+        api.load(tiny_gguf("f32", **HUGE), n_ctx=1 << 20, kv_type="f16", memory_limit="64M")
     message = str(err.value)
     assert allocations == []
     assert "\n" not in message
@@ -57,17 +56,16 @@ def test_a_context_that_does_not_fit_is_refused_before_allocation(tiny_gguf, mon
     assert int(q8[1]) > int(f16[1])  # a q8_0 row is 34/64 of an f16 row
 
 
-def test_what_the_refusal_offers_is_the_longest_that_fits(tiny_gguf, monkeypatch):
-    monkeypatch.setenv("PLT_AGENT_MEMORY_LIMIT", "64M")
+def test_what_the_refusal_offers_is_the_longest_that_fits(tiny_gguf):
     path = tiny_gguf("f32", **HUGE)
     with pytest.raises(EngineError) as err:
-        api.load(path, n_ctx=1 << 20)
+        api.load(path, n_ctx=1 << 20, memory_limit=64 * MIB)
     offered = int(re.search(r"at most (\d+) tokens", str(err.value))[1])
     assert offered % CONTEXT_STEP == 0
-    with api.load(path, n_ctx=offered) as m:  # fits
+    with api.load(path, n_ctx=offered, memory_limit=64 * MIB) as m:  # fits
         assert m.runner.budget.need <= 64 * MIB
     with pytest.raises(EngineError):
-        api.load(path, n_ctx=offered + CONTEXT_STEP)  # the next step does not
+        api.load(path, n_ctx=offered + CONTEXT_STEP, memory_limit=64 * MIB)  # the next step does not
 
 
 def test_the_budget_adds_up_and_bounds_what_is_used(tiny_gguf):
@@ -85,11 +83,10 @@ def test_the_budget_adds_up_and_bounds_what_is_used(tiny_gguf):
 
 def test_a_context_left_to_the_engine_follows_the_machine(tiny_gguf, monkeypatch):
     path = tiny_gguf("f32", **HUGE)
-    monkeypatch.setenv("PLT_AGENT_MEMORY_LIMIT", "64M")
-    with api.load(path) as m:
+    with api.load(path, memory_limit="64M") as m:
         assert CONTEXT_STEP <= m.n_ctx < 1 << 20
         assert m.runner.budget.need <= 0.9 * 64 * MIB
-    monkeypatch.delenv("PLT_AGENT_MEMORY_LIMIT")
+    monkeypatch.setenv("PLT_AGENT_MEMORY_LIMIT", "1M")  # ignored: the engine reads no environment
     small = dict(head_dim=32, max_position=8192)
     with api.load(tiny_gguf("f32", **small)) as m:  # plenty of memory: the trained length
         assert m.n_ctx == 8192
@@ -129,3 +126,11 @@ def test_parse_bytes():
     assert parse_bytes("1000") == 1000
     with pytest.raises(EngineError):
         parse_bytes("lots")
+
+
+def test_a_malformed_limit_on_the_cli_is_one_line(tiny_gguf, monkeypatch):
+    monkeypatch.setenv("PLT_AGENT_MEMORY_LIMIT", "lots")
+    result = CliRunner().invoke(app, ["generate", str(tiny_gguf("f32")), "-p", "hi", "-n", "1"])
+    assert result.exit_code == 1
+    assert "memory limit must look like 8G" in result.output
+    assert "Traceback" not in result.output
