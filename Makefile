@@ -14,6 +14,20 @@ LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=$(call has,avx) -DGGML_AVX2=$(c
   -DGGML_AVX512_BF16=$(call has,avx512_bf16) -DGGML_AVX512_VBMI=$(call has,avx512vbmi) \
   -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF -DLLAMA_BUILD_TESTS=OFF
 
+# The loop-aware kernels (engine/kernels -> engine/kernels/libpltk.so): C11 and intrinsics, one
+# object per instruction set, the best one picked at run time. Without a C compiler the
+# engine still runs, on ggml's kernels (it says so once).
+CC       ?= cc
+KDIR     := engine/kernels
+KLIB     := $(KDIR)/libpltk.so
+KBUILD   := build/pltk
+KSRC     := $(wildcard $(KDIR)/*.c $(KDIR)/*.h)
+KCFLAGS  ?= -O2 -std=gnu11 -fPIC -Wall -Wextra
+ifneq ($(filter x86_64 i686 i386,$(shell uname -m)),)
+K_X86    := 1
+endif
+AVX512   := -mavx512f -mavx512bw -mavx512vl -mavx512dq -mfma -mf16c
+
 # `make install GPU=cuda` builds llama-cpp-python with ggml's CUDA backend instead (nvcc and cuBLAS
 # needed), for the GPUs nvidia-smi reports, or for CUDA_ARCHS (CMake syntax, e.g. CUDA_ARCHS=90 or
 # "86;90") when set: scripts/cuda-cmake-args.sh picks the flags. The CPU build stays the default.
@@ -30,9 +44,29 @@ else ifneq ($(GPU),)
 $(error GPU must be cuda, or unset for the CPU build; got "$(GPU)")
 endif
 
-.PHONY: install test test-fast lint bench demo clean cmake-args gpu-src gpu-prep gpu-check-dry gpu-prebuilt
+.PHONY: install kernels kernels-or-warn test test-fast lint bench demo clean cmake-args gpu-src gpu-prep \
+  gpu-check-dry gpu-prebuilt
 
-install: $(STAMP)
+install: $(STAMP) kernels-or-warn
+
+kernels: $(KLIB)
+
+kernels-or-warn:
+	@$(MAKE) --no-print-directory kernels || echo "warning: the loop kernels did not build; the engine will use ggml's kernels"
+
+$(KLIB): $(KSRC)
+	@mkdir -p $(KBUILD)
+	$(CC) $(KCFLAGS) $(if $(K_X86),-DPLTK_X86=1) -c $(KDIR)/pltk.c -o $(KBUILD)/pltk.o
+	$(CC) $(KCFLAGS) -c $(KDIR)/mv_scalar.c -o $(KBUILD)/mv_scalar.o
+ifdef K_X86
+	$(CC) $(KCFLAGS) -mavx2 -mfma -mf16c -c $(KDIR)/mv_avx2.c -o $(KBUILD)/mv_avx2.o
+	$(CC) $(KCFLAGS) $(AVX512) -c $(KDIR)/mv_avx512.c -o $(KBUILD)/mv_avx512.o
+	$(CC) $(KCFLAGS) $(AVX512) -mavx512vnni -DPLTK_VNNI=1 -c $(KDIR)/mv_avx512.c -o $(KBUILD)/mv_avx512vnni.o
+	$(CC) -shared -o $@.tmp $(KBUILD)/pltk.o $(KBUILD)/mv_scalar.o $(KBUILD)/mv_avx2.o $(KBUILD)/mv_avx512.o $(KBUILD)/mv_avx512vnni.o
+else
+	$(CC) -shared -o $@.tmp $(KBUILD)/pltk.o $(KBUILD)/mv_scalar.o
+endif
+	mv $@.tmp $@
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -82,4 +116,4 @@ gpu-prebuilt:
 	$(BIN)/python scripts/gpu_prep.py --only prebuilt --prebuilt-from .gpu-work/build
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache
+	rm -rf $(VENV) build *.egg-info .pytest_cache $(KLIB)

@@ -87,9 +87,17 @@ def check_gguf(src_dir: Path, gguf_path: Path) -> list[CheckRow]:
     """Compare every tensor the source's config expects with the GGUF's; one row each."""
     source = load_source(Path(src_dir))
     try:
-        in_file = {t.name: t for t in GGUFReader(gguf_path).tensors}
+        reader = GGUFReader(gguf_path)
+        in_file = {t.name: t for t in reader.tensors}
+        field = reader.fields.get("general.architecture")
+        arch = field.contents() if field is not None else None
     except Exception as exc:  # noqa: BLE001 - gguf's reader raises KeyError, IndexError, ... on damage
         raise ConvertError(f"{gguf_path}: cannot read as GGUF ({type(exc).__name__}: {exc})") from None
+    if arch != source.config.arch:
+        raise ConvertError(
+            f"{gguf_path}: architecture {arch!r}, but {src_dir} is a {source.config.arch!r} model "
+            "(the file is not this checkpoint's conversion)"
+        )
     with Checkpoint(source.directory) as ckpt, open(gguf_path, "rb") as fh:
         sources, _ = map_tensors(ckpt, source.config, source.hf_config)
         rows = [_check_one(ckpt, fh.fileno(), s.hf_name, s.shape, in_file.get(s.gguf_name)) for s in sources]

@@ -1,4 +1,5 @@
-"""HF checkpoint directory -> one `pltcoder` GGUF file, streamed tensor by tensor.
+"""HF checkpoint directory -> one `pltcoder` (LoopCoder-V2, Llama) or `iquestloopcoder`
+(IQuest-Coder-V1-Loop) GGUF file, streamed tensor by tensor.
 
 `convert(src, out, outtype)` plans first (config, tokenizer, every tensor's name, shape,
 source dtype, output type and byte size), so all errors in the input surface before a
@@ -138,7 +139,7 @@ def convert(
         kv = metadata(source, outtype)
         tmp = _temp_path(out)
         try:
-            _write(tmp, kv, plans, ckpt, progress)
+            _write(tmp, kv, plans, ckpt, progress, source.config.arch)
             os.replace(tmp, out)
         except OSError as exc:
             tmp.unlink(missing_ok=True)
@@ -171,9 +172,14 @@ def _temp_path(out: Path) -> Path:
 
 
 def _write(
-    path: Path, kv: dict, plans: list[TensorPlan], ckpt: Checkpoint, progress: Progress | None
+    path: Path,
+    kv: dict,
+    plans: list[TensorPlan],
+    ckpt: Checkpoint,
+    progress: Progress | None,
+    arch: str = ARCH,
 ) -> None:
-    writer = GGUFWriter(path, ARCH)
+    writer = GGUFWriter(path, arch)
     try:
         for key, (value, vtype) in kv.items():
             sub = GGUFValueType.UINT32 if vtype is GGUFValueType.ARRAY else None

@@ -8,6 +8,16 @@ random blocks whose scales are small and finite, so no quantization work is need
 is written in seconds. The numbers are noise; the
 shapes, types and byte counts are the real thing. Carries a small real tokenizer so the file
 loads everywhere a converted model does.
+
+Named presets (`PRESETS`, e.g. "loopcoder-v2") have exactly a real model's shape instead of a
+target size: `preset_config(name, qtype)`. Files are written tensor by tensor, so memory
+stays at about the largest tensor whatever the model's size.
+
+`FAMILIES["v1-40b-loop"]` (`bench engine --synthetic SIZE --preset v1-40b-loop`) is
+IQuest-Coder-V1-40B-Loop's real width (hidden 5120, 40/8 heads, head_dim 128, SwiGLU 27648,
+vocab 76800, window 64 keys, gate biases +2.0, an `iquestloopcoder` file); its 80 layers
+(~41 GB in Q8_0) are reduced to what the target size holds, and `synthetic_config` says how
+many in `num_layers`.
 """
 
 from __future__ import annotations
@@ -21,7 +31,7 @@ from gguf import GGMLQuantizationType, GGUFValueType, GGUFWriter
 
 from converters import tiny_tokenizer
 from converters.errors import ConvertError
-from engine.arch import ARCH, F32_ONLY, Keys, PLTConfig, config_to_metadata
+from engine.arch import ARCH, ARCH_V1, F32_ONLY, Keys, PLTConfig, config_to_metadata
 
 
 @dataclass(frozen=True)
@@ -52,6 +62,43 @@ class Shape:
     vocab: int = 32000
 
 
+@dataclass(frozen=True)
+class Preset:
+    """A real model's exact shape, for `--synthetic NAME`."""
+
+    shape: Shape
+    layers: int
+    loops: int = 2
+    context_length: int = 4096
+
+
+# plt-model.md §1: LoopCoder-V2 (hidden 5120, 14 layers, FFN 27648, vocab 76800, 40/8 heads)
+PRESETS = {
+    "loopcoder-v2": Preset(
+        Shape(hidden=5120, heads=40, kv_heads=8, intermediate=27648, vocab=76800),
+        layers=14,
+        context_length=131072,
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Family:
+    """A model family and width for size-targeted synthetic models (`--preset`)."""
+
+    shape: Shape
+    family: str  # "v2" (pltcoder) | "v1" (iquestloopcoder)
+    real_layers: int | None = None  # the released model's layer count, when it is a real shape
+
+
+FAMILIES = {
+    "plt": Family(Shape(), "v2"),
+    "v1-40b-loop": Family(
+        Shape(hidden=5120, heads=40, kv_heads=8, intermediate=27648, vocab=76800), "v1", 80
+    ),
+}
+
+
 def parse_size(text: str) -> int:
     """'1.5G', '800M', '2GB' or plain bytes -> bytes."""
     t = text.strip().upper().removesuffix("B")
@@ -66,22 +113,55 @@ def parse_size(text: str) -> int:
 
 
 def synthetic_config(
-    target_bytes: int, shape: Shape = Shape(), loops: int = 2, qtype: str = "q8_0"
+    target_bytes: int, shape: Shape = Shape(), loops: int = 2, qtype: str = "q8_0", family: str = "v2"
 ) -> PLTConfig:
     fmt = _format(qtype)
     d, f, hd = shape.hidden, shape.intermediate, shape.hidden // shape.heads
     per_layer = (d * d * 2 + 2 * d * shape.kv_heads * hd + 3 * d * f) * fmt.nbytes // fmt.values
     fixed = 2 * shape.vocab * d * fmt.nbytes // fmt.values
     layers = max(1, round((target_bytes - fixed) / per_layer))
+    if family == "v1":  # IQuest-Coder-V1-Loop: 64 keys incl. the current one, query gate, no CLP
+        return PLTConfig(
+            vocab_size=shape.vocab,
+            hidden_size=d,
+            intermediate_size=f,
+            num_layers=layers,
+            num_heads=shape.heads,
+            num_kv_heads=shape.kv_heads,
+            head_dim=hd,
+            context_length=4096,
+            rms_eps=1e-5,
+            rope_theta=500000.0,
+            loops=loops,
+            window=63,
+            normalize_per_loop=False,
+            gate_mode="query",
+            gate_norm_eps=1e-5,
+            eos_token_ids=tuple(tiny_tokenizer.eos_ids(512)),
+            arch=ARCH_V1,
+        )
+    return _config(shape, layers, loops, 4096)
+
+
+def preset_config(name: str, loops: int | None = None) -> PLTConfig:
+    """The config of preset `name` (loops: the preset's own unless given)."""
+    if name not in PRESETS:
+        raise ConvertError(f"unknown synthetic preset {name!r} (known: {', '.join(PRESETS)})")
+    p = PRESETS[name]
+    return _config(p.shape, p.layers, loops or p.loops, p.context_length)
+
+
+def _config(shape: Shape, layers: int, loops: int, context_length: int) -> PLTConfig:
+    d, hd = shape.hidden, shape.hidden // shape.heads
     return PLTConfig(
         vocab_size=shape.vocab,
         hidden_size=d,
-        intermediate_size=f,
+        intermediate_size=shape.intermediate,
         num_layers=layers,
         num_heads=shape.heads,
         num_kv_heads=shape.kv_heads,
         head_dim=hd,
-        context_length=4096,
+        context_length=context_length,
         rms_eps=1e-5,
         rope_theta=500000.0,
         loops=loops,
@@ -111,12 +191,13 @@ def _random_rows(rng: np.random.Generator, fmt: BlockFormat, rows: int, cols: in
 
 
 def write_synthetic(path: Path, cfg: PLTConfig, seed: int = 0, qtype: str = "q8_0") -> Path:
-    """Write a random-weight `pltcoder` GGUF of config `cfg` (matrices `qtype`, vectors F32)."""
+    """Write a random-weight `pltcoder` (or `iquestloopcoder`) GGUF of config `cfg` (matrices
+    `qtype`, vectors F32)."""
     fmt = _format(qtype)
     rng = np.random.default_rng(seed)
     shapes = cfg.tensor_shapes()
     tmp = path.with_name(f".{path.name}.part")
-    writer = GGUFWriter(tmp, ARCH)
+    writer = GGUFWriter(tmp, cfg.arch if cfg.arch in (ARCH, ARCH_V1) else ARCH)
     try:
         _metadata(writer, cfg, fmt)
         for name, shape in shapes.items():
@@ -147,7 +228,7 @@ def _values(rng: np.random.Generator, fmt: BlockFormat, name: str, shape: tuple[
     template = _template(name)
     if len(shape) == 2 and template not in F32_ONLY:
         return _random_rows(rng, fmt, *shape)
-    if template.endswith("plt_gate.bias"):
+    if template.endswith(("plt_gate.bias", "loop_gate.bias")):  # V1's released biases are all +2.0
         return np.full(shape, 2.0, dtype=np.float32)
     if len(shape) == 1:
         return np.ones(shape, dtype=np.float32)

@@ -11,6 +11,11 @@ Weights are random normals (std 0.2 for matrices, 0.1 for the gate weight), norm
 is drawn from its own generator seeded by (seed, tensor name), so its values do not
 depend on the shard split. `llama=True` writes a plain `LlamaForCausalLM` (no plt keys,
 no gate); `gate="query"` writes the V1-style [heads, head_dim] gate with no gate_norm.
+`family="v1"` writes an IQuest-Coder-V1-Loop checkpoint (`IQuestLoopCoderForCausalLM`,
+plt-model.md §5): `loop_num` = loops, `loop_window_size` = window (local keys INCLUDING the
+current one; for V2 `window` is the left context W), and per layer
+`model.gate_projections.{j}.weight` [heads, head_dim] and `.bias` [heads] (U(-1, 1), not the
+release's +2.0, so the local branch stays loud).
 This module knows the HF names and shapes only; it does not know GGUF.
 """
 
@@ -53,6 +58,7 @@ class TinyOptions:
     max_position: int = 512
     rope_theta: float = 10000.0
     rms_eps: float = 1e-5
+    family: str = "v2"  # v2 (LoopCoder-V2) | v1 (IQuest-Coder-V1-Loop)
 
     @property
     def vocab_size(self) -> int:
@@ -61,7 +67,11 @@ class TinyOptions:
     def validate(self) -> None:
         """ConvertError naming the first bad option."""
         problem = None
-        if self.gate not in ("hidden", "query"):
+        if self.family not in ("v1", "v2"):
+            problem = f"family must be 'v1' or 'v2', got {self.family!r}"
+        elif self.family == "v1" and (self.llama or self.loops < 2 or self.window < 1):
+            problem = "a v1 checkpoint has loops >= 2 and window (loop_window_size) >= 1, and is not llama"
+        elif self.gate not in ("hidden", "query"):
             problem = f"gate must be 'hidden' or 'query', got {self.gate!r}"
         elif min(self.layers, self.hidden, self.heads, self.kv_heads, self.head_dim, self.intermediate) < 1:
             problem = "layers, hidden, heads, kv_heads, head_dim and intermediate must be >= 1"
@@ -105,8 +115,8 @@ def make_tiny(out_dir: str | Path, **options: object) -> Path:
 def hf_config(opts: TinyOptions) -> dict:
     """`config.json`: every field of plt-model.md §1 (the Llama subset for `llama=True`)."""
     cfg: dict[str, object] = {
-        "architectures": ["LlamaForCausalLM" if opts.llama else "IQuestPLTCoderForCausalLM"],
-        "model_type": "llama" if opts.llama else "iquestpltcoder",
+        "architectures": [_ARCHS[_kind(opts)][0]],
+        "model_type": _ARCHS[_kind(opts)][1],
         "vocab_size": opts.vocab_size,
         "hidden_size": opts.hidden,
         "intermediate_size": opts.intermediate,
@@ -131,7 +141,9 @@ def hf_config(opts: TinyOptions) -> dict:
         "torch_dtype": "bfloat16",
         "transformers_version": "4.57.1",
     }
-    if not opts.llama:
+    if opts.family == "v1":
+        cfg.update(loop_num=opts.loops, loop_window_size=opts.window)
+    elif not opts.llama:
         cfg.update(
             plt_num_loops=opts.loops,
             plt_window_size=[opts.window, 0],
@@ -141,6 +153,17 @@ def hf_config(opts: TinyOptions) -> dict:
             plt_gate_use_hidden_states=opts.gate == "hidden",
         )
     return cfg
+
+
+_ARCHS = {
+    "llama": ("LlamaForCausalLM", "llama"),
+    "v1": ("IQuestLoopCoderForCausalLM", "iquestloopcoder"),
+    "v2": ("IQuestPLTCoderForCausalLM", "iquestpltcoder"),
+}
+
+
+def _kind(opts: TinyOptions) -> str:
+    return "llama" if opts.llama else opts.family
 
 
 def generation_config(opts: TinyOptions) -> dict:
@@ -166,7 +189,9 @@ def hf_shapes(opts: TinyOptions) -> dict[str, tuple[int, ...]]:
             p + "self_attn.v_proj.weight": (kvd, d),
             p + "self_attn.o_proj.weight": (d, qd),
         }
-        if not opts.llama and opts.loops > 1:
+        if opts.family == "v1":
+            pass  # V1's gates live outside the layers (below)
+        elif not opts.llama and opts.loops > 1:
             shapes[p + "self_attn.plt_gate.weight"] = (
                 opts.heads,
                 d if opts.gate == "hidden" else opts.head_dim,
@@ -180,6 +205,10 @@ def hf_shapes(opts: TinyOptions) -> dict[str, tuple[int, ...]]:
             p + "mlp.up_proj.weight": (f, d),
             p + "mlp.down_proj.weight": (d, f),
         }
+    if opts.family == "v1":
+        for j in range(opts.layers):
+            shapes[f"model.gate_projections.{j}.weight"] = (opts.heads, opts.head_dim)
+            shapes[f"model.gate_projections.{j}.bias"] = (opts.heads,)
     shapes["model.norm.weight"] = (d,)
     if not opts.tied:
         shapes["lm_head.weight"] = (v, d)
@@ -193,11 +222,13 @@ def hf_tensors(opts: TinyOptions) -> dict[str, np.ndarray]:
 
 def _random(seed: int, name: str, shape: tuple[int, ...]) -> np.ndarray:
     rng = np.random.default_rng([seed, zlib.crc32(name.encode())])
-    if name.endswith("plt_gate.bias"):
+    if name.endswith(("plt_gate.bias", ".bias")):
         return rng.uniform(-1.0, 1.0, shape).astype(np.float32)
     if name.endswith("norm.weight"):
         return (1.0 + 0.1 * rng.standard_normal(shape, dtype=np.float32)).astype(np.float32)
     std = 0.1 if name.endswith("plt_gate.weight") else 0.2
+    if name.startswith("model.gate_projections."):
+        std = 0.1  # the dot with the query (|q_h| ~ 6 here) keeps the gate well inside (0, 1)
     return std * rng.standard_normal(shape, dtype=np.float32)
 
 

@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from engine.arch import PLTConfig
+from engine.chat_template import ChatTemplate
 from engine.gguf_file import ModelFile, check_header, open_model
 from engine.memory import parse_bytes
 from engine.runtime import Runner
@@ -26,6 +27,7 @@ from engine.session import Generation, Session
 from engine.tokenizer import Tokenizer, from_model_file
 
 __all__ = [
+    "ChatTemplate",
     "Generation",
     "Model",
     "SamplingParams",
@@ -117,11 +119,13 @@ def load(
     decode_mode: str = "fused",
     loops: int | None = None,
     memory_limit: int | str | None = None,
+    kernels: str | None = None,
 ) -> Model:
     """Open and validate a GGUF model. The context defaults to the model's trained length, or
     the longest that fits in this machine's memory (or in `memory_limit`: bytes, or text like
     "8G"); an explicit `n_ctx` that does not fit is refused (EngineError) before the cache is
-    allocated, with what would fit."""
+    allocated, with what would fit. `kernels`: auto (default), ggml or loop (see
+    engine.loopkernels)."""
     file = open_model(path)
     tokenizer = from_model_file(
         file.path, file.config.arch, file.metadata, file.config.eos_token_ids, file.config.bos_token_id
@@ -136,6 +140,7 @@ def load(
         decode_mode=decode_mode,
         loops=loops,
         memory_limit=parse_bytes(memory_limit) if isinstance(memory_limit, str) else memory_limit,
+        kernels=kernels,
     )
     return Model(file, runner, tokenizer)
 

@@ -6,9 +6,14 @@ config may hold (`field_problem`, `config_problem`, `check_config`) live here to
 loader and the converter refuse the same hostile values. This module imports nothing from
 the rest of the project and does no I/O.
 
-Architecture `pltcoder` is ours (llama.cpp has no PLT architecture). A plain Llama-family
-model is the special case `loops = 1, gate_mode = "none"`. GGUF files written by llama.cpp
-itself (architecture `llama`) use the same tensor names with Q/K rows permuted for
+Architecture `pltcoder` is ours (llama.cpp has no PLT architecture) for LoopCoder-V2;
+`iquestloopcoder` (ARCH_V1) is ours too, for IQuest-Coder-V1-Loop (plt-model.md §5): its own
+metadata keys and gate tensors, so neither family's file can pass for the other's. In a
+PLTConfig the V1 family is `arch == ARCH_V1` (`is_v1`): loop l >= 1 reads loop l-1's raw output
+at the same slot, there is no norm between loops, the gate is the query-mode gate, and
+`window` is still the left context W (the local branch sees W + 1 = loop_window_size keys).
+A plain Llama-family model is the special case `loops = 1, gate_mode = "none"`. GGUF files
+written by llama.cpp itself (architecture `llama`) use the same tensor names with Q/K rows permuted for
 llama.cpp's interleaved RoPE; `ARCH_LLAMA` marks them and `rope_neox` is False for them.
 """
 
@@ -16,18 +21,36 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 
-from engine.limits import GATE_MODES, MAX_INT32, as_int, field_problem, short_repr
+from engine.limits import GATE_MODES, MAX_INT32, MAX_WINDOW, as_int, field_problem, short_repr
 
 ARCH = "pltcoder"
 ARCH_LLAMA = "llama"
-SUPPORTED_ARCHS = (ARCH, ARCH_LLAMA)
+ARCH_V1 = "iquestloopcoder"
+SUPPORTED_ARCHS = (ARCH, ARCH_V1, ARCH_LLAMA)
 FORMAT_VERSION = 1
 
 
 # HF `architectures[0]` values we can read, and what they map to.
 HF_PLT_ARCHS = ("IQuestPLTCoderForCausalLM",)
+HF_V1_ARCHS = ("IQuestLoopCoderForCausalLM",)
 HF_LLAMA_ARCHS = ("LlamaForCausalLM",)
-SUPPORTED_HF_ARCHS = HF_PLT_ARCHS + HF_LLAMA_ARCHS
+SUPPORTED_HF_ARCHS = HF_PLT_ARCHS + HF_V1_ARCHS + HF_LLAMA_ARCHS
+# config.json `model_type` each HF architecture must carry (when the key is present).
+HF_MODEL_TYPES = {
+    "IQuestPLTCoderForCausalLM": "iquestpltcoder",
+    "IQuestLoopCoderForCausalLM": "iquestloopcoder",
+    "LlamaForCausalLM": "llama",
+}
+# The loop keys of each family's config.json; a config holding the other family's keys is refused.
+HF_V2_LOOP_KEYS = (
+    "plt_num_loops",
+    "plt_window_size",
+    "plt_normalize_per_loop",
+    "plt_emb_scale",
+    "plt_hidden_scale",
+    "plt_gate_use_hidden_states",
+)
+HF_V1_LOOP_KEYS = ("loop_num", "loop_window_size")
 
 
 class ArchError(ValueError):
@@ -64,6 +87,16 @@ class Keys:
     GATE_NORM_EPS = "pltcoder.plt.gate_norm_epsilon"
     EOS_TOKEN_IDS = "pltcoder.eos_token_ids"  # every id that ends generation
 
+    # IQuest-Coder-V1-Loop keys (only in `iquestloopcoder` files).
+    V1_FORMAT_VERSION = "iquestloopcoder.format_version"
+    V1_LOOP_COUNT = "iquestloopcoder.loop.count"
+    V1_WINDOW_SIZE = "iquestloopcoder.loop.window_size"  # local keys INCLUDING the current one
+    V1_EOS_TOKEN_IDS = "iquestloopcoder.eos_token_ids"
+
+    # What the llama.cpp fork's V1-Loop GGUFs carry (refused: see engine.gguf_file).
+    FORK_LOOP_NUM = "llama.loop.num"
+    FORK_LOOP_WINDOW = "llama.loop.window_size"
+
     # Tokenizer (standard GGUF keys).
     TOKENIZER_HF_JSON = "tokenizer.huggingface.json"
     CHAT_TEMPLATE = "tokenizer.chat_template"
@@ -94,6 +127,8 @@ class Tensors:
     PLT_GATE = "blk.{i}.plt_gate.weight"  # hidden mode: [H, D]; query mode: [H, head_dim]
     PLT_GATE_BIAS = "blk.{i}.plt_gate.bias"  # [H]
     PLT_GATE_NORM = "blk.{i}.plt_gate_norm.weight"  # hidden mode only: [D]
+    LOOP_GATE = "blk.{i}.loop_gate.weight"  # V1: [H, head_dim], dotted with the post-RoPE query
+    LOOP_GATE_BIAS = "blk.{i}.loop_gate.bias"  # V1: [H]
 
 
 # HF checkpoint name -> GGUF name. `{i}` is the layer index.
@@ -113,6 +148,8 @@ HF_TO_GGUF: dict[str, str] = {
     "model.layers.{i}.self_attn.plt_gate.weight": Tensors.PLT_GATE,
     "model.layers.{i}.self_attn.plt_gate.bias": Tensors.PLT_GATE_BIAS,
     "model.layers.{i}.self_attn.plt_gate.gate_norm.weight": Tensors.PLT_GATE_NORM,
+    "model.gate_projections.{i}.weight": Tensors.LOOP_GATE,
+    "model.gate_projections.{i}.bias": Tensors.LOOP_GATE_BIAS,
 }
 
 # Aliases the vendor loader also accepts, mapped to the canonical HF names above.
@@ -133,6 +170,8 @@ F32_ONLY = frozenset(
         Tensors.PLT_GATE_BIAS,
         Tensors.PLT_GATE_NORM,
         Tensors.PLT_GATE,
+        Tensors.LOOP_GATE,
+        Tensors.LOOP_GATE_BIAS,
     }
 )
 
@@ -152,6 +191,7 @@ GATE_TENSORS = {
     "query": (Tensors.PLT_GATE, Tensors.PLT_GATE_BIAS),
     "none": (),
 }
+V1_GATE_TENSORS = (Tensors.LOOP_GATE, Tensors.LOOP_GATE_BIAS)
 
 
 @dataclass(frozen=True)
@@ -201,12 +241,29 @@ class PLTConfig:
         """Number of keys the local branch of loops >= 1 attends (W + 1)."""
         return self.window + 1
 
+    @property
+    def is_v1(self) -> bool:
+        """IQuest-Coder-V1-Loop: raw same-slot loop input, query gate, one final norm (§5)."""
+        return self.arch == ARCH_V1
+
+    @property
+    def family(self) -> str:
+        """'v1' (IQuest-Coder-V1-Loop), 'v2' (LoopCoder-V2 PLT) or 'llama' (one loop)."""
+        return "v1" if self.is_v1 else "v2" if self.loops > 1 else "llama"
+
+    @property
+    def gate_tensors(self) -> tuple[str, ...]:
+        """Per-layer gate tensor names of this config (none for one loop)."""
+        if self.loops == 1:
+            return ()
+        return V1_GATE_TENSORS if self.is_v1 else GATE_TENSORS[self.gate_mode]
+
     def tensor_names(self) -> list[str]:
         """Every tensor name a file of this config must contain (OUTPUT unless tied)."""
         names = [Tensors.TOKEN_EMBD, Tensors.OUTPUT_NORM]
         if not self.tied_embeddings:
             names.append(Tensors.OUTPUT)
-        per_layer = LAYER_TENSORS + (GATE_TENSORS[self.gate_mode] if self.loops > 1 else ())
+        per_layer = LAYER_TENSORS + self.gate_tensors
         for i in range(self.num_layers):
             names.extend(t.format(i=i) for t in per_layer)
         return names
@@ -229,6 +286,8 @@ class PLTConfig:
             Tensors.PLT_GATE: (self.num_heads, gate_in),
             Tensors.PLT_GATE_BIAS: (self.num_heads,),
             Tensors.PLT_GATE_NORM: (d,),
+            Tensors.LOOP_GATE: (self.num_heads, self.head_dim),
+            Tensors.LOOP_GATE_BIAS: (self.num_heads,),
         }
         shapes = {Tensors.TOKEN_EMBD: (v, d), Tensors.OUTPUT_NORM: (d,), Tensors.OUTPUT: (v, d)}
         for name in self.tensor_names():
@@ -251,6 +310,8 @@ def config_problem(cfg: PLTConfig) -> str | None:
             return f"token id {token} is outside the vocabulary 0..{cfg.vocab_size - 1}"
     if cfg.loops > 1 and cfg.gate_mode == "none":
         return "a model with more than one loop needs a gate (hidden or query)"
+    if cfg.is_v1 and (cfg.gate_mode != "query" or cfg.normalize_per_loop or cfg.loops < 2):
+        return "an IQuest-Coder-V1-Loop config has >= 2 loops, a query gate and no norm between loops"
     return None
 
 
@@ -289,9 +350,26 @@ METADATA: dict[str, str] = {
 LLAMA_REQUIRED = ("context_length", "hidden_size", "intermediate_size", "num_layers", "num_heads")
 
 
+# PLTConfig field -> GGUF key, for the fields an `iquestloopcoder` (V1) file stores. The window
+# is stored as loop_window_size (keys including the current one), i.e. `window + 1`.
+V1_METADATA: dict[str, str] = {
+    **{name: key for name, key in METADATA.items() if key.startswith("{arch}.")},
+    "loops": Keys.V1_LOOP_COUNT,
+    "eos_token_ids": Keys.V1_EOS_TOKEN_IDS,
+}
+
+
 def config_to_metadata(cfg: PLTConfig) -> dict[str, object]:
-    """GGUF key -> value for a `pltcoder` file (value types: int, float, bool, str, list[int])."""
+    """GGUF key -> value for a `pltcoder` or `iquestloopcoder` file (int, float, bool, str, list[int])."""
     out: dict[str, object] = {}
+    if cfg.is_v1:
+        for name, key in V1_METADATA.items():
+            value = getattr(cfg, name)
+            out[Keys.of(key, ARCH_V1)] = list(value) if isinstance(value, tuple) else value
+        out[Keys.V1_WINDOW_SIZE] = cfg.local_keys
+        out[Keys.of(Keys.VALUE_LENGTH, ARCH_V1)] = cfg.head_dim
+        out[Keys.V1_FORMAT_VERSION] = FORMAT_VERSION
+        return out
     for name, key in METADATA.items():
         value = getattr(cfg, name)
         out[Keys.of(key, ARCH)] = list(value) if isinstance(value, tuple) else value
@@ -362,6 +440,7 @@ def config_from_hf(cfg: dict) -> PLTConfig:
         raise ArchError(
             f"unsupported architecture {short_repr(archs)}; supported: {', '.join(SUPPORTED_HF_ARCHS)}"
         )
+    _check_family(cfg, arch)
     for key in _HF_REQUIRED:
         if cfg.get(key) is None:
             raise ArchError(f"config.json is missing required key {key!r}")
@@ -395,6 +474,8 @@ def config_from_hf(cfg: dict) -> PLTConfig:
     )
     if arch in HF_LLAMA_ARCHS:
         return check_config(PLTConfig(**common, loops=1, gate_mode="none"))  # type: ignore[arg-type]
+    if arch in HF_V1_ARCHS:
+        return _v1_config(cfg, common)
     for key in ("plt_num_loops", "plt_window_size"):
         if cfg.get(key) is None:
             raise ArchError(f"config.json is missing required key {key!r}")
@@ -410,5 +491,53 @@ def config_from_hf(cfg: dict) -> PLTConfig:
             normalize_per_loop=_hf_bool(cfg, "plt_normalize_per_loop", True),
             gate_mode=gate if loops > 1 else "none",  # type: ignore[operator]
             gate_norm_eps=common["rms_eps"],  # type: ignore[arg-type]
+        )
+    )
+
+
+def _check_family(cfg: dict, arch: str) -> None:
+    """Refuse a config whose model_type or loop keys belong to another family than `arch`:
+    a V2 config relabelled V1 (or the reverse) would otherwise run fluent but wrong."""
+    model_type = cfg.get("model_type")
+    if model_type is not None and model_type != HF_MODEL_TYPES[arch]:
+        raise ArchError(
+            f"model_type {short_repr(model_type)} does not match architecture {arch} "
+            f"(expected {HF_MODEL_TYPES[arch]!r}); relabelled config?"
+        )
+    foreign = {
+        "IQuestPLTCoderForCausalLM": HF_V1_LOOP_KEYS,
+        "IQuestLoopCoderForCausalLM": HF_V2_LOOP_KEYS,
+        "LlamaForCausalLM": HF_V1_LOOP_KEYS + HF_V2_LOOP_KEYS,
+    }[arch]
+    present = [key for key in foreign if key in cfg]
+    if present:
+        raise ArchError(
+            f"{arch} config holds {present[0]!r}, a key of another model family; relabelled config?"
+        )
+
+
+def _v1_config(cfg: dict, common: dict) -> PLTConfig:
+    """IQuest-Coder-V1-Loop (§5): `loop_num` loops, `loop_window_size` local keys including self."""
+    for key in HF_V1_LOOP_KEYS:
+        if cfg.get(key) is None:
+            raise ArchError(f"config.json is missing required key {key!r}")
+    loops = _hf(cfg, "loop_num", "loops")
+    if loops < 2:  # type: ignore[operator]
+        raise ArchError(f"loop_num must be at least 2 for IQuestLoopCoderForCausalLM, got {loops}")
+    keys = as_int(cfg["loop_window_size"])
+    if keys is None or not 1 <= keys <= MAX_WINDOW + 1:
+        raise ArchError(
+            f"loop_window_size must be an integer between 1 and {MAX_WINDOW + 1}, "
+            f"got {short_repr(cfg['loop_window_size'])}"
+        )
+    return check_config(
+        PLTConfig(
+            **common,  # type: ignore[arg-type]
+            loops=loops,  # type: ignore[arg-type]
+            window=keys - 1,
+            normalize_per_loop=False,
+            gate_mode="query",
+            gate_norm_eps=common["rms_eps"],  # type: ignore[arg-type]
+            arch=ARCH_V1,
         )
     )

@@ -15,6 +15,17 @@ Figures (JSON keys):
   the same backend: the least a fused step can cost relative to a single-loop one on this
   hardware and this ggml (a compute-bound kernel pays ~L x, a bandwidth-bound one much less);
 - KV bytes per token for each variant (equal: the rings are a constant), peak RSS.
+
+IQuest-Coder-V1-Loop files (plt-model.md §5) have no fused step: loop 1 at step t needs loop
+0's output at step t, so their decode is two passes over the weights. Their variants are
+`serial` and `single`, the figure is `serial_over_single`, and `note` says so; every variant
+reports `decode_passes`.
+
+Kernels (`kernels`: auto, ggml or loop, see engine.loopkernels): the variants above run on the
+chosen kernels, reported under `kernels` (and per variant). With `kernels="loop"` ggml's run
+side by side as `fused_ggml` and `single_ggml`, giving `fused_speedup_over_ggml` and
+`single_speedup_over_ggml` (ggml's step time / ours) and `fused_over_single_ggml`, and
+`yardstick_loop` repeats the yardstick with our kernels.
 """
 
 from __future__ import annotations
@@ -31,6 +42,7 @@ import numpy as np
 from engine import ggml
 from engine.backend import Backend, Weights
 from engine.gguf_file import open_model
+from engine.loopkernels import GGML, Kernels
 from engine.runtime import Runner
 
 
@@ -123,7 +135,7 @@ def _llama_cpp(
     }
 
 
-def _matvec_ms(backend: Backend, w, cols: int, repeats: int) -> list[float]:  # noqa: ANN001 - ggml tensor
+def _matvec_ms(backend: Backend, w, cols: int, repeats: int, kernels: Kernels) -> list[float]:  # noqa: ANN001
     g = ggml.lib()
     ctx = g.ggml_init(
         ggml.ggml_init_params(
@@ -133,7 +145,7 @@ def _matvec_ms(backend: Backend, w, cols: int, repeats: int) -> list[float]:  # 
     x = g.ggml_new_tensor_2d(ctx, ggml.TYPE_F32, w.contents.ne[0], cols)
     g.ggml_set_input(x)
     graph = g.ggml_new_graph_custom(ctx, 8, False)
-    g.ggml_build_forward_expand(graph, g.ggml_mul_mat(ctx, w, x))
+    g.ggml_build_forward_expand(graph, kernels.matmul(ctx, w, x, {}))
     alloc = g.ggml_gallocr_new(g.ggml_backend_get_default_buffer_type(backend.handle))
     try:
         g.ggml_gallocr_alloc_graph(alloc, graph)
@@ -150,15 +162,17 @@ def _matvec_ms(backend: Backend, w, cols: int, repeats: int) -> list[float]:  # 
         g.ggml_free(ctx)
 
 
-def _yardstick(backend: Backend, weights: Weights, cols: int, rounds: int = 5) -> dict[str, Any]:
+def _yardstick(
+    backend: Backend, weights: Weights, cols: int, kernels: Kernels = GGML, rounds: int = 5
+) -> dict[str, Any]:
     """One FFN matrix times `cols` columns vs one column, interleaved; medians in ms."""
     name = "blk.0.ffn_up.weight"
     w = weights.get(name)
     one: list[float] = []
     many: list[float] = []
     for _ in range(rounds):
-        one += _matvec_ms(backend, w, 1, 10)
-        many += _matvec_ms(backend, w, cols, 10)
+        one += _matvec_ms(backend, w, 1, 10, kernels)
+        many += _matvec_ms(backend, w, cols, 10, kernels)
     t1, tn = statistics.median(one) * 1e3, statistics.median(many) * 1e3
     kind = ggml.lib().ggml_type_name(w.contents.type).decode()
     shape = [int(w.contents.ne[1]), int(w.contents.ne[0])]
@@ -183,6 +197,7 @@ def bench_engine(
     llama_cpp: bool = True,
     device: str = "auto",
     kv_type: str = "f16",
+    kernels: str | None = None,
     progress=None,  # noqa: ANN001
 ) -> dict[str, Any]:
     model = open_model(path)
@@ -190,11 +205,21 @@ def bench_engine(
     backend = Backend(device, threads)
     weights = Weights(model, backend)
     ctx = prompt_tokens + decode_tokens * (1 + cfg.loops) + 8
-    shared = {"n_ctx": ctx, "backend": backend, "weights": weights, "kv_type": kv_type}
-    variants = [Variant("fused", Runner(model, **shared))]
+
+    def runner(**options: Any) -> Runner:
+        return Runner(model, n_ctx=ctx, backend=backend, weights=weights, kv_type=kv_type, **options)
+
+    first = "serial" if cfg.is_v1 else "fused"  # V1 has no fused step: its runner decodes serially
+    variants = [Variant(first, runner(kernels=kernels))]
+    chosen = variants[0].runner.kernels
+    if cfg.loops > 1 and not cfg.is_v1:
+        variants.append(Variant("serial", runner(decode_mode="serial", kernels=kernels)))
     if cfg.loops > 1:
-        variants.append(Variant("serial", Runner(model, **shared, decode_mode="serial")))
-        variants.append(Variant("single", Runner(model, **shared, loops=1), rows=cfg.loops))
+        variants.append(Variant("single", runner(loops=1, kernels=kernels), rows=cfg.loops))
+    if kernels == "loop":  # ggml's kernels side by side, on the same weights
+        variants.append(Variant(f"{first}_ggml", runner(kernels="ggml")))
+        if cfg.loops > 1:
+            variants.append(Variant("single_ggml", runner(loops=1, kernels="ggml")))
     prompt = _ids(prompt_tokens, cfg.vocab_size)
     _measure(variants[0], prompt[:16], 2)  # warm-up: page the weights in, build graphs
     variants[0].prefill_s.clear()
@@ -205,8 +230,11 @@ def bench_engine(
                 progress(f"round {i + 1}/{rounds}: {v.name}")
             _measure(v, prompt, decode_tokens)
     result = _summary(path, cfg, backend, variants, prompt_tokens)
+    result["kernels"] = chosen.describe()
     if cfg.loops > 1:
         result["yardstick"] = _yardstick(backend, weights, cfg.loops)
+        if kernels == "loop":
+            result["yardstick_loop"] = _yardstick(backend, weights, cfg.loops, chosen)
     if llama_cpp and cfg.arch == "llama":
         if progress:
             progress("llama-cpp-python on the same file")
@@ -231,6 +259,7 @@ def _summary(
     out: dict[str, Any] = {
         "model": str(path),
         "arch": cfg.arch,
+        "family": cfg.family,
         "loops": cfg.loops,
         "layers": cfg.num_layers,
         "hidden": cfg.hidden_size,
@@ -248,6 +277,8 @@ def _summary(
         step = statistics.median(v.step_s)
         out["variants"][v.name] = {
             "loops": v.runner.loops,
+            "decode_passes": v.runner.decode_passes,
+            "kernels": v.runner.kernels.name,
             "decode_step_ms": round(step * 1e3, 3),
             "decode_tok_s": 1 / step,
             "prefill_tok_s": prompt_tokens / statistics.median(v.prefill_s),
@@ -255,10 +286,27 @@ def _summary(
             "constant_state_bytes": v.runner.state.constant_bytes(),
         }
     vs = out["variants"]
-    if "single" in vs:
+    if cfg.is_v1:
+        out["note"] = (
+            f"IQuest-Coder-V1-Loop: decode is {cfg.loops} passes over the weights per step "
+            "(loop 1 needs loop 0's output at the same step; no fused step exists)"
+        )
+        out["serial_over_single"] = vs["serial"]["decode_step_ms"] / vs["single"]["decode_step_ms"]
+        single = next(v for v in variants if v.name == "single")
+        out["rows_over_single"] = statistics.median(single.rows_s) * 1e3 / vs["single"]["decode_step_ms"]
+    elif "single" in vs:
         out["fused_over_single"] = vs["fused"]["decode_step_ms"] / vs["single"]["decode_step_ms"]
         single = next(v for v in variants if v.name == "single")
         # the same weights, one loop, L tokens in one pass: what L rows cost here, PLT or not
         out["rows_over_single"] = statistics.median(single.rows_s) * 1e3 / vs["single"]["decode_step_ms"]
         out["serial_over_fused"] = vs["serial"]["decode_step_ms"] / vs["fused"]["decode_step_ms"]
+    for name in ("fused", "serial", "single"):
+        if f"{name}_ggml" in vs:
+            out[f"{name}_speedup_over_ggml"] = (
+                vs[f"{name}_ggml"]["decode_step_ms"] / vs[name]["decode_step_ms"]
+            )
+    if "single_ggml" in vs and "fused_ggml" in vs:
+        out["fused_over_single_ggml"] = (
+            vs["fused_ggml"]["decode_step_ms"] / vs["single_ggml"]["decode_step_ms"]
+        )
     return out

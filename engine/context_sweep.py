@@ -80,6 +80,7 @@ def _ours(
     chunk: int,
     steps: int,
     memory_limit: int | None,
+    kernels: str | None,
 ) -> dict[str, Any]:
     prompt = _prompt(c, model.config.vocab_size)
     try:
@@ -90,6 +91,7 @@ def _ours(
             backend=backend,
             weights=weights,
             memory_limit=memory_limit,
+            kernels=kernels,
         )
     except EngineError as exc:
         return {"error": str(exc)}
@@ -176,6 +178,7 @@ def context_sweep(
     llama_cpp: bool = True,
     device: str = "auto",
     memory_limit: int | str | None = None,
+    kernels: str | None = None,
     progress=None,  # noqa: ANN001 - callable(str) or None
 ) -> dict[str, Any]:
     """The sweep's figures (module doc); `memory_limit` (bytes or text like "8G") stands in for
@@ -196,7 +199,9 @@ def context_sweep(
                 progress(f"context {c}: ours")
             row: dict[str, Any] = {
                 "context": c,
-                "ours": _ours(model, backend, weights, c, kv_type, fill, chunk, decode_tokens, memory_limit),
+                "ours": _ours(
+                    model, backend, weights, c, kv_type, fill, chunk, decode_tokens, memory_limit, kernels
+                ),
             }
             if with_llama and "error" not in row["ours"]:
                 if progress:

@@ -28,8 +28,8 @@ MAX_NAME = 64
 # enum ggml_type (subset the engine handles)
 TYPE_F32, TYPE_F16, TYPE_Q4_0, TYPE_Q4_1 = 0, 1, 2, 3
 TYPE_Q5_0, TYPE_Q5_1, TYPE_Q8_0 = 6, 7, 8
-TYPE_Q2_K, TYPE_Q3_K, TYPE_Q4_K, TYPE_Q5_K, TYPE_Q6_K = 10, 11, 12, 13, 14
-TYPE_I32, TYPE_BF16 = 26, 30
+TYPE_Q2_K, TYPE_Q3_K, TYPE_Q4_K, TYPE_Q5_K, TYPE_Q6_K, TYPE_Q8_K = 10, 11, 12, 13, 14, 15
+TYPE_I8, TYPE_I32, TYPE_BF16 = 24, 26, 30
 WEIGHT_TYPES = frozenset(
     {
         TYPE_F32,
@@ -47,6 +47,9 @@ WEIGHT_TYPES = frozenset(
         TYPE_Q6_K,
     }
 )
+
+OP_MUL_MAT, OP_CUSTOM = 29, 95  # enum ggml_op: the two ops that multiply weights
+N_TASKS_MAX = -1
 
 ROPE_TYPE_NORMAL = 0
 ROPE_TYPE_NEOX = 2
@@ -165,6 +168,7 @@ _SIGNATURES: dict[str, tuple[object, list[object]]] = {
     "ggml_swiglu_split": (T, [P, T, T]),
     "ggml_cast": (T, [P, T, i32]),
     "ggml_sum_rows": (T, [P, T]),
+    "ggml_custom_4d": (T, [P, i32, i64, i64, i64, i64, C.POINTER(T), i32, C.c_void_p, i32, C.c_void_p]),
     # graphs
     "ggml_new_graph_custom": (P, [P, sz, b]),
     "ggml_build_forward_expand": (None, [P, T]),
@@ -172,6 +176,8 @@ _SIGNATURES: dict[str, tuple[object, list[object]]] = {
     "ggml_get_first_tensor": (T, [P]),
     "ggml_get_next_tensor": (T, [P, T]),
     "ggml_graph_node": (T, [P, i32]),
+    "ggml_op_name": (C.c_char_p, [i32]),
+    "ggml_get_type_traits_cpu": (C.c_void_p, [i32]),
     "ggml_graph_next_uid": (C.c_uint64, []),
     "ggml_op_desc": (C.c_char_p, [T]),
     # backends and buffers

@@ -11,7 +11,10 @@ raises EngineError naming the file and the key or tensor at fault (names escaped
 `engine.errors`). `check_header` runs the checks that do not need the engine, for files
 llama.cpp loads itself.
 
-Reads `pltcoder` files (our converter's) and `llama` files (llama.cpp's converter's).
+Reads `pltcoder` (LoopCoder-V2) and `iquestloopcoder` (IQuest-Coder-V1-Loop) files, our
+converter's, and `llama` files (llama.cpp's converter's). A file holding another family's
+metadata keys or gate tensors (a relabelled file, or the llama.cpp fork's V1-Loop GGUF) is
+refused.
 Knows nothing about graphs or caches.
 """
 
@@ -30,10 +33,12 @@ from engine import ggml
 from engine.arch import (
     ARCH,
     ARCH_LLAMA,
+    ARCH_V1,
     LAYER_TENSORS,
     LLAMA_REQUIRED,
     METADATA,
     SUPPORTED_ARCHS,
+    V1_METADATA,
     Keys,
     PLTConfig,
     Tensors,
@@ -79,6 +84,7 @@ def open_model(path: str | os.PathLike[str]) -> ModelFile:
             f"{path}: architecture {shown(arch)} is not supported (supported: {', '.join(SUPPORTED_ARCHS)})"
         )
     tensors = _tensor_table(path, infos, _alignment(path, metadata), header_end, len(data))
+    _check_family(path, arch, metadata, tensors)
     config = _config(path, arch, metadata, {name: t.shape for name, t in tensors.items()})
     _validate_tensors(path, config, tensors)
     _check_vectors(path, data, tensors)
@@ -310,6 +316,7 @@ def check_header(path: str | os.PathLike[str]) -> None:
     _, metadata, infos, _ = _read(path)
     _alignment(path, metadata)
     if metadata.get(Keys.GENERAL_ARCH) == ARCH_LLAMA:
+        _check_family(path, ARCH_LLAMA, metadata, {name: None for name, _, _, _ in infos})
         _config(path, ARCH_LLAMA, metadata, {name: tuple(reversed(ne)) for name, ne, _, _ in infos})
 
 
@@ -320,6 +327,9 @@ def _config(path: Path, arch: str, md: dict[str, Any], shapes: dict[str, tuple[i
             name: _get(path, md, Keys.of(key, ARCH), name, *(((),) if name == "eos_token_ids" else ()))
             for name, key in METADATA.items()
         }
+        rope_neox = True
+    elif arch == ARCH_V1:
+        values = _v1_values(path, md)
         rope_neox = True
     else:
         values = _llama_values(path, md, shapes)
@@ -354,6 +364,62 @@ def _config(path: Path, arch: str, md: dict[str, Any], shapes: dict[str, tuple[i
         )
     except (TypeError, ValueError) as exc:
         raise EngineError(f"{path}: inconsistent hyperparameters: {exc}") from None
+
+
+def _v1_values(path: Path, md: dict[str, Any]) -> dict[str, Any]:
+    """An `iquestloopcoder` file's config fields; its window key counts the current key too."""
+    values = {
+        name: _get(path, md, Keys.of(key, ARCH_V1), name, *(((),) if name == "eos_token_ids" else ()))
+        for name, key in V1_METADATA.items()
+    }
+    keys = _get(path, md, Keys.V1_WINDOW_SIZE, "window")
+    if keys < 1:
+        raise EngineError(f"{path}: metadata key {Keys.V1_WINDOW_SIZE} must be at least 1, got {keys}")
+    if values["loops"] < 2:
+        raise EngineError(
+            f"{path}: metadata key {Keys.V1_LOOP_COUNT} must be at least 2, got {values['loops']}"
+        )
+    return dict(
+        values, window=keys - 1, normalize_per_loop=False, gate_mode="query", gate_norm_eps=values["rms_eps"]
+    )
+
+
+# Marks of each family in a GGUF file: metadata key prefixes and gate tensor name parts.
+_FAMILY_MARKS = {
+    ARCH: (("pltcoder.",), (".plt_gate.", ".plt_gate_norm.")),
+    ARCH_V1: (("iquestloopcoder.",), (".loop_gate.",)),
+    "fork": (("llama.loop.",), (".loop_gate.",)),
+}
+
+
+def _check_family(path: Path, arch: str, md: dict[str, Any], tensors: dict[str, Any]) -> None:
+    """Refuse a file that carries another model family's keys or gate tensors: a LoopCoder-V2 file
+    relabelled IQuest-Coder-V1-Loop (or the reverse), or the llama.cpp fork's V1-Loop GGUF, whose
+    Q/K and gate layout cannot be confirmed offline and which would otherwise run as plain llama."""
+    own = {ARCH: (ARCH,), ARCH_V1: (ARCH_V1,)}.get(arch, ())
+    if arch == ARCH_LLAMA:
+        prefixes, parts = _FAMILY_MARKS["fork"]
+        fork_keys = [k for k in md if k.startswith(prefixes)]
+        fork_gates = [n for n in tensors if any(p in n for p in parts)]
+        if fork_keys or fork_gates:
+            missing = [k for k in (Keys.FORK_LOOP_NUM, Keys.FORK_LOOP_WINDOW) if k not in md]
+            raise EngineError(
+                f"{path}: an IQuest-Coder-V1-Loop GGUF of the llama.cpp fork "
+                f"({', '.join((fork_keys + fork_gates)[:2])}"
+                + (f"; missing {', '.join(missing)}" if missing else "")
+                + "): its permuted Q/K and blk.N.loop_gate layout cannot be confirmed offline, so it is "
+                "refused; convert the HF checkpoint (IQuestLoopCoderForCausalLM) with `plt-agent convert`"
+            )
+    for family, (prefixes, parts) in _FAMILY_MARKS.items():
+        if family in own or family == "fork":
+            continue
+        key = next((k for k in md if k.startswith(prefixes)), None)
+        name = next((n for n in tensors if any(p in n for p in parts)), None)
+        if key or name:
+            raise EngineError(
+                f"{path}: a {arch} file holding {key or name}, which belongs to {family} files; "
+                "relabelled model file?"
+            )
 
 
 def _llama_values(path: Path, md: dict[str, Any], shapes: dict[str, tuple[int, ...]]) -> dict[str, Any]:

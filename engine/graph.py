@@ -7,6 +7,9 @@ Two graph shapes:
 - `decode`: one token, all L loops as L rows of ONE pass over the weights (cross-loop
   parallelism): row 0 is loop 0 at position t, row l is loop l at the same slot fed by the
   carry of step t-1.
+IQuest-Coder-V1-Loop (`cfg.is_v1`, plt-model.md §5) uses only `prefill`: loop l reads loop
+l-1's raw output at the same slot, so a decode step is a one-token prefill (L passes over the
+weights, no carry) and the fused `decode` shape does not exist for it.
 
 A built graph has fixed shapes and reads everything that changes from step to step (token
 ids, positions, cache indices, masks) from input tensors, so it is reused for many steps:
@@ -34,6 +37,7 @@ from engine import ggml
 from engine.arch import PLTConfig, Tensors
 from engine.backend import Weights
 from engine.errors import EngineError
+from engine.loopkernels import GGML, Kernels
 from engine.state import State
 
 GRAPH_NODES = 16384
@@ -95,8 +99,8 @@ class _Ops:
 class GraphBuilder:
     """Builds prefill and decode graphs over one model's weights and one sequence state."""
 
-    def __init__(self, cfg: PLTConfig, weights: Weights, state: State):
-        self.cfg, self.w, self.st = cfg, weights, state
+    def __init__(self, cfg: PLTConfig, weights: Weights, state: State, kernels: Kernels = GGML):
+        self.cfg, self.w, self.st, self.kernels = cfg, weights, state, kernels
         self.g = ggml.lib()
         self.loops = state.loops
         self.rope_mode = ggml.ROPE_TYPE_NEOX if cfg.rope_neox else ggml.ROPE_TYPE_NORMAL
@@ -113,7 +117,7 @@ class GraphBuilder:
             raise EngineError("ggml_init failed for a graph context")
         graph = g.ggml_new_graph_custom(ctx, GRAPH_NODES, False)
         o = _Ops(ctx)
-        self._o, self._graph, self._deferred = o, graph, []
+        self._o, self._graph, self._deferred, self._memo = o, graph, [], {}
         self._n_kv, self._decoding = plan.n_kv, plan.kind == "decode"
         if plan.kind == "decode":
             inputs, logits = self._decode(plan)
@@ -131,15 +135,20 @@ class GraphBuilder:
 
     # -- shared pieces ------------------------------------------------------------------------------------
 
+    def _mm(self, weight: str | Tensor, x: Tensor) -> Tensor:
+        """Every weight multiplication goes through here (engine.loopkernels picks the kernel)."""
+        w = self.w.get(weight) if isinstance(weight, str) else weight
+        return self.kernels.matmul(self._o.ctx, w, x, self._memo)
+
     def _norm(self, x: Tensor, weight: str, eps: float) -> Tensor:
         return self._o.mul(self._o.rms_norm(x, eps), self.w.get(weight))
 
     def _qkv(self, j: int, r: Tensor, n: int, pos: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         o, c = self._o, self.cfg
         z = self._norm(r, Tensors.ATTN_NORM.format(i=j), c.rms_eps)
-        q = o.reshape_3d(o.mul_mat(self.w.get(Tensors.ATTN_Q.format(i=j)), z), c.head_dim, c.num_heads, n)
-        k = o.reshape_3d(o.mul_mat(self.w.get(Tensors.ATTN_K.format(i=j)), z), c.head_dim, c.num_kv_heads, n)
-        v = o.reshape_3d(o.mul_mat(self.w.get(Tensors.ATTN_V.format(i=j)), z), c.head_dim, c.num_kv_heads, n)
+        q = o.reshape_3d(self._mm(Tensors.ATTN_Q.format(i=j), z), c.head_dim, c.num_heads, n)
+        k = o.reshape_3d(self._mm(Tensors.ATTN_K.format(i=j), z), c.head_dim, c.num_kv_heads, n)
+        v = o.reshape_3d(self._mm(Tensors.ATTN_V.format(i=j), z), c.head_dim, c.num_kv_heads, n)
         q, k = self._rope(q, pos), self._rope(k, pos)
         return q, k, v
 
@@ -153,11 +162,11 @@ class GraphBuilder:
         """o_proj, residual, MLP, residual. `attn` is [head_dim, H, n]."""
         o, c = self._o, self.cfg
         attn = o.reshape_2d(attn, c.num_heads * c.head_dim, n)
-        r2 = o.add(r, o.mul_mat(self.w.get(Tensors.ATTN_OUT.format(i=j)), attn))
+        r2 = o.add(r, self._mm(Tensors.ATTN_OUT.format(i=j), attn))
         z = self._norm(r2, Tensors.FFN_NORM.format(i=j), c.rms_eps)
-        gate = o.mul_mat(self.w.get(Tensors.FFN_GATE.format(i=j)), z)
-        up = o.mul_mat(self.w.get(Tensors.FFN_UP.format(i=j)), z)
-        return o.add(r2, o.mul_mat(self.w.get(Tensors.FFN_DOWN.format(i=j)), o.swiglu_split(gate, up)))
+        gate = self._mm(Tensors.FFN_GATE.format(i=j), z)
+        up = self._mm(Tensors.FFN_UP.format(i=j), z)
+        return o.add(r2, self._mm(Tensors.FFN_DOWN.format(i=j), o.swiglu_split(gate, up)))
 
     def _attend(self, q: Tensor, k: Tensor, v: Tensor, mask: Tensor) -> Tensor:
         """q [d, H, n] against k/v [d, n_kv, Hkv] -> [d, H, n]."""
@@ -269,13 +278,15 @@ class GraphBuilder:
     def _gate(self, j: int, r: Tensor, q: Tensor, n: int) -> Tensor:
         """g in (0,1) per head and row, shaped [1, H, n]; weights the GLOBAL branch (§3.4 step 5)."""
         o, c = self._o, self.cfg
-        bias = self.w.get(Tensors.PLT_GATE_BIAS.format(i=j))
         if c.gate_mode == "hidden":
+            bias = self.w.get(Tensors.PLT_GATE_BIAS.format(i=j))
             gn = self._norm(r, Tensors.PLT_GATE_NORM.format(i=j), c.gate_norm_eps)
-            logits = o.add(o.mul_mat(self.w.get(Tensors.PLT_GATE.format(i=j)), gn), bias)
+            logits = o.add(self._mm(Tensors.PLT_GATE.format(i=j), gn), bias)
             return o.reshape_3d(o.sigmoid(logits), 1, c.num_heads, n)
-        # query mode: <q_h, P_h> + b_h with the post-RoPE query
-        p = o.reshape_3d(self.w.get(Tensors.PLT_GATE.format(i=j)), c.head_dim, c.num_heads, 1)
+        # query mode (V2's variant and V1's gate): <q_h, P_h> + b_h with the post-RoPE query
+        bias = self.w.get((Tensors.LOOP_GATE_BIAS if c.is_v1 else Tensors.PLT_GATE_BIAS).format(i=j))
+        weight = Tensors.LOOP_GATE if c.is_v1 else Tensors.PLT_GATE
+        p = o.reshape_3d(self.w.get(weight.format(i=j)), c.head_dim, c.num_heads, 1)
         dots = o.sum_rows(o.mul(q, p))
         return o.sigmoid(o.add(dots, o.reshape_3d(bias, 1, c.num_heads, 1)))
 
@@ -289,7 +300,7 @@ class GraphBuilder:
     def _logits(self, h: Tensor, n: int, all_logits: bool) -> Tensor:
         if not all_logits and n > 1:
             h = self._rows(h, n - 1, 1)
-        return self._o.mul_mat(self.output, h)
+        return self._mm(self.output, h)
 
     def _write_rows(self, cache: Tensor, k: Tensor, idx: Tensor, first: int, count: int) -> Tensor:
         """set_rows of count rows of k ([d, Hkv, n]) starting at `first` into cache at idx."""
@@ -334,11 +345,15 @@ class GraphBuilder:
             inputs.mask_local = o.input(ggml.TYPE_F16, c.local_keys + n, n)
         for loop in range(1, self.loops):
             prev = h
-            x = o.add(o.scale(emb, c.emb_scale), o.scale(self._shift(prev, loop, n), c.hidden_scale))
+            if c.is_v1:  # V1 (§5): loop l reads loop l-1's raw output at the same slot; no carry
+                x = prev
+            else:
+                x = o.add(o.scale(emb, c.emb_scale), o.scale(self._shift(prev, loop, n), c.hidden_scale))
             for j in range(c.num_layers):
                 x = self._prefill_plt_layer(j, loop, x, plan, inputs)
             h = self._loop_output(x, loop)
-            self._defer_carry(prev, loop - 1, n)
+            if not c.is_v1:
+                self._defer_carry(prev, loop - 1, n)
         return inputs, self._logits(h, n, plan.all_logits)
 
     def _loop_output(self, x: Tensor, loop: int) -> Tensor:
@@ -404,7 +419,7 @@ class GraphBuilder:
         for loop in range(L - 1):  # carries for the next step, after all reads
             src = normed if c.normalize_per_loop else x
             self._deferred.append(o.cpy(self._rows(src, loop, 1), self._rows(st.carry, loop, 1)))
-        return inputs, o.mul_mat(self.output, self._rows(normed, L - 1, 1))
+        return inputs, self._mm(self.output, self._rows(normed, L - 1, 1))
 
     def _decode_layer(self, j: int, r: Tensor, plan: Plan, inputs: Inputs) -> Tensor:
         o, c, st, L = self._o, self.cfg, self.st, self.loops

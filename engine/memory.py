@@ -30,6 +30,7 @@ from engine.arch import PLTConfig
 from engine.backend import Backend, Weights
 from engine.errors import EngineError
 from engine.graph import GraphBuilder, Plan
+from engine.loopkernels import GGML, Kernels
 from engine.state import State, cache_bytes, check_kv_type
 
 GIB = 1 << 30
@@ -108,13 +109,21 @@ def available_bytes(limit: int | None = None) -> int | None:
 
 
 def compute_bytes(
-    cfg: PLTConfig, weights: Weights, backend: Backend, n_ctx: int, kv_type: str, loops: int, chunk: int
+    cfg: PLTConfig,
+    weights: Weights,
+    backend: Backend,
+    n_ctx: int,
+    kv_type: str,
+    loops: int,
+    chunk: int,
+    kernels: Kernels = GGML,
 ) -> int:
-    """The compute buffer the runtime's graphs need at span n_ctx, without allocating it."""
+    """The compute buffer the runtime's graphs need at span n_ctx (with these weight kernels),
+    without allocating it."""
     g = ggml.lib()
     probe = State(cfg, backend, n_ctx, kv_type, loops, allocate=False)
     try:
-        builder = GraphBuilder(cfg, weights, probe)
+        builder = GraphBuilder(cfg, weights, probe, kernels)
         sizes = []
         for plan in (Plan("prefill", min(chunk, n_ctx), n_ctx), Plan("decode", 1, n_ctx)):
             built = builder.build(plan)
@@ -142,13 +151,17 @@ class Planner:
         loops: int,
         chunk: int = 512,
         memory_limit: int | None = None,
+        kernels: Kernels = GGML,
     ):
         self.cfg, self.w, self.backend, self.loops, self.chunk = cfg, weights, backend, loops, chunk
+        self.kernels = kernels
         self.available = available_bytes(memory_limit) if backend.is_cpu else None
 
     def budget(self, n_ctx: int, kv_type: str) -> Budget:
         size = cache_bytes(self.cfg, kv_type, self.loops)
-        compute = compute_bytes(self.cfg, self.w, self.backend, n_ctx, kv_type, self.loops, self.chunk)
+        compute = compute_bytes(
+            self.cfg, self.w, self.backend, n_ctx, kv_type, self.loops, self.chunk, self.kernels
+        )
         return Budget(n_ctx, kv_type, self.w.nbytes(), size.total(n_ctx), compute, self.available)
 
     def largest_context(self, kv_type: str, upper: int, share: float = 1.0) -> int:

@@ -5,6 +5,11 @@ takes token ids and returns float32 logits; it validates every id and the contex
 before ggml sees them. Decode modes:
 - `fused`: all loops of a step as rows of one pass over the weights (PLT's point);
 - `serial`: the loops one after another (a one-token prefill), as the vendor runtime does.
+IQuest-Coder-V1-Loop models (plt-model.md §5) always decode serially: loop 1 at step t needs
+loop 0's output at step t, so a step is two passes over the weights (`decode_passes`).
+
+Every weight multiplication runs on the kernels `kernels` selects (`engine.loopkernels`:
+auto, ggml or loop); `Runner.kernels` says which ran.
 
 Knows nothing about text, sampling or prefix reuse (see `engine.session`).
 """
@@ -21,6 +26,7 @@ from engine.backend import Backend, Weights, tensor_to_numpy
 from engine.errors import EngineError
 from engine.gguf_file import ModelFile, with_context
 from engine.graph import Built, GraphBuilder, Plan
+from engine.loopkernels import select as select_kernels
 from engine.memory import Budget, Planner
 from engine.state import State, check_kv_type
 
@@ -40,6 +46,7 @@ class Runner:
         kv_type: str = "f16",
         loops: int | None = None,
         decode_mode: str = "fused",
+        kernels: str | None = None,
         kv_pad: int = 256,
         max_graphs: int = 6,
         backend: Backend | None = None,
@@ -66,15 +73,16 @@ class Runner:
         self._own_weights = weights is None
         self.weights = weights or Weights(model, self.backend)
         self.budget: Budget | None = None
-        if check_memory:
-            try:
+        try:
+            self.kernels = select_kernels(kernels, cpu=self.backend.is_cpu)
+            if check_memory:
                 self._check_memory(kv_type, loops or model.config.loops, fit_context, memory_limit)
-            except EngineError:
-                self._close_weights()
-                raise
+        except EngineError:
+            self._close_weights()
+            raise
         self.n_ctx = self.config.context_length
         self.state = State(self.config, self.backend, self.n_ctx, kv_type, loops)
-        self.builder = GraphBuilder(self.config, self.weights, self.state)
+        self.builder = GraphBuilder(self.config, self.weights, self.state, self.kernels)
         self._graphs: OrderedDict[Plan, Built] = OrderedDict()
         # one compute buffer for every graph: graphs run one at a time, so a graph's tensors are
         # (re)placed in it whenever it runs after another one (`_placed`)
@@ -84,7 +92,9 @@ class Runner:
         self._placed: Plan | None = None
 
     def _check_memory(self, kv_type: str, loops: int, fit: bool, limit: int | None) -> None:
-        planner = Planner(self.config, self.weights, self.backend, loops, memory_limit=limit)
+        planner = Planner(
+            self.config, self.weights, self.backend, loops, memory_limit=limit, kernels=self.kernels
+        )
         n_ctx = self.config.context_length
         budget = planner.budget(n_ctx, kv_type)
         if not budget.fits and fit:
@@ -99,6 +109,16 @@ class Runner:
     @property
     def loops(self) -> int:
         return self.state.loops
+
+    @property
+    def fused(self) -> bool:
+        """Whether a decode step runs all loops as rows of one pass (never for V1)."""
+        return self.decode_mode == "fused" and not self.config.is_v1 and self.loops > 1
+
+    @property
+    def decode_passes(self) -> int:
+        """Passes over the layer weights per decode step: 1 fused, else one per loop."""
+        return 1 if self.fused or self.loops == 1 else self.loops
 
     @property
     def n_past(self) -> int:
@@ -121,7 +141,7 @@ class Runner:
     def decode(self, token: int) -> np.ndarray:
         """One decode step for `token` at the current position; logits [vocab]."""
         self._check([token])
-        if self.decode_mode == "serial":
+        if self.decode_mode == "serial" or self.config.is_v1:
             return self._run_prefill([token], False)[0]
         return self._run_decode(token)
 

@@ -4,7 +4,8 @@
   decoded with the `tokenizers` library, exactly as the original checkpoint.
 - `llama` files made by llama.cpp carry llama.cpp's own vocabulary: encoded and decoded by
   llama.cpp's tokenizer (a vocab-only load through llama-cpp-python), so it matches it.
-The chat template (`tokenizer.chat_template`) is rendered with a sandboxed jinja2, as HF does;
+The chat template (`tokenizer.chat_template`) is rendered by `engine.chat_template` (a sandboxed
+jinja2 with time and size bounds, as HF renders it);
 a file without one gets ChatML. `StreamDecoder` turns a growing list of ids into text deltas
 without splitting UTF-8 characters.
 
@@ -14,13 +15,13 @@ Knows nothing about models' weights or sampling.
 from __future__ import annotations
 
 import ctypes as C
-import json
 from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Protocol
 
-from engine.arch import ARCH, Keys
+from engine.arch import ARCH, ARCH_V1, Keys
+from engine.chat_template import ChatTemplate
 from engine.errors import EngineError
 
 CHATML = (
@@ -139,20 +140,8 @@ class Tokenizer:
         return self.vocab.decode(ids)
 
     @cached_property
-    def _template(self) -> Any:
-        from jinja2.exceptions import TemplateError
-        from jinja2.sandbox import ImmutableSandboxedEnvironment
-
-        def raise_exception(message: str) -> None:
-            raise TemplateError(message)
-
-        env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
-        env.filters["tojson"] = lambda v, indent=None: json.dumps(v, ensure_ascii=False, indent=indent)
-        env.globals["raise_exception"] = raise_exception
-        try:
-            return env.from_string(self.template_source)
-        except (TemplateError, RecursionError, MemoryError) as exc:
-            raise EngineError(f"the model's chat template does not compile: {exc}") from None
+    def _template(self) -> ChatTemplate:
+        return ChatTemplate(self.template_source)
 
     def render_chat(
         self,
@@ -160,22 +149,13 @@ class Tokenizer:
         tools: list[dict[str, Any]] | None = None,
         add_generation_prompt: bool = True,
     ) -> str:
-        from jinja2.exceptions import TemplateError
-
-        special = {
-            "bos_token": self._special(self.bos_id),
-            "eos_token": self._special(self.eos_ids[0] if self.eos_ids else None),
-        }
-        try:
-            return self._template.render(
-                messages=messages, tools=tools, add_generation_prompt=add_generation_prompt, **special
-            )
-        except TemplateError as exc:
-            raise EngineError(f"the model's chat template failed: {exc}") from None
-        except EngineError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - the template comes from the file: 1/0, bad types, ...
-            raise EngineError(f"the model's chat template failed: {type(exc).__name__}: {exc}") from None
+        return self._template.render(
+            messages=messages,
+            tools=tools,
+            add_generation_prompt=add_generation_prompt,
+            bos_token=self._special(self.bos_id),
+            eos_token=self._special(self.eos_ids[0] if self.eos_ids else None),
+        )
 
     def _special(self, token: int | None) -> str:
         return "" if token is None else self.vocab.token_text(token)
@@ -185,7 +165,7 @@ def from_model_file(
     path: Path, arch: str, metadata: dict[str, Any], eos_ids: Sequence[int], bos_id: int | None
 ) -> Tokenizer:
     template = metadata.get(Keys.CHAT_TEMPLATE)
-    if arch == ARCH:
+    if arch in (ARCH, ARCH_V1):  # our converter embeds the HF tokenizer.json
         tokenizer_json = metadata.get(Keys.TOKENIZER_HF_JSON)
         if not tokenizer_json:
             raise EngineError(

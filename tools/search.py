@@ -3,12 +3,19 @@
 Both walk `Workspace.files()`, so .gitignore is respected. `search` is literal unless
 `regex` is true, skips binary and huge files, reports matching files with counts before the
 hits, and refuses to list more than 100 files (the model should narrow the search).
+A model's regular expression runs on the `regex` engine under a time budget for the whole
+search (REGEX_SECONDS): a pattern that backtracks for ever, such as `(a+)+$` on a long line,
+ends in a tool error instead of a hung run.
 """
 
 from __future__ import annotations
 
 import re
+import time
+from collections.abc import Callable
 from typing import Any
+
+import regex as regex_engine
 
 from tools.base import Observation, ToolError, arg, schema
 from tools.repofiles import MAX_TEXT_BYTES, is_binary
@@ -19,6 +26,9 @@ MAX_FILES = 100
 MAX_FILES_WITH_LINES = 20  # above this, only files and counts are listed
 MAX_HITS = 50
 MAX_FOUND = 200
+REGEX_SECONDS = 5.0
+
+Matcher = Callable[[str], bool]
 
 
 class SearchTool:
@@ -53,15 +63,29 @@ class SearchTool:
         return _report(pattern, counts, hits)
 
 
-def _compile(pattern: str, regex: bool) -> re.Pattern[str]:
+def _compile(pattern: str, regex: bool) -> Matcher:
     if not regex:
-        return re.compile(re.escape(pattern))
+        literal = re.compile(re.escape(pattern))
+        return lambda text: literal.search(text) is not None
     try:
-        return re.compile(pattern)
-    except re.error as exc:
+        compiled = regex_engine.compile(pattern)
+    except (regex_engine.error, re.error, OverflowError, RecursionError) as exc:
         raise ToolError(
-            f"invalid regular expression {pattern!r}: {exc}. Fix it, or drop regex=true to search literally"
+            f"invalid regular expression {printable(pattern, 200)}: {printable(exc, 200)}. "
+            "Fix it, or drop regex=true to search literally"
         ) from None
+    deadline = time.monotonic() + REGEX_SECONDS
+
+    def matches(text: str) -> bool:
+        try:
+            return compiled.search(text, timeout=max(deadline - time.monotonic(), 0.001)) is not None
+        except TimeoutError:
+            raise ToolError(
+                f"the regular expression {printable(pattern, 200)} took over {REGEX_SECONDS:g} s "
+                "(nested repeats such as (a+)+ backtrack without end): simplify it, or drop regex=true"
+            ) from None
+
+    return matches
 
 
 def _scope(workspace: Workspace, path: str | None) -> list[str]:
@@ -77,7 +101,7 @@ def _scope(workspace: Workspace, path: str | None) -> list[str]:
     return [f for f in files if f.startswith(rel + "/")]
 
 
-def _search_file(workspace: Workspace, rel: str, matcher: re.Pattern[str]) -> list[tuple[int, str]]:
+def _search_file(workspace: Workspace, rel: str, matcher: Matcher) -> list[tuple[int, str]]:
     path = workspace.root / rel
     try:
         if path.stat().st_size > MAX_TEXT_BYTES:
@@ -88,9 +112,9 @@ def _search_file(workspace: Workspace, rel: str, matcher: re.Pattern[str]) -> li
     if is_binary(data):
         return []
     text = data.decode("utf-8", "replace")
-    if not matcher.search(text):
+    if not matcher(text):
         return []
-    return [(n, line) for n, line in enumerate(text.splitlines(), 1) if matcher.search(line)]
+    return [(n, line) for n, line in enumerate(text.splitlines(), 1) if matcher(line)]
 
 
 def _report(pattern: str, counts: dict[str, int], hits: list[str]) -> Observation:

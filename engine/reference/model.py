@@ -10,6 +10,12 @@ that must give the same logits:
 `Variant` switches on deliberately wrong readings of the spec for the differential tests of §6.
 A config with `loops = 1` (and no gate) is a plain Llama.
 
+IQuest-Coder-V1-Loop (`cfg.is_v1`, §5) runs through the same paths with its own rules: loop l
+reads loop l-1's raw output at the same slot (no shift, no carry, no embedding, no norm between
+loops), the gate is sigmoid(<post-RoPE q_h, w_h> + b_h), the local branch sees W + 1 =
+loop_window_size keys, and `decode` is two sequential passes (a one-token prefill): there is
+no fused step, since loop 1 at t needs loop 0's output at t.
+
 Clarity over speed: float32 by default, float64 on request, no batching. Knows nothing about
 GGUF, ggml, tokenizers or sampling.
 """
@@ -32,6 +38,7 @@ from engine.reference.ops import KV, attend, mlp, rms_norm, rope
 
 GATE_INPUTS = ("residual", "normed", "query", "query_prerope")
 MODES = ("full", "chunks", "decode")
+V1_LOOP_INPUTS = ("raw", "shifted", "with_emb")
 
 
 @dataclass(frozen=True)
@@ -47,6 +54,11 @@ class Variant:
     gate_input: str | None = None  # §3.4.5: None follows the config; else one of GATE_INPUTS
     global_from_loop0: bool = True  # §3.4.3: global branch reads loop-0 K/V; False: own K/V
     reset_carry: bool = True  # §4.1: a new sequence starts with zero carries
+    # Readings of the V1 (§5) rules; they change nothing for V2 except the last two.
+    v1_loop_input: str = "raw"  # raw same-slot output; "shifted": slot t reads t-1; "with_emb": + e_t
+    v1_norm_between_loops: bool = False  # True: model.norm on every loop's output (as V2)
+    local_keys_offset: int = 0  # added to the local window's key count (+1: V2's 65 for V1's 64)
+    loop_rope_offset: int = 0  # loops >= 1 rotate q/k at position t + offset (the spec: 0)
 
 
 class LayerWeights(NamedTuple):
@@ -77,8 +89,10 @@ class Projection(NamedTuple):
         return Projection(*(x[sl] for x in self))
 
 
-def _layer_weights(w: dict[str, torch.Tensor], j: int) -> LayerWeights:
+def _layer_weights(w: dict[str, torch.Tensor], j: int, v1: bool = False) -> LayerWeights:
     p, g = f"model.layers.{j}.", f"model.layers.{j}.self_attn.plt_gate."
+    if v1:
+        g = f"model.gate_projections.{j}."  # V1: [H, head_dim] weight and [H] bias
     return LayerWeights(
         w[p + "input_layernorm.weight"],
         w[p + "self_attn.q_proj.weight"],
@@ -113,7 +127,11 @@ class Reference:
         check_tensors(cfg, tensors)
         self.cfg, self.dtype, self.variant = cfg, dtype, variant
         self.gate_input = self._gate_input(cfg, variant)
-        self.local_keys = cfg.window + 1 if variant.local_w_plus_1 else cfg.window
+        if variant.v1_loop_input not in V1_LOOP_INPUTS:
+            raise ValueError(f"v1_loop_input must be one of {V1_LOOP_INPUTS}, got {variant.v1_loop_input!r}")
+        self.local_keys = (
+            cfg.window + 1 if variant.local_w_plus_1 else cfg.window
+        ) + variant.local_keys_offset
         # The ring keeps what the local branch needs, unless the global branch (wrongly)
         # reads the loop's own K/V: then every position must be kept.
         self.ring_size = self.local_keys if variant.global_from_loop0 else None
@@ -121,7 +139,7 @@ class Reference:
         self.embed = w["model.embed_tokens.weight"]
         self.final_norm = w["model.norm.weight"]
         self.lm_head = self.embed if cfg.tied_embeddings else w["lm_head.weight"]
-        self.layers = [_layer_weights(w, j) for j in range(cfg.num_layers)]
+        self.layers = [_layer_weights(w, j, cfg.is_v1) for j in range(cfg.num_layers)]
 
     @classmethod
     def from_checkpoint(
@@ -191,7 +209,7 @@ class Reference:
             u = emb if loop == 0 else self._clp_input(emb, h, self._zero_carry())
             inputs = u
             for j, lw in enumerate(self.layers):
-                p = self._project(lw, u, pos)
+                p = self._project(lw, u, pos, loop)
                 own = KV(p.k, p.v, pos)
                 if loop == 0:
                     loop0_kv.append(own)
@@ -214,7 +232,7 @@ class Reference:
         for loop in range(self.cfg.loops):
             u = emb if loop == 0 else self._clp_input(emb, outputs[-1], cache.carry[loop - 1])
             for j, lw in enumerate(self.layers):
-                p = self._project(lw, u, pos)
+                p = self._project(lw, u, pos, loop)
                 new = KV(p.k, p.v, pos)
                 if loop == 0:
                     o = attend(p.q, pos, cache.global_kv[j].append(new))
@@ -235,6 +253,8 @@ class Reference:
         Row 0 is loop 0 for this token; row l >= 1 is loop l at the same slot, fed by the carry
         of the previous step. Returns the logits [vocab] of the last loop's row.
         """
+        if self.cfg.is_v1:  # §5: two sequential passes, loop 1 reads loop 0's output at t
+            return self.prefill([token], cache)[0]
         if not self.variant.clp_shift:
             raise ValueError(
                 "without the CLP shift, loop l needs loop l-1 of the same token: "
@@ -248,7 +268,7 @@ class Reference:
             [e] + [self._clp_input(e, cache.carry[loop - 1], None) for loop in range(1, n_rows)]
         )
         for j, lw in enumerate(self.layers):
-            p = self._project(lw, rows, pos)  # step 1: all rows, RoPE at t
+            p = self._project(lw, rows, pos, None)  # step 1: all rows, RoPE at t
             new = KV(p.k, p.v, pos)
             row0 = slice(0, 1)
             g_kv = cache.global_kv[j].append(KV(*(x[row0] for x in new)))  # step 2: G_j[t] first
@@ -286,13 +306,31 @@ class Reference:
         `carry=None` means `prev` is already the shifted state (one decode row). With the
         `clp_shift=False` variant, slot t reads h^(l-1)_t instead.
         """
+        if self.cfg.is_v1:
+            return self._v1_input(emb, prev, carry)
         if carry is not None and self.variant.clp_shift:
             prev = torch.cat([carry[None], prev[:-1]])
         return self.cfg.emb_scale * emb + self.cfg.hidden_scale * prev
 
-    def _project(self, lw: LayerWeights, r: torch.Tensor, pos: torch.Tensor) -> Projection:
-        """§3.2 step 1: z = RMSNorm(r); q, k rotated at their positions; v."""
+    def _v1_input(self, emb: torch.Tensor, prev: torch.Tensor, carry: torch.Tensor | None) -> torch.Tensor:
+        """§5: loop l's input is loop l-1's output at the same slot, as it is (or a wrong variant)."""
+        if self.variant.v1_loop_input == "shifted" and carry is not None:
+            return torch.cat([carry[None], prev[:-1]])
+        if self.variant.v1_loop_input == "with_emb":
+            return emb + prev
+        return prev
+
+    def _project(self, lw: LayerWeights, r: torch.Tensor, pos: torch.Tensor, loop: int | None) -> Projection:
+        """§3.2 step 1: z = RMSNorm(r); q, k rotated at their positions; v.
+
+        `loop` is the loop the rows belong to (None: the fused decode rows, all loops); only the
+        `loop_rope_offset` variant reads it.
+        """
         cfg, n = self.cfg, r.shape[0]
+        if self.variant.loop_rope_offset and loop != 0:
+            pos = pos + self.variant.loop_rope_offset * (
+                torch.ones_like(pos) if loop is not None else (torch.arange(n) > 0).long()
+            )
         z = rms_norm(r, lw.attn_norm, cfg.rms_eps)
         q_raw = F.linear(z, lw.wq).view(n, cfg.num_heads, cfg.head_dim)
         k = rope(F.linear(z, lw.wk).view(n, cfg.num_kv_heads, cfg.head_dim), pos, cfg.rope_theta)
@@ -325,7 +363,7 @@ class Reference:
 
     def _loop_output(self, u: torch.Tensor, loop: int) -> torch.Tensor:
         """§3.4 end: model.norm after the last loop, and after the others if normalize_per_loop."""
-        if loop == self.cfg.loops - 1 or self.cfg.normalize_per_loop:
+        if loop == self.cfg.loops - 1 or self.cfg.normalize_per_loop or self.variant.v1_norm_between_loops:
             return rms_norm(u, self.final_norm, self.cfg.rms_eps)
         return u
 

@@ -22,6 +22,11 @@ class GateMode(str, Enum):
     query = "query"
 
 
+class Family(str, Enum):
+    v2 = "v2"
+    v1 = "v1"
+
+
 def make_tiny(
     out_dir: Path = typer.Argument(..., help="Directory to write the checkpoint into (created if needed)."),
     seed: int = typer.Option(0, help="Random seed of the weights."),
@@ -33,7 +38,10 @@ def make_tiny(
     head_dim: int = typer.Option(16, help="Head dimension."),
     intermediate: int = typer.Option(128, help="SwiGLU inner size."),
     vocab: int = typer.Option(None, help="Vocabulary size (the tokenizer is trained to exactly this size)."),
-    window: int = typer.Option(4, help="Window W (the local branch sees W+1 keys)."),
+    window: int = typer.Option(
+        4,
+        help="v2: window W (the local branch sees W+1 keys); v1: loop_window_size (keys incl. the current).",
+    ),
     emb_scale: float = typer.Option(0.707, help="plt_emb_scale (a)."),
     hidden_scale: float = typer.Option(0.5, help="plt_hidden_scale (b)."),
     gate: GateMode = typer.Option(
@@ -43,8 +51,15 @@ def make_tiny(
     shards: int = typer.Option(2, help="Number of safetensors shards (1 writes model.safetensors)."),
     llama: bool = typer.Option(False, "--llama", help="Write a plain LlamaForCausalLM checkpoint instead."),
     tied: bool = typer.Option(False, "--tied", help="Tie the output matrix to the embeddings (no lm_head)."),
+    family: Family = typer.Option(
+        Family.v2,
+        help="v2: LoopCoder-V2 (IQuestPLTCoderForCausalLM); v1: IQuest-Coder-V1-Loop "
+        "(IQuestLoopCoderForCausalLM: loop_num, loop_window_size, model.gate_projections; "
+        "the plt options and --gate are ignored).",
+    ),
 ) -> None:
-    """Write a random tiny checkpoint in the exact layout of the LoopCoder-V2 release, for tests."""
+    """Write a random tiny checkpoint in the exact layout of the LoopCoder-V2 release (or, with
+    --family v1, of IQuest-Coder-V1-Loop), for tests."""
     from converters.tiny import TinyOptions, n_parameters
     from converters.tiny import make_tiny as run_make_tiny
 
@@ -66,10 +81,16 @@ def make_tiny(
         shards=shards,
         llama=llama,
         tied=tied,
+        family=family.value,
     )
     path = run_make_tiny(out_dir, **options)
     n = n_parameters(TinyOptions(**options))
-    kind = "LlamaForCausalLM" if llama else f"IQuestPLTCoderForCausalLM, {loops} loops, gate {gate.value}"
+    if llama:
+        kind = "LlamaForCausalLM"
+    elif family is Family.v1:
+        kind = f"IQuestLoopCoderForCausalLM, {loops} loops, window {window} keys"
+    else:
+        kind = f"IQuestPLTCoderForCausalLM, {loops} loops, gate {gate.value}"
     console.print(f"wrote {literal(path)} ({kind}, {n:,} parameters, {shards} shard(s))")
 
 

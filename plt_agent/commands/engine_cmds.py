@@ -18,6 +18,10 @@ MODEL_ARG = typer.Argument(
 )
 KV_TYPE_HELP = "KV cache type: f16 (default), q8_0 (about half the memory) or f32."
 MEMORY_ENV = "PLT_AGENT_MEMORY_LIMIT"
+KERNELS_HELP = (
+    "Weight kernels: auto (the loop-aware kernels where built and supported, else ggml's), "
+    "ggml, or loop (ours; an error where unavailable)."
+)
 
 
 def _memory_limit_option():  # noqa: ANN202 - a typer option
@@ -82,6 +86,7 @@ def generate(
     ),
     device: str = typer.Option("auto", "--device", help="auto, cpu or gpu."),
     memory_limit: str = _memory_limit_option(),
+    kernels: str = typer.Option(None, "--kernels", help=KERNELS_HELP),
 ) -> None:
     """Generate text from a GGUF model, streaming it to stdout (statistics go to stderr)."""
     from engine import api
@@ -94,6 +99,7 @@ def generate(
         repeat_penalty=repeat_penalty,
         seed=seed,
     )
+    _check_kernels(kernels)
     with api.load(
         model,
         n_ctx=ctx,
@@ -102,6 +108,7 @@ def generate(
         decode_mode=decode_mode,
         device=device,
         memory_limit=memory_limit,
+        kernels=kernels,
     ) as m:
         tok = m.tokenizer
         if chat:
@@ -120,7 +127,7 @@ def generate(
         typer.echo(
             f"[{len(ids)} prompt tokens in {result.prompt_seconds:.2f}s, {len(result.token_ids)} generated "
             f"in {decode_s:.2f}s ({len(result.token_ids) / decode_s:.1f} tok/s), "
-            f"finish: {result.finish_reason}]",
+            f"finish: {result.finish_reason}, {_kernels_note(m.runner.kernels)}]",
             err=True,
         )
 
@@ -135,6 +142,7 @@ def logits(
     threads: int = typer.Option(None, "--threads", envvar=THREADS_ENV, help="CPU threads."),
     device: str = typer.Option("auto", "--device", help="auto, cpu or gpu."),
     memory_limit: str = _memory_limit_option(),
+    kernels: str = typer.Option(None, "--kernels", help=KERNELS_HELP),
 ) -> None:
     """Write the logits of every position of --ids to a .npy file (the parity-check interface)."""
     import numpy as np
@@ -143,6 +151,7 @@ def logits(
 
     token_ids = _parse_ids(ids)
     how, size = _parse_mode(mode)
+    _check_kernels(kernels)
     with api.load(
         model,
         n_ctx=max(len(token_ids), 1),
@@ -151,6 +160,7 @@ def logits(
         decode_mode=decode_mode,
         device=device,
         memory_limit=memory_limit,
+        kernels=kernels,
     ) as m:
         runner = m.runner
         if how == "full":
@@ -159,23 +169,59 @@ def logits(
             result = runner.prefill(token_ids, chunk=size, all_logits=True)
         else:
             result = np.stack([runner.decode(t) for t in token_ids])
+        note = _kernels_note(runner.kernels)
     if out.parent and not out.parent.exists():
         raise UsageError(f"output directory {out.parent} does not exist")
     np.save(out, result.astype(np.float32))
-    typer.echo(f"wrote {out} {list(result.shape)} ({how}{':' + str(size) if size else ''})", err=True)
+    typer.echo(f"wrote {out} {list(result.shape)} ({how}{':' + str(size) if size else ''}, {note})", err=True)
 
 
-def _synthetic_model(size: str, qtype: str) -> Path:
-    """A cached random-weight PLT GGUF of about `size` bytes in `qtype` (made on first use)."""
-    from converters.synthetic import parse_size, synthetic_config, write_synthetic
+def _kernels_note(kernels) -> str:  # noqa: ANN001 - engine.loopkernels.Kernels
+    return f"{kernels.name} kernels" + (f" ({kernels.isa})" if kernels.isa else "")
+
+
+def _check_kernels(kernels: str | None) -> None:
+    if kernels is not None and kernels not in ("auto", "ggml", "loop"):
+        raise UsageError(f"--kernels must be auto, ggml or loop, got {kernels!r}")
+
+
+def _synthetic_model(size: str, qtype: str, loops: int | None = None, preset: str = "plt") -> Path:
+    """A cached random-weight GGUF (made on first use): about `size` bytes in `qtype` of the
+    family `preset` (plt, v1-40b-loop), or a real model's exact shape (`size` = a preset name,
+    e.g. loopcoder-v2)."""
+    from converters.synthetic import (
+        FAMILIES,
+        PRESETS,
+        parse_size,
+        preset_config,
+        synthetic_config,
+        write_synthetic,
+    )
     from plt_agent.store import store_root
 
-    cfg = synthetic_config(parse_size(size), qtype=qtype)
-    path = store_root() / "bench" / f"synthetic-plt-{cfg.num_layers}x{cfg.hidden_size}-{qtype}.gguf"
+    if preset not in FAMILIES:
+        raise UsageError(f"--preset must be one of {', '.join(FAMILIES)}, got {preset!r}")
+    if size in PRESETS:
+        if preset != "plt":
+            raise UsageError(f"--preset {preset} goes with --synthetic SIZE, not with --synthetic {size}")
+        cfg = preset_config(size, loops)
+        stem = f"synthetic-{size}"
+    else:
+        family = FAMILIES[preset]
+        cfg = synthetic_config(
+            parse_size(size), family.shape, loops=loops or 2, qtype=qtype, family=family.family
+        )
+        reduced = f", reduced from the real {family.real_layers}" if family.real_layers else ""
+        typer.echo(
+            f"synthetic {preset}: {cfg.num_layers} layers{reduced} x hidden {cfg.hidden_size}", err=True
+        )
+        stem = f"synthetic-{preset}-{cfg.num_layers}x{cfg.hidden_size}"
+    suffix = f"-L{cfg.loops}" if cfg.loops != 2 else ""
+    path = store_root() / "bench" / f"{stem}{suffix}-{qtype}.gguf"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         typer.echo(
-            f"writing a synthetic {size} {qtype} PLT ({cfg.num_layers} layers x {cfg.hidden_size}) to {path}",
+            f"writing a synthetic {size} {qtype} {preset} ({cfg.num_layers} layers) to {path}",
             err=True,
         )
         write_synthetic(path, cfg, qtype=qtype)
@@ -185,10 +231,20 @@ def _synthetic_model(size: str, qtype: str) -> Path:
 def bench_engine(
     model: Path = typer.Argument(None, help="A GGUF model file (or use --synthetic)."),
     synthetic: str = typer.Option(
-        None, "--synthetic", help="Benchmark a random-weight PLT of this size, e.g. 1.5G."
+        None,
+        "--synthetic",
+        help="Benchmark a random-weight PLT of this size (e.g. 1.5G) or of a real model's shape "
+        "(loopcoder-v2); written once to the model cache.",
     ),
+    loops: int = typer.Option(None, "--loops", help="Loops of the synthetic model (default 2)."),
     qtype: str = typer.Option(
         "q8_0", "--type", help="Matrix type of the synthetic model: q8_0, q4_0, q4_k, q6_k."
+    ),
+    preset: str = typer.Option(
+        "plt",
+        "--preset",
+        help="Synthetic shape: plt (small LoopCoder-V2-like) or v1-40b-loop (IQuest-Coder-V1-40B-Loop's "
+        "real width; the layer count follows from the size, far below its 80).",
     ),
     json_out: bool = typer.Option(False, "--json", help="Print the figures as JSON (stdout)."),
     threads: int = typer.Option(
@@ -223,6 +279,11 @@ def bench_engine(
         512, "--chunk", help="Sweep: prefill chunk (with --fill direct: the timed chunk)."
     ),
     plot: Path = typer.Option(None, "--plot", help="Sweep: also save a PNG plot here (needs matplotlib)."),
+    kernels: str = typer.Option(
+        None,
+        "--kernels",
+        help=KERNELS_HELP + " With loop, ggml's also run side by side (single and fused).",
+    ),
 ) -> None:
     """Decode and prefill speed: fused vs serial vs single-loop on the same weights, and vs llama.cpp."""
     import json
@@ -231,13 +292,16 @@ def bench_engine(
 
     if (model is None) == (synthetic is None):
         raise UsageError("give a MODEL.gguf or --synthetic SIZE (not both)")
-    path = _synthetic_model(synthetic, qtype) if synthetic else model
+    if loops is not None and (synthetic is None or loops < 1):
+        raise UsageError("--loops N (N >= 1) goes with --synthetic")
+    _check_kernels(kernels)
+    path = _synthetic_model(synthetic, qtype, loops, preset) if synthetic else model
     say = (lambda msg: typer.echo(f"  {msg}", err=True)) if not json_out else None
     if context_sweep:
         if plot:
             _check_plot()
         options = {"decode_tokens": decode_tokens, "threads": threads, "llama_cpp": llama_cpp}
-        options |= {"device": device, "memory_limit": memory_limit, "progress": say}
+        options |= {"device": device, "memory_limit": memory_limit, "kernels": kernels, "progress": say}
         result = _sweep(path, context_sweep, kv_type, fill, chunk, options)
         if plot:
             _save_plot(result, plot)
@@ -252,6 +316,7 @@ def bench_engine(
         llama_cpp=llama_cpp,
         device=device,
         kv_type=kv_type,
+        kernels=kernels,
         progress=say,
     )
     if json_out:
@@ -273,6 +338,7 @@ def _print_bench(result: dict) -> None:
     for col in (
         "variant",
         "loops",
+        "passes/step",
         "decode ms/step",
         "decode tok/s",
         "prefill tok/s",
@@ -284,6 +350,7 @@ def _print_bench(result: dict) -> None:
         table.add_row(
             name,
             str(v["loops"]),
+            str(v["decode_passes"]),
             f"{v['decode_step_ms']:.2f}",
             f"{v['decode_tok_s']:.1f}",
             f"{v['prefill_tok_s']:.1f}",
@@ -295,6 +362,7 @@ def _print_bench(result: dict) -> None:
         table.add_row(
             "llama-cpp-python",
             "1",
+            "1",
             f"{1e3 / ll['decode_tok_s']:.2f}",
             f"{ll['decode_tok_s']:.1f}",
             f"{ll['prefill_tok_s']:.1f}",
@@ -305,20 +373,34 @@ def _print_bench(result: dict) -> None:
     console.print(table)
     keys = (
         "fused_over_single",
+        "serial_over_single",
         "rows_over_single",
         "serial_over_fused",
+        "fused_speedup_over_ggml",
+        "single_speedup_over_ggml",
+        "fused_over_single_ggml",
         "ours_over_llamacpp",
         "ours_over_llamacpp_prefill",
     )
+    if "note" in result:
+        console.print(result["note"])
     for key in keys:
         if key in result:
             console.print(f"{key} = {result[key]:.3f}")
-    if "yardstick" in result:
-        y = result["yardstick"]
-        console.print(
-            f"yardstick: {y['matrix']} ({y['type']} {y['shape'][0]}x{y['shape'][1]}) times {y['columns']} "
-            f"columns costs {y['ratio']:.2f}x one column ({y['cols_ms']:.3f} vs {y['one_col_ms']:.3f} ms)"
-        )
+    k = result.get("kernels", {})
+    console.print(
+        f"kernels: {k.get('kernels')}"
+        + (f" ({k['isa']})" if k.get("isa") else "")
+        + (f" - {k['reason']}" if k.get("reason") else "")
+    )
+    for key, label in (("yardstick", "ggml"), ("yardstick_loop", "loop")):
+        if key in result:
+            y = result[key]
+            console.print(
+                f"yardstick ({label}): {y['matrix']} ({y['type']} {y['shape'][0]}x{y['shape'][1]}) times "
+                f"{y['columns']} columns costs {y['ratio']:.2f}x one column "
+                f"({y['cols_ms']:.3f} vs {y['one_col_ms']:.3f} ms)"
+            )
     console.print(f"peak RSS = {result['peak_rss_mib']:.0f} MiB")
 
 

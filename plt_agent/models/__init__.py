@@ -142,11 +142,11 @@ _LOADERS: dict[str, Callable[[str, ModelOptions], Model]] = {
 
 
 def _load_gguf_by_arch(path: Path, options: ModelOptions) -> Model:
-    """A bare .gguf path: the PLT engine for PLT files, llama.cpp for everything else."""
-    from engine.arch import ARCH
+    """A bare .gguf path: the PLT engine for PLT files (V2 and V1), llama.cpp for everything else."""
+    from engine.arch import ARCH, ARCH_V1
     from plt_agent.store import gguf_architecture
 
-    scheme = "plt" if gguf_architecture(path) == ARCH else "llama"
+    scheme = "plt" if gguf_architecture(path) in (ARCH, ARCH_V1) else "llama"
     return _LOADERS[scheme](str(path), options)
 
 

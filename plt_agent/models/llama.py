@@ -1,10 +1,10 @@
 """`llama:PATH.gguf` — any llama.cpp GGUF through llama-cpp-python's `Llama`.
 
-The prompt is rendered with the chat template stored in the GGUF (llama-cpp-python's
-`Jinja2ChatFormatter`), tokenized with the model's own tokenizer and generated token by
-token with streaming. `Llama.generate` keeps the KV cache of the longest common prefix
-between calls, so an append-only conversation is not re-prefilled; `Usage.cached_tokens`
-reports how much was reused.
+The prompt is rendered with the chat template stored in the GGUF (by the engine's bounded
+sandbox, `engine.api.ChatTemplate`, as for our own backend), tokenized with the model's own
+tokenizer and generated token by token with streaming. `Llama.generate` keeps the KV cache of
+the longest common prefix between calls, so an append-only conversation is not re-prefilled;
+`Usage.cached_tokens` reports how much was reused.
 
 The backend speaks only text (no native tool calls): the agent's text protocol drives it.
 llama_cpp is imported when a model is loaded, never at import time.
@@ -107,22 +107,33 @@ class LlamaModel(LocalModel):
         self._formatter = self._make_formatter()
 
     def _make_formatter(self) -> Any:
-        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+        from engine.api import ChatTemplate
+        from engine.errors import EngineError
 
         llm = self._llm
         eos = llm.token_eos()
         bos = llm.token_bos()
-        template = llm.metadata.get("tokenizer.chat_template") or _CHATML
         self.eos_text = llm._model.token_get_text(eos) if eos != -1 else ""
         self.bos_text = llm._model.token_get_text(bos) if bos != -1 else ""
         self._add_bos = llm.metadata.get("tokenizer.ggml.add_bos_token", "false") == "true"
-        return Jinja2ChatFormatter(template=template, eos_token=self.eos_text, bos_token=self.bos_text)
+        try:
+            return ChatTemplate(llm.metadata.get("tokenizer.chat_template") or _CHATML)
+        except EngineError as exc:
+            raise ModelError(f"{self.path.name}: {exc}") from None
 
     def _render(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None) -> str:
+        from engine.errors import EngineError
+
         try:
-            return self._formatter(messages=messages, tools=tools).prompt
-        except Exception as exc:  # jinja raises many types; the template is the model's, not ours
-            raise ModelError(f"{self.path.name}: its chat template failed to render: {exc}") from None
+            return self._formatter.render(
+                messages=messages,
+                tools=tools,
+                add_generation_prompt=True,
+                bos_token=self.bos_text,
+                eos_token=self.eos_text,
+            )
+        except EngineError as exc:
+            raise ModelError(f"{self.path.name}: {exc}") from None
 
     def tokenize(self, prompt: str) -> list[int]:
         add_bos = self._add_bos and bool(self.bos_text) and not prompt.startswith(self.bos_text)

@@ -130,3 +130,59 @@ def test_pull_from_a_directory_without_a_checkpoint_is_a_usage_error(hermetic, t
     result = cli("models", "pull", "loopcoder-v2", "--from", str(tmp_path))
     assert result.exit_code == 2
     assert "no config.json" in result.stderr
+
+
+@pytest.mark.slow
+def test_iquest_v1_loop_from_a_local_checkpoint_converts_and_runs_with_plt(hermetic, tmp_path, cli):
+    checkpoint = tmp_path / "tiny-v1"
+    made = subprocess.run(
+        [sys.executable, "-m", "plt_agent.cli", "debug", "make-tiny", str(checkpoint), "--family", "v1"],
+        capture_output=True,
+        text=True,
+    )
+    assert made.returncode == 0, made.stderr
+    from plt_agent.store import CATALOG
+
+    assert CATALOG["iquest-coder-v1-40b-loop"].backend == "plt"
+    pulled = cli("models", "pull", "iquest-coder-v1-40b-loop", "--from", str(checkpoint), "--quant", "q8_0")
+    assert pulled.exit_code == 0, pulled.output
+    gguf = Path(pulled.stdout.strip())
+    assert gguf.name == "iquest-coder-v1-40b-loop-q8_0.gguf"
+    from engine.arch import ARCH_V1
+    from plt_agent.models import load_model
+    from plt_agent.store import gguf_architecture
+
+    assert gguf_architecture(gguf) == ARCH_V1
+    model = load_model("iquest-coder-v1-40b-loop")
+    assert model.name == f"plt:{gguf}"
+    reply = model.complete([{"role": "user", "content": "hello"}], max_tokens=4)
+    assert 1 <= reply.usage.completion_tokens <= 4
+
+
+def test_a_checkpoint_of_the_other_family_is_refused_by_name(hermetic, tiny_checkpoint, cli):
+    v2 = cli("models", "pull", "iquest-coder-v1-40b-loop", "--from", str(tiny_checkpoint()))
+    assert v2.exit_code != 0
+    assert "a v2 checkpoint, but iquest-coder-v1-40b-loop is a v1 model" in v2.stderr
+    v1 = cli("models", "pull", "loopcoder-v2", "--from", str(tiny_checkpoint(family="v1")))
+    assert v1.exit_code != 0
+    assert "a v1 checkpoint, but loopcoder-v2 is a v2 model" in v1.stderr
+
+
+def test_the_v1_hub_pull_downloads_its_repository_then_converts(hermetic, tiny_checkpoint, monkeypatch):
+    """The hub path (no --from): the V1 repository is fetched into the store's hf/ folder."""
+    import shutil
+
+    from plt_agent import store
+
+    asked = []
+
+    def fake_download(repo: str, dest: Path) -> Path:
+        asked.append((repo, dest.name))
+        shutil.copytree(tiny_checkpoint(family="v1"), dest)
+        return dest
+
+    monkeypatch.setattr(store, "_hf_download", fake_download)
+    stored = ModelStore().pull("iquest-coder-v1-40b-loop", quant="f16")
+    assert asked == [("IQuestLab/IQuest-Coder-V1-40B-Loop-Instruct", "IQuest-Coder-V1-40B-Loop-Instruct")]
+    assert stored.source == "hf:IQuestLab/IQuest-Coder-V1-40B-Loop-Instruct (f16)"
+    assert stored.path.name == "iquest-coder-v1-40b-loop-f16.gguf"

@@ -99,8 +99,11 @@ def random_tensors():
 
 @pytest.fixture(scope="session")
 def smollm2_checkpoints(smollm2_gguf, tmp_path_factory):
-    """HF checkpoints rebuilt from SmolLM2: {"llama": dir, "plt": dir} (see tests/engine/realistic.py)."""
+    """HF checkpoints rebuilt from SmolLM2: {"llama", "plt", "v1"} -> dir (tests/engine/realistic.py)."""
     from realistic import write_checkpoint
 
     root = tmp_path_factory.mktemp("smollm2")
-    return {kind: write_checkpoint(smollm2_gguf, root / kind, plt=kind == "plt") for kind in ("llama", "plt")}
+    return {
+        kind: write_checkpoint(smollm2_gguf, root / kind, plt=kind == "plt", v1=kind == "v1")
+        for kind in ("llama", "plt", "v1")
+    }

@@ -5,7 +5,9 @@ cannot test quantized types. A real LM has peaked next-token distributions. This
 turns the llama.cpp GGUF back into an HF checkpoint (dequantized weights, Q/K rows
 un-permuted to HF's rotate-half layout, the tokenizer rebuilt from the GGUF vocabulary), as
 a plain Llama or as a 2-loop PLT model: the same stack plus a gate per layer (bias +2, so
-g ~ 0.88 as in V1), window 16, and the release's emb/hidden scales.
+g ~ 0.88 as in V1), window 16, and the release's emb/hidden scales; or (`v1=True`) as a
+2-loop IQuest-Coder-V1-Loop model: the same stack, `model.gate_projections.{j}` query gates
+(bias +2.0 as released, small weights) and loop_window_size 16.
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ def _tokenizer_json(reader: GGUFReader) -> str:
     return tok.to_str()
 
 
-def write_checkpoint(gguf_path: Path, out: Path, *, plt: bool, seed: int = 0) -> Path:
+def write_checkpoint(gguf_path: Path, out: Path, *, plt: bool, seed: int = 0, v1: bool = False) -> Path:
     reader = GGUFReader(gguf_path)
     heads, kv_heads = (int(_field(reader, f"llama.attention.head_count{s}")) for s in ("", "_kv"))
     gguf_to_hf = {g.format(i=i): h.format(i=i) for h, g in HF_TO_GGUF.items() for i in range(64)}
@@ -99,6 +101,18 @@ def write_checkpoint(gguf_path: Path, out: Path, *, plt: bool, seed: int = 0) ->
             tensors[f"{p}.weight"] = rng.normal(0, 0.02, size=(heads, hidden)).astype(np.float32)
             tensors[f"{p}.bias"] = np.full(heads, 2.0, dtype=np.float32)
             tensors[f"{p}.gate_norm.weight"] = np.ones(hidden, dtype=np.float32)
+    if v1:
+        config.update(
+            architectures=["IQuestLoopCoderForCausalLM"],
+            model_type="iquestloopcoder",
+            loop_num=2,
+            loop_window_size=PLT_WINDOW,
+        )
+        rng = np.random.default_rng(seed)
+        for j in range(layers):
+            p = f"model.gate_projections.{j}"
+            tensors[f"{p}.weight"] = rng.normal(0, 0.02, size=(heads, hidden // heads)).astype(np.float32)
+            tensors[f"{p}.bias"] = np.full(heads, 2.0, dtype=np.float32)
     out.mkdir(parents=True, exist_ok=True)
     write_safetensors(out / "model.safetensors", tensors, "F32")
     (out / "config.json").write_text(json.dumps(config, indent=1))

@@ -101,6 +101,9 @@ STRING_VALUES = [
 ]
 # Issue 10's findings: always in the default subset.
 CORE = {
+    "template:loops for ever",
+    "template:a 10 GB string",
+    "template:a string doubled 40 times",
     "meta:block_count=0",
     "meta:layer_norm_rms_epsilon=NaN",
     "meta:layer_norm_rms_epsilon=negative",
@@ -518,6 +521,13 @@ def _template_cases(b: Builder) -> None:
         ("type error", "{{ messages + 1 }}"),
         ("ESC and markup in the prompt", "\x1b[2J[/bold]{{ messages[0].content }}"),
         ("empty", ""),
+        ("loops for ever", "{% for i in range(99999) %}{% for j in range(99999) %}{% endfor %}{% endfor %}"),
+        ("a 10 GB string", "{{ 'x' * 10000000000 }}"),
+        (
+            "a string doubled 40 times",
+            "{% set ns = namespace(s='x') %}{% for i in range(40) %}{% set ns.s = ns.s + ns.s %}"
+            "{% endfor %}{{ ns.s }}",
+        ),
     ]:
         b.add("template", label, "either", lambda t=template: b.g().set(key, STRING, t), mode="chat")
     b.add("template", "the base file's template", "ok", lambda: b.base_bytes, mode="chat")

@@ -1,0 +1,304 @@
+/* AVX-512 kernels (F, BW, VL; with PLTK_VNNI also AVX512-VNNI).
+ *
+ * Built twice: with -DPLTK_VNNI=1 -mavx512vnni (vpdpbusd / vpdpwssd), and without, where the
+ * same two steps are done with vpmaddubsw + vpmaddwd. Every product sum that goes through
+ * the 16-bit emulation is bounded below 2^15 (see each kernel), so both builds are exact.
+ *
+ * Packed activation layouts: pack.h (with VNNI, Q8_0/Q4_0 activations carry +128).
+ */
+#include <immintrin.h>
+#include <string.h>
+
+#include "pack.h"
+#include "pltk.h"
+
+#ifndef PLTK_VNNI
+#define PLTK_VNNI 0
+#endif
+
+#if PLTK_VNNI
+#define ENTRY pltk_avx512vnni_kernel
+#else
+#define ENTRY pltk_avx512_kernel
+#endif
+
+#define ALWAYS static inline __attribute__((always_inline))
+#define ROWS _Pragma("GCC unroll 4") for
+
+/* acc + sum of 4 products u8 x s8 per 32-bit lane */
+ALWAYS __m512i dpbusd(__m512i acc, __m512i u, __m512i s) {
+#if PLTK_VNNI
+    return _mm512_dpbusd_epi32(acc, u, s);
+#else
+    return _mm512_add_epi32(acc, _mm512_madd_epi16(_mm512_maddubs_epi16(u, s), _mm512_set1_epi16(1)));
+#endif
+}
+
+/* acc + sum of 2 products s16 x s16 per 32-bit lane */
+ALWAYS __m512i dpwssd(__m512i acc, __m512i a, __m512i b) {
+#if PLTK_VNNI
+    return _mm512_dpwssd_epi32(acc, a, b);
+#else
+    return _mm512_add_epi32(acc, _mm512_madd_epi16(a, b));
+#endif
+}
+
+ALWAYS float h2f(uint16_t h) { return _cvtsh_ss(h); }
+
+/* ---- Q4_K ------------------------------------------------------------------------------ */
+/* Per block, the 128 nibble bytes are taken as 16-byte units, even units into P0 and odd
+   ones into P1 (two 128-bit shuffles). Then 32-bit lane group m (16 bytes) of lo(P0) and
+   lo(P1) holds sub-block 2m only, and of hi(P0), hi(P1) sub-block 2m+1 only: two vpdpbusd
+   per parity accumulate whole sub-block sums per lane (< 8*15*127 < 2^15), one pack to 16
+   bits puts both parities side by side and one vpdpwssd applies the eight 6-bit scales.
+   The mins meet the activations' sums of 32. */
+
+static const int16_t Q4K_IDX[32] = {0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3,
+                                    4, 4, 4, 4, 5, 5, 5, 5, 6, 6, 6, 6, 7, 7, 7, 7};
+
+ALWAYS void q4k_scales16(const uint8_t s[12], __m128i *sc, __m128i *mn) {
+    uint64_t s64, m64;
+    pltk_q4k_scales64(s, &s64, &m64);
+    *sc = _mm_cvtepu8_epi16(_mm_cvtsi64_si128((long long)s64));
+    *mn = _mm_cvtepu8_epi16(_mm_cvtsi64_si128((long long)m64));
+}
+
+ALWAYS float hsum128(__m128 v) {
+    v = _mm_add_ps(v, _mm_movehl_ps(v, v));
+    v = _mm_add_ss(v, _mm_movehdup_ps(v));
+    return _mm_cvtss_f32(v);
+}
+
+ALWAYS void q4k_rows(const uint8_t *w, size_t row_bytes, int64_t n, const pltk_acts *a,
+                     float *const dst[PLTK_MAX_ROWS], const int L) {
+    const int64_t nb = a->k / QK_K;
+    krow rows[PLTK_MAX_ROWS];
+    ROWS (int r = 0; r < L; r++) rows[r] = kq_row(a->act[r], a->k);
+    const __m512i idx = _mm512_loadu_si512(Q4K_IDX);
+    const __m512i m4 = _mm512_set1_epi8(0x0f), zero = _mm512_setzero_si512();
+    for (int64_t i = 0; i < n; i++) {
+        const blk_q4_k *x = (const blk_q4_k *)(w + i * row_bytes);
+        __m512 accf[PLTK_MAX_ROWS];
+        __m128 accm[PLTK_MAX_ROWS];
+        ROWS (int r = 0; r < L; r++) {
+            accf[r] = _mm512_setzero_ps();
+            accm[r] = _mm_setzero_ps();
+        }
+        for (int64_t b = 0; b < nb; b++, x++) {
+            PLTK_PREFETCH_BLOCK(x, sizeof(blk_q4_k));
+            __m128i sc, mn;
+            q4k_scales16(x->scales, &sc, &mn);
+            const __m512i scales = _mm512_permutexvar_epi16(idx, _mm512_castsi128_si512(sc));
+            const __m512i raw0 = _mm512_loadu_si512(x->qs), raw1 = _mm512_loadu_si512(x->qs + 64);
+            const __m512i p0 = _mm512_shuffle_i64x2(raw0, raw1, 0x88), p1 = _mm512_shuffle_i64x2(raw0, raw1, 0xdd);
+            const __m512i e0 = _mm512_and_si512(p0, m4), e1 = _mm512_and_si512(p1, m4);
+            const __m512i o0 = _mm512_and_si512(_mm512_srli_epi16(p0, 4), m4);
+            const __m512i o1 = _mm512_and_si512(_mm512_srli_epi16(p1, 4), m4);
+            const __m512 dv = _mm512_set1_ps(h2f(x->d));
+            const __m128 dminv = _mm_set1_ps(h2f(x->dmin));
+            ROWS (int r = 0; r < L; r++) {
+                const int8_t *q = rows[r].q + 256 * b;
+                const __m512i even = dpbusd(dpbusd(zero, e0, _mm512_load_si512(q)), e1, _mm512_load_si512(q + 64));
+                const __m512i odd = dpbusd(dpbusd(zero, o0, _mm512_load_si512(q + 128)), o1, _mm512_load_si512(q + 192));
+                const __m512i acc = dpwssd(zero, _mm512_packs_epi32(even, odd), scales);
+                const float da = rows[r].d[b];
+                accf[r] = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(acc), dv), _mm512_set1_ps(da), accf[r]);
+                const __m128i bs = _mm_load_si128((const __m128i *)(rows[r].bs + 16 * b));
+                const __m128 m = _mm_mul_ps(_mm_cvtepi32_ps(_mm_madd_epi16(mn, bs)), dminv);
+                accm[r] = _mm_fmadd_ps(m, _mm_set1_ps(da), accm[r]);
+            }
+        }
+        ROWS (int r = 0; r < L; r++) dst[r][i] = _mm512_reduce_add_ps(accf[r]) - hsum128(accm[r]);
+    }
+}
+
+static void mv_q4k(const uint8_t *w, size_t row_bytes, int64_t n, const pltk_acts *a,
+                   float *const dst[PLTK_MAX_ROWS]) {
+    switch (a->rows) {
+    case 1: q4k_rows(w, row_bytes, n, a, dst, 1); break;
+    case 2: q4k_rows(w, row_bytes, n, a, dst, 2); break;
+    case 3: q4k_rows(w, row_bytes, n, a, dst, 3); break;
+    default: q4k_rows(w, row_bytes, n, a, dst, 4); break;
+    }
+}
+
+/* ---- Q6_K ------------------------------------------------------------------------------ */
+/* Per half block of 128: two registers of 64 unsigned 6-bit values (0..63, the stored code;
+   the true value is code - 32). Lanes of 4 products stay below 4*63*127 < 2^15, so two
+   registers pack to 16 bits and meet the int8 sub-block scales in one vpdpwssd. The -32
+   offset is taken back with the activation sums of 16: -32 * sum(scale * bsum). */
+
+static const int16_t Q6K_IDX[2][32] = {
+    {0, 0, 0, 0, 4, 4, 4, 4, 1, 1, 1, 1, 5, 5, 5, 5, 2, 2, 2, 2, 6, 6, 6, 6, 3, 3, 3, 3, 7, 7, 7, 7},
+    {8, 8, 8, 8, 12, 12, 12, 12, 9, 9, 9, 9, 13, 13, 13, 13, 10, 10, 10, 10, 14, 14, 14, 14, 11, 11, 11, 11, 15, 15, 15, 15},
+};
+
+ALWAYS void q6k_rows(const uint8_t *w, size_t row_bytes, int64_t n, const pltk_acts *a,
+                     float *const dst[PLTK_MAX_ROWS], const int L) {
+    const int64_t nb = a->k / QK_K;
+    krow rows[PLTK_MAX_ROWS];
+    ROWS (int r = 0; r < L; r++) rows[r] = kq_row(a->act[r], a->k);
+    const __m512i idx0 = _mm512_loadu_si512(Q6K_IDX[0]), idx1 = _mm512_loadu_si512(Q6K_IDX[1]);
+    const __m512i m4 = _mm512_set1_epi8(0x0f), m30 = _mm512_set1_epi8(0x30), zero = _mm512_setzero_si512();
+    for (int64_t i = 0; i < n; i++) {
+        const blk_q6_k *x = (const blk_q6_k *)(w + i * row_bytes);
+        __m512 accf[PLTK_MAX_ROWS];
+        ROWS (int r = 0; r < L; r++) accf[r] = _mm512_setzero_ps();
+        for (int64_t b = 0; b < nb; b++, x++) {
+            PLTK_PREFETCH_BLOCK(x, sizeof(blk_q6_k));
+            const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)x->scales));
+            const __m512i vsc = _mm512_castsi256_si512(sc16);
+            const __m512i s0 = _mm512_permutexvar_epi16(idx0, vsc), s1 = _mm512_permutexvar_epi16(idx1, vsc);
+            const __m512i neg = _mm512_zextsi256_si512(_mm256_sub_epi16(_mm256_setzero_si256(), _mm256_slli_epi16(sc16, 5)));
+            __m512i wv[4];
+            for (int h = 0; h < 2; h++) {
+                const __m512i lq = _mm512_loadu_si512(x->ql + 64 * h);
+                const __m256i hq = _mm256_loadu_si256((const __m256i *)(x->qh + 32 * h));
+                const __m512i hz = _mm512_inserti64x4(_mm512_castsi256_si512(hq), _mm256_srli_epi16(hq, 2), 1);
+                wv[2 * h] = _mm512_or_si512(_mm512_and_si512(lq, m4), _mm512_and_si512(_mm512_slli_epi16(hz, 4), m30));
+                wv[2 * h + 1] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(lq, 4), m4), _mm512_and_si512(hz, m30));
+            }
+            const float d = h2f(x->d);
+            ROWS (int r = 0; r < L; r++) {
+                const int8_t *q = rows[r].q + 256 * b;
+                const __m512i t0 = dpbusd(zero, wv[0], _mm512_load_si512(q));
+                const __m512i t1 = dpbusd(zero, wv[1], _mm512_load_si512(q + 64));
+                const __m512i t2 = dpbusd(zero, wv[2], _mm512_load_si512(q + 128));
+                const __m512i t3 = dpbusd(zero, wv[3], _mm512_load_si512(q + 192));
+                const __m512i bs = _mm512_zextsi256_si512(_mm256_load_si256((const __m256i *)(rows[r].bs + 16 * b)));
+                __m512i acc = dpwssd(zero, bs, neg);
+                acc = dpwssd(acc, _mm512_packs_epi32(t0, t1), s0);
+                acc = dpwssd(acc, _mm512_packs_epi32(t2, t3), s1);
+                accf[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc), _mm512_set1_ps(d * rows[r].d[b]), accf[r]);
+            }
+        }
+        ROWS (int r = 0; r < L; r++) dst[r][i] = _mm512_reduce_add_ps(accf[r]);
+    }
+}
+
+static void mv_q6k(const uint8_t *w, size_t row_bytes, int64_t n, const pltk_acts *a,
+                   float *const dst[PLTK_MAX_ROWS]) {
+    switch (a->rows) {
+    case 1: q6k_rows(w, row_bytes, n, a, dst, 1); break;
+    case 2: q6k_rows(w, row_bytes, n, a, dst, 2); break;
+    case 3: q6k_rows(w, row_bytes, n, a, dst, 3); break;
+    default: q6k_rows(w, row_bytes, n, a, dst, 4); break;
+    }
+}
+
+/* ---- Q8_0 and Q4_0: pairs of 32-value blocks -------------------------------------------- */
+/* A pair of blocks is unpacked into one register of 64 signed weight bytes W and a vector
+   of the two weight scales per 32-bit lane; the rows then share one code path. Activations
+   stored plus 128 (unsigned) give vpdpbusd(a + 128, W) = a.W + 128 sum(W); the second term
+   depends on the weights only and is taken off once per pair for all rows. Q4_0 (W = nibble
+   - 8) always does so: pairs of products are at most 255 * 8 * 2 < 2^15, exact in the 16-bit
+   emulation too. Q8_0 does so with VNNI; without it (255 * 128 * 2 would saturate) the sign
+   of W moves onto the activations: |W| . (a * sign W), pairs at most 128 * 127 * 2 < 2^15.
+   The activations' per-block scales are spread over the lanes with two broadcasts. */
+
+#if PLTK_VNNI
+#define Q80_BIAS 0x80
+#else
+#define Q80_BIAS 0
+#endif
+
+static void pack_q80(const void *src, int64_t b0, int64_t b1, int64_t k, uint8_t *dst) {
+    pack_pairs(src, b0, b1, k, dst, 0, Q80_BIAS);
+}
+
+static void pack_q40(const void *src, int64_t b0, int64_t b1, int64_t k, uint8_t *dst) {
+    pack_pairs(src, b0, b1, k, dst, 1, 0x80);
+}
+
+static const int16_t PAIR_IDX[2][16] = {
+    {0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1}, /* Q8_0: lanes 0-7 block 0, 8-15 block 1 */
+    {0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1}, /* Q4_0: quarters of 4 lanes alternate */
+};
+
+ALWAYS void pairs_rows(const uint8_t *w, size_t row_bytes, int64_t n, const pltk_acts *a,
+                       float *const dst[PLTK_MAX_ROWS], const int L, const int q4) {
+    const int64_t nb = a->k / 32, np = nb / 2;
+    const int odd = (int)(nb % 2);
+    const size_t bsz = q4 ? sizeof(blk_q4_0) : sizeof(blk_q8_0);
+    const int biased = q4 || PLTK_VNNI;
+    const __mmask16 lanes1 = q4 ? 0xf0f0 : 0xff00;
+    prow rows[PLTK_MAX_ROWS];
+    ROWS (int r = 0; r < L; r++) rows[r] = p_row(a->act[r], a->k);
+    const __m256i m4 = _mm256_set1_epi8(0x0f), idx = _mm256_loadu_si256((const __m256i *)PAIR_IDX[q4]);
+    const __m512i zero = _mm512_setzero_si512(), bias = _mm512_set1_epi8((char)0x80), eight = _mm512_set1_epi8(8);
+    for (int64_t i = 0; i < n; i++) {
+        const uint8_t *x = w + i * row_bytes;
+        __m512 accf[PLTK_MAX_ROWS];
+        ROWS (int r = 0; r < L; r++) accf[r] = _mm512_setzero_ps();
+        for (int64_t p = 0; p < np + odd; p++) {
+            const uint8_t *x0 = x + 2 * p * bsz, *x1 = x0 + bsz;
+            PLTK_PREFETCH_BLOCK(x0, 2 * bsz);
+            const int full = p < np;
+            uint16_t d0, d1 = 0;
+            memcpy(&d0, x0, 2);
+            if (full) memcpy(&d1, x1, 2);
+            const __m128i halves = _mm_cvtsi32_si128((int)((uint32_t)d1 << 16 | d0));
+            const __m512 dw = _mm512_cvtph_ps(_mm256_permutexvar_epi16(idx, _mm256_castsi128_si256(halves)));
+            __m512i wv;
+            if (q4) {
+                const __m128i lo0 = _mm_loadu_si128((const __m128i *)(x0 + 2));
+                const __m128i lo1 = full ? _mm_loadu_si128((const __m128i *)(x1 + 2)) : _mm_set1_epi8((char)0x88);
+                const __m256i raw = _mm256_inserti128_si256(_mm256_castsi128_si256(lo0), lo1, 1);
+                const __m256i lo = _mm256_and_si256(raw, m4), hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), m4);
+                wv = _mm512_sub_epi8(_mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1), eight);
+            } else {
+                const __m256i q0 = _mm256_loadu_si256((const __m256i *)(x0 + 2));
+                const __m256i q1 = full ? _mm256_loadu_si256((const __m256i *)(x1 + 2)) : _mm256_setzero_si256();
+                wv = _mm512_inserti64x4(_mm512_castsi256_si512(q0), q1, 1);
+            }
+            __m512i init = zero, aw = zero;
+            __mmask64 neg = 0;
+            if (biased) {
+                init = _mm512_sub_epi32(zero, dpbusd(zero, bias, wv));
+            } else {
+                aw = _mm512_abs_epi8(wv);
+                neg = _mm512_movepi8_mask(wv);
+            }
+            ROWS (int r = 0; r < L; r++) {
+                const __m512i av = _mm512_load_si512(rows[r].q + 64 * p);
+                const __m512i acc = biased ? dpbusd(init, av, wv) : dpbusd(zero, aw, _mm512_mask_sub_epi8(av, neg, zero, av));
+                const float *da = rows[r].d + 2 * p;
+                const __m512 dav = _mm512_mask_broadcastss_ps(_mm512_set1_ps(da[0]), lanes1, _mm_load_ss(da + 1));
+                accf[r] = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(acc), dav), dw, accf[r]);
+            }
+        }
+        ROWS (int r = 0; r < L; r++) dst[r][i] = _mm512_reduce_add_ps(accf[r]);
+    }
+}
+
+#define PAIRS_MV(name, q4)                                                                          \
+    static void name(const uint8_t *w, size_t row_bytes, int64_t n, const pltk_acts *a,            \
+                     float *const dst[PLTK_MAX_ROWS]) {                                            \
+        switch (a->rows) {                                                                          \
+        case 1: pairs_rows(w, row_bytes, n, a, dst, 1, q4); break;                                  \
+        case 2: pairs_rows(w, row_bytes, n, a, dst, 2, q4); break;                                  \
+        case 3: pairs_rows(w, row_bytes, n, a, dst, 3, q4); break;                                  \
+        default: pairs_rows(w, row_bytes, n, a, dst, 4, q4); break;                                 \
+        }                                                                                           \
+    }
+PAIRS_MV(mv_q80, 0)
+PAIRS_MV(mv_q40, 1)
+
+static void pack_q4k_units(const void *src, int64_t b0, int64_t b1, int64_t k, uint8_t *dst) {
+    pack_q4k(src, b0, b1, k, dst, 1);
+}
+
+static const pltk_kernel K_Q4K = {mv_q4k, pack_q4k_units, kq_bytes, PLTK_Q8_K, QK_K};
+static const pltk_kernel K_Q6K = {mv_q6k, pack_q6k, kq_bytes, PLTK_Q8_K, QK_K};
+static const pltk_kernel K_Q80 = {mv_q80, pack_q80, p_bytes, PLTK_Q8_0, 32};
+static const pltk_kernel K_Q40 = {mv_q40, pack_q40, p_bytes, PLTK_Q8_0, 32};
+
+const pltk_kernel *ENTRY(int type) {
+    switch (type) {
+    case PLTK_Q4_K: return &K_Q4K;
+    case PLTK_Q6_K: return &K_Q6K;
+    case PLTK_Q8_0: return &K_Q80;
+    case PLTK_Q4_0: return &K_Q40;
+    default: return NULL;
+    }
+}
