@@ -45,8 +45,8 @@ class _RoundedKV(Reference):
 
     kv_type = "f32"
 
-    def _project(self, lw, r, pos):  # noqa: ANN001, ANN202 - the reference's own types
-        p = super()._project(lw, r, pos)
+    def _project(self, lw, r, pos, loop):  # noqa: ANN001, ANN202 - the reference's own types
+        p = super()._project(lw, r, pos, loop)
         rnd = _ROUND[self.kv_type]
         return type(p)(p.z, p.q_raw, p.q, rnd(p.k), rnd(p.v))
 
