@@ -97,9 +97,10 @@ def _llama_cpp(
     from engine.context_sweep import LLAMA_CACHE_TYPES
 
     cache = LLAMA_CACHE_TYPES[kv_type]
-    # on a GPU: every layer offloaded and flash attention, as our engine runs there; on the CPU
-    # flash attention only where llama.cpp needs it (a block-type V cache)
-    offload = {"n_gpu_layers": -1, "flash_attn": True} if gpu else {"flash_attn": kv_type == "q8_0"}
+    # on a GPU: every layer offloaded and flash attention, as our engine runs there
+    offload = {"n_gpu_layers": -1, "flash_attn": True} if gpu else {}
+    if kv_type == "q8_0":  # llama.cpp needs flash attention for a block-type V cache
+        offload["flash_attn"] = True
     ll = llama_cpp.Llama(
         str(path),
         n_ctx=ctx,

@@ -131,7 +131,9 @@ def _llama_cpp(
     import llama_cpp
 
     # as engine.bench runs it: on a GPU every layer offloaded with flash attention
-    offload = {"n_gpu_layers": -1, "flash_attn": True} if gpu else {"flash_attn": kv_type == "q8_0"}
+    offload = {"n_gpu_layers": -1, "flash_attn": True} if gpu else {}
+    if kv_type == "q8_0":  # llama.cpp needs flash attention for a block-type V cache
+        offload["flash_attn"] = True
     ll = llama_cpp.Llama(
         str(path),
         n_ctx=c + steps + 8,
