@@ -8,8 +8,9 @@
     load_model(None)                                       # the default demonstration model
     load_model(spec, ModelOptions.from_config(config, announce=print))
 
-`ModelOptions` (all optional) say how: the window, CPU threads, native tool calls, whether to
-pull a store model on first use, where progress lines for the user go.
+`ModelOptions` (all optional) say how: the window, CPU threads, the KV cache type of the
+plt and llama backends (auto, f16, q8_0, f32), native tool calls, whether to pull a store
+model on first use, where progress lines for the user go.
 
 Backends import their heavy libraries when loaded, never when this package is imported.
 """
@@ -52,6 +53,7 @@ SPEC_FORMS = (
 class ModelOptions:
     context: int | None = None  # window override in tokens (else the model's real window)
     threads: int | None = None  # CPU threads of the local backends (else `local.cpu_threads()`)
+    kv_type: str | None = None  # KV cache type of the local backends (auto, f16, q8_0, f32; None: auto)
     native_tools: str = "auto"  # openai: whether the server takes native tool calls (auto | on | off)
     tool_choice: Any = None  # openai: sent with the tools when set
     store: Any = None  # the ModelStore to look names up in (else the user's)
@@ -61,7 +63,12 @@ class ModelOptions:
     @classmethod
     def from_config(cls, config: Config, **overrides: Any) -> ModelOptions:
         """The options a command's merged config gives (`overrides` win)."""
-        fields = {"context": config.context, "threads": config.threads, "native_tools": config.native_tools}
+        fields = {
+            "context": config.context,
+            "threads": config.threads,
+            "kv_type": config.kv_type,
+            "native_tools": config.native_tools,
+        }
         return cls(**{**fields, **overrides})
 
     def say(self, line: str) -> None:
@@ -91,7 +98,7 @@ def load_model(spec: str | None, options: ModelOptions | None = None) -> Model:
 def _load_llama(rest: str, options: ModelOptions) -> Model:
     from plt_agent.models.llama import LlamaModel
 
-    return LlamaModel(rest, context=options.context, threads=options.threads)
+    return LlamaModel(rest, context=options.context, threads=options.threads, kv_type=options.kv_type)
 
 
 def _load_plt(rest: str, options: ModelOptions) -> Model:
@@ -99,7 +106,7 @@ def _load_plt(rest: str, options: ModelOptions) -> Model:
         from plt_agent.models.plt import PltModel
     except ImportError as exc:
         raise ModelError(f"plt backend is not available in this build ({exc})") from None
-    return PltModel(rest, context=options.context, threads=options.threads)
+    return PltModel(rest, context=options.context, threads=options.threads, kv_type=options.kv_type)
 
 
 def _load_openai(rest: str, options: ModelOptions) -> Model:

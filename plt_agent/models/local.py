@@ -39,7 +39,13 @@ class LocalModel(ModelBase):
     context_window: int
 
     def __init__(
-        self, path: str | Path, *, context: int | None = None, threads: int | None = None, seed: int = 0
+        self,
+        path: str | Path,
+        *,
+        context: int | None = None,
+        threads: int | None = None,
+        seed: int = 0,
+        kv_type: str | None = None,
     ) -> None:
         path = Path(path).expanduser()
         if not path.is_file():
@@ -47,6 +53,7 @@ class LocalModel(ModelBase):
         self.name = f"{self.kind}:{path}"
         self.path = path
         self.seed = seed
+        self.kv_type = kv_type or "auto"  # the KV cache type `_load` gives the runtime
         self._load(context, threads or cpu_threads())
 
     def _load(self, context: int | None, threads: int) -> None:

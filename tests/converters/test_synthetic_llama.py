@@ -83,3 +83,28 @@ def test_bench_offloads_llama_cpp_only_for_a_gpu(monkeypatch, llama_file):
     assert "flash_attn" not in seen[0]
     assert seen[1]["n_gpu_layers"] == -1
     assert seen[1]["flash_attn"] is True
+
+
+def test_bench_gives_llama_cpp_the_same_cache_type(monkeypatch, llama_file):
+    import llama_cpp
+
+    from engine import bench as benchmarks
+
+    seen = []
+
+    class Stop(Exception):
+        pass
+
+    def fake_llama(path, **kwargs):  # noqa: ANN001, ANN202
+        seen.append(kwargs)
+        raise Stop
+
+    monkeypatch.setattr(llama_cpp, "Llama", fake_llama)
+    _, path = llama_file
+    for kv_type in ("f16", "q8_0"):
+        with pytest.raises(Stop):
+            benchmarks._llama_cpp(path, [1, 2], 1, threads=1, rounds=1, ctx=16, kv_type=kv_type)
+    assert (seen[0]["type_k"], seen[0]["type_v"]) == (1, 1)  # ggml's F16
+    assert "flash_attn" not in seen[0]
+    assert (seen[1]["type_k"], seen[1]["type_v"]) == (8, 8)  # Q8_0: llama.cpp needs flash attention
+    assert seen[1]["flash_attn"] is True
