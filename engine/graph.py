@@ -16,6 +16,10 @@ ids, positions, cache indices, masks) from input tensors, so it is reused for ma
 the attention span `n_kv` is padded and masked. Caches and carries are written by the graph
 itself. Knows nothing about tokens' meaning, sampling or sessions.
 
+Shapes in the comments are ggml's, innermost first: [D, n] is n columns of D values. D hidden
+size, d head_dim, H query heads, Hkv KV heads, F FFN width, V vocabulary, n the chunk's
+tokens, L loops, n_kv the padded global span, K = W+1 local keys (`cfg.local_keys`).
+
 Attention over the global cache (the part that grows with the context):
 - decode and short chunks, f16/f32 cache: matrix-vector products and a softmax, K·q then
   V^T·p over the transposed V (ggml's flash-attention kernel walks the keys one at a time
@@ -326,35 +330,35 @@ class GraphBuilder:
 
     def _prefill(self, plan: Plan) -> tuple[Inputs, Tensor]:
         o, c, st, n = self._o, self.cfg, self.st, plan.n_tokens
-        ids, pos = o.input(ggml.TYPE_I32, n), o.input(ggml.TYPE_I32, n)
-        kv_idx = o.input(ggml.TYPE_I32, n)
-        mask_g = o.input(ggml.TYPE_F16, plan.n_kv, n)
+        ids, pos = o.input(ggml.TYPE_I32, n), o.input(ggml.TYPE_I32, n)  # [n], [n]
+        kv_idx = o.input(ggml.TYPE_I32, n)  # [n] cache rows the chunk writes
+        mask_g = o.input(ggml.TYPE_F16, plan.n_kv, n)  # [n_kv, n] causal over the padded span
         inputs = Inputs(ids, pos, kv_idx, mask_g)
-        emb = o.get_rows(self.w.get(Tensors.TOKEN_EMBD), ids)
+        emb = o.get_rows(self.w.get(Tensors.TOKEN_EMBD), ids)  # [D, n]
         x = emb
         for j in range(c.num_layers):  # loop 0: plain causal attention, writes the global cache
-            r = x
-            q, k, v = self._qkv(j, r, n, pos)
-            self._expand(self._write_rows(st.k[j], k, kv_idx, 0, n))
-            self._expand(self._write_global_v(j, v, kv_idx, n))
-            x = self._finish_layer(j, r, self._attend_global(j, q, plan.n_kv, mask_g), n)
-        h = self._loop_output(x, 0)
+            r = x  # [D, n]
+            q, k, v = self._qkv(j, r, n, pos)  # q [d, H, n], k and v [d, Hkv, n], RoPE'd
+            self._expand(self._write_rows(st.k[j], k, kv_idx, 0, n))  # K cache [Hkv*d, n_ctx]
+            self._expand(self._write_global_v(j, v, kv_idx, n))  # V cache (or V^T)
+            x = self._finish_layer(j, r, self._attend_global(j, q, plan.n_kv, mask_g), n)  # [D, n]
+        h = self._loop_output(x, 0)  # [D, n] h^(0)
         if self.loops > 1:
             m = min(n, c.local_keys)
-            inputs.ring_idx = o.input(ggml.TYPE_I32, m)
-            inputs.mask_local = o.input(ggml.TYPE_F16, c.local_keys + n, n)
+            inputs.ring_idx = o.input(ggml.TYPE_I32, m)  # [m] ring slots of the chunk's last m keys
+            inputs.mask_local = o.input(ggml.TYPE_F16, c.local_keys + n, n)  # [K + n, n]
         for loop in range(1, self.loops):
-            prev = h
+            prev = h  # [D, n] h^(loop-1)
             if c.is_v1:  # V1 (§5): loop l reads loop l-1's raw output at the same slot; no carry
                 x = prev
-            else:
+            else:  # a*e_t + b*h^(l-1)_{t-1}: [D, n], column 0 from the carry
                 x = o.add(o.scale(emb, c.emb_scale), o.scale(self._shift(prev, loop, n), c.hidden_scale))
             for j in range(c.num_layers):
-                x = self._prefill_plt_layer(j, loop, x, plan, inputs)
-            h = self._loop_output(x, loop)
+                x = self._prefill_plt_layer(j, loop, x, plan, inputs)  # [D, n]
+            h = self._loop_output(x, loop)  # [D, n] h^(loop)
             if not c.is_v1:
-                self._defer_carry(prev, loop - 1, n)
-        return inputs, self._logits(h, n, plan.all_logits)
+                self._defer_carry(prev, loop - 1, n)  # carry[loop-1] = prev[:, n-1], after all reads
+        return inputs, self._logits(h, n, plan.all_logits)  # [V, n] or [V, 1]
 
     def _loop_output(self, x: Tensor, loop: int) -> Tensor:
         """h^(l): normed unless this is a non-last loop and normalize_per_loop is off."""
@@ -375,15 +379,16 @@ class GraphBuilder:
 
     def _prefill_plt_layer(self, j: int, loop: int, r: Tensor, plan: Plan, inputs: Inputs) -> Tensor:
         c, st, n = self.cfg, self.st, plan.n_tokens
-        q, k, v = self._qkv(j, r, n, inputs.pos)
-        glob = self._attend_global(j, q, plan.n_kv, inputs.mask_global)
-        ring_k, ring_v = st.ring_k[loop - 1][j], st.ring_v[loop - 1][j]
-        loc = self._attend(
+        q, k, v = self._qkv(j, r, n, inputs.pos)  # q [d, H, n], k and v [d, Hkv, n]
+        glob = self._attend_global(j, q, plan.n_kv, inputs.mask_global)  # [d, H, n] over loop 0's K/V
+        ring_k, ring_v = st.ring_k[loop - 1][j], st.ring_v[loop - 1][j]  # [Hkv*d, K] each
+        loc = self._attend(  # [d, H, n] over this loop's ring and the chunk: keys [d, K + n, Hkv]
             q, self._ring_plus_chunk(ring_k, k), self._ring_plus_chunk(ring_v, v), inputs.mask_local
         )
-        m = min(n, c.local_keys)
+        m = min(n, c.local_keys)  # the ring keeps the chunk's last m keys
         self._deferred.append(self._write_rows(ring_k, k, inputs.ring_idx, n - m, m))
         self._deferred.append(self._write_rows(ring_v, v, inputs.ring_idx, n - m, m))
+        # gate [1, H, n] weighs the global branch; o_proj and the MLP give [D, n]
         return self._finish_layer(j, r, self._mix(self._gate(j, r, q, n), glob, loc), n)
 
     def _ring_plus_chunk(self, ring: Tensor, k: Tensor) -> Tensor:
@@ -403,40 +408,40 @@ class GraphBuilder:
 
     def _decode(self, plan: Plan) -> tuple[Inputs, Tensor]:
         o, c, st, L = self._o, self.cfg, self.st, self.loops
-        ids, pos = o.input(ggml.TYPE_I32, 1), o.input(ggml.TYPE_I32, L)
-        kv_idx = o.input(ggml.TYPE_I32, 1)
-        inputs = Inputs(ids, pos, kv_idx, o.input(ggml.TYPE_F16, plan.n_kv, L))
-        emb = o.get_rows(self.w.get(Tensors.TOKEN_EMBD), ids)
+        ids, pos = o.input(ggml.TYPE_I32, 1), o.input(ggml.TYPE_I32, L)  # [1] token t, [L] all = t
+        kv_idx = o.input(ggml.TYPE_I32, 1)  # [1] the cache row of position t
+        inputs = Inputs(ids, pos, kv_idx, o.input(ggml.TYPE_F16, plan.n_kv, L))  # mask [n_kv, L]
+        emb = o.get_rows(self.w.get(Tensors.TOKEN_EMBD), ids)  # [D, 1]
         x = emb
         if L > 1:  # row l >= 1: a * e_t + b * c_{l-1}
             later = o.add(o.scale(self._rows(st.carry, 0, L - 1), c.hidden_scale), o.scale(emb, c.emb_scale))
-            x = o.concat(emb, later, 1)
-            inputs.ring_idx = o.input(ggml.TYPE_I32, 1)
-            inputs.mask_local = o.input(ggml.TYPE_F16, c.local_keys, 1)
-        for j in range(c.num_layers):
-            x = self._decode_layer(j, x, plan, inputs)
-        normed = self._final_norm(x)
+            x = o.concat(emb, later, 1)  # [D, L]: column l is loop l's input at this step
+            inputs.ring_idx = o.input(ggml.TYPE_I32, 1)  # [1] ring slot of position t
+            inputs.mask_local = o.input(ggml.TYPE_F16, c.local_keys, 1)  # [K, 1]
+        for j in range(c.num_layers):  # ONE pass over the weights: every matmul takes L columns
+            x = self._decode_layer(j, x, plan, inputs)  # [D, L]
+        normed = self._final_norm(x)  # [D, L]
         for loop in range(L - 1):  # carries for the next step, after all reads
             src = normed if c.normalize_per_loop else x
             self._deferred.append(o.cpy(self._rows(src, loop, 1), self._rows(st.carry, loop, 1)))
-        return inputs, self._mm(self.output, self._rows(normed, L - 1, 1))
+        return inputs, self._mm(self.output, self._rows(normed, L - 1, 1))  # [V, 1] from the last loop
 
     def _decode_layer(self, j: int, r: Tensor, plan: Plan, inputs: Inputs) -> Tensor:
         o, c, st, L = self._o, self.cfg, self.st, self.loops
-        q, k, v = self._qkv(j, r, L, inputs.pos)
-        self._expand(self._write_rows(st.k[j], k, inputs.kv_idx, 0, 1))
-        self._expand(self._write_global_v(j, v, inputs.kv_idx, 1))
-        for loop in range(1, L):
+        q, k, v = self._qkv(j, r, L, inputs.pos)  # q [d, H, L], k and v [d, Hkv, L]
+        self._expand(self._write_rows(st.k[j], k, inputs.kv_idx, 0, 1))  # only loop 0's K/V ...
+        self._expand(self._write_global_v(j, v, inputs.kv_idx, 1))  # ... enter the global cache
+        for loop in range(1, L):  # loop l's K/V (column l) into its own ring
             self._expand(self._write_rows(st.ring_k[loop - 1][j], k, inputs.ring_idx, loop, 1))
             self._expand(self._write_rows(st.ring_v[loop - 1][j], v, inputs.ring_idx, loop, 1))
-        glob = self._attend_global(j, q, plan.n_kv, inputs.mask_global)
+        glob = self._attend_global(j, q, plan.n_kv, inputs.mask_global)  # [d, H, L], all L rows
         if L == 1:
             return self._finish_layer(j, r, glob, 1)
-        rows = [self._slice3(glob, 0, 1)]
-        gates = self._gate(j, self._rows(r, 1, L - 1), self._slice3(q, 1, L - 1), L - 1)
+        rows = [self._slice3(glob, 0, 1)]  # loop 0: global attention only, [d, H, 1]
+        gates = self._gate(j, self._rows(r, 1, L - 1), self._slice3(q, 1, L - 1), L - 1)  # [1, H, L-1]
         for loop in range(1, L):
-            ring_k, ring_v = st.ring_k[loop - 1][j], st.ring_v[loop - 1][j]
-            loc = self._attend(
+            ring_k, ring_v = st.ring_k[loop - 1][j], st.ring_v[loop - 1][j]  # [Hkv*d, K]
+            loc = self._attend(  # [d, H, 1] over the K ring keys
                 self._slice3(q, loop, 1),
                 self._cache_view(ring_k, c.local_keys),
                 self._cache_view(ring_v, c.local_keys),
@@ -445,5 +450,5 @@ class GraphBuilder:
             rows.append(self._mix(self._slice3(gates, loop - 1, 1), self._slice3(glob, loop, 1), loc))
         att = rows[0]
         for row in rows[1:]:
-            att = o.concat(att, row, 2)
-        return self._finish_layer(j, r, att, L)
+            att = o.concat(att, row, 2)  # [d, H, L]
+        return self._finish_layer(j, r, att, L)  # [D, L]
