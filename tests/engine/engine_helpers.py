@@ -1,10 +1,29 @@
-"""What the engine parity tests share: token ids, the engine's logits in each mode, the error."""
+"""What the engine tests share: the tiny configs' common shape, token ids, the engine's logits
+in each mode, the relative error."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from engine import api
+
+# The shape every tiny test config shares (plt-model.md §6.1); each family adds its own keys.
+TINY_SHAPE = {
+    "vocab_size": 64,
+    "hidden_size": 32,
+    "intermediate_size": 64,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 4,
+    "num_key_value_heads": 2,
+    "head_dim": 8,
+    "max_position_embeddings": 256,
+    "rms_norm_eps": 1e-5,
+    "rope_theta": 10000.0,
+    "hidden_act": "silu",
+    "tie_word_embeddings": False,
+    "bos_token_id": 1,
+    "eos_token_id": [2, 3],
+}
 
 
 def random_ids(n: int, seed: int = 0, vocab: int = 384) -> list[int]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from engine_helpers import TINY_SHAPE
 from naive_ops import attention, rotation, tokens
 from naive_ops import norm as norm_
 
@@ -24,20 +25,7 @@ def tiny_v1(**overrides) -> dict:
     cfg = {
         "architectures": ["IQuestLoopCoderForCausalLM"],
         "model_type": "iquestloopcoder",
-        "vocab_size": 64,
-        "hidden_size": 32,
-        "intermediate_size": 64,
-        "num_hidden_layers": 2,
-        "num_attention_heads": 4,
-        "num_key_value_heads": 2,
-        "head_dim": 8,
-        "max_position_embeddings": 256,
-        "rms_norm_eps": 1e-5,
-        "rope_theta": 10000.0,
-        "hidden_act": "silu",
-        "tie_word_embeddings": False,
-        "bos_token_id": 1,
-        "eos_token_id": [2, 3],
+        **TINY_SHAPE,
         "loop_num": 2,
         "loop_window_size": 4,
     }
