@@ -23,6 +23,7 @@ many in `num_layers`.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -194,12 +195,26 @@ def write_synthetic(path: Path, cfg: PLTConfig, seed: int = 0, qtype: str = "q8_
     """Write a random-weight `pltcoder` (or `iquestloopcoder`) GGUF of config `cfg` (matrices
     `qtype`, vectors F32)."""
     fmt = _format(qtype)
+    arch = cfg.arch if cfg.arch in (ARCH, ARCH_V1) else ARCH
+    return write_random_gguf(path, arch, cfg, fmt, seed, lambda w: _metadata(w, cfg, fmt))
+
+
+def write_random_gguf(
+    path: Path,
+    arch: str,
+    cfg: PLTConfig,
+    fmt: BlockFormat,
+    seed: int,
+    add_metadata: Callable[[GGUFWriter], None],
+) -> Path:
+    """Every tensor of `cfg` with random values (matrices in `fmt`, vectors F32) after the
+    metadata `add_metadata` writes, tensor by tensor into a temp file renamed at the end."""
     rng = np.random.default_rng(seed)
     shapes = cfg.tensor_shapes()
     tmp = path.with_name(f".{path.name}.part")
-    writer = GGUFWriter(tmp, cfg.arch if cfg.arch in (ARCH, ARCH_V1) else ARCH)
+    writer = GGUFWriter(tmp, arch)
     try:
-        _metadata(writer, cfg, fmt)
+        add_metadata(writer)
         for name, shape in shapes.items():
             quantized = len(shape) == 2 and _template(name) not in F32_ONLY
             nbytes = shape[0] * shape[1] * fmt.nbytes // fmt.values if quantized else int(np.prod(shape)) * 4

@@ -10,15 +10,13 @@ numbers are noise; the shapes, types and byte counts are the real thing.
 
 from __future__ import annotations
 
-import os
 from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
 from gguf import GGUFWriter
 
-from converters.synthetic import _format, _template, _values
-from engine.arch import ARCH_LLAMA, F32_ONLY, PLTConfig
+from converters.synthetic import _format, write_random_gguf
+from engine.arch import ARCH_LLAMA, PLTConfig
 
 TOKEN_NORMAL, TOKEN_UNKNOWN, TOKEN_CONTROL, TOKEN_BYTE = 1, 2, 3, 6
 
@@ -54,30 +52,7 @@ def write_synthetic_llama(path: Path, cfg: PLTConfig, seed: int = 0, qtype: str 
     """Write a random-weight llama GGUF with `cfg`'s shapes (matrices `qtype`, vectors F32)."""
     fmt = _format(qtype)
     cfg = llama_config(cfg)
-    rng = np.random.default_rng(seed)
-    shapes = cfg.tensor_shapes()
-    tmp = path.with_name(f".{path.name}.part")
-    writer = GGUFWriter(tmp, ARCH_LLAMA)
-    try:
-        _metadata(writer, cfg, fmt.file_type)
-        for name, shape in shapes.items():
-            quantized = len(shape) == 2 and _template(name) not in F32_ONLY
-            nbytes = shape[0] * shape[1] * fmt.nbytes // fmt.values if quantized else int(np.prod(shape)) * 4
-            writer.add_tensor_info(
-                name, shape, np.dtype(np.float32), nbytes, raw_dtype=fmt.qtype if quantized else None
-            )
-        writer.write_header_to_file()
-        writer.write_kv_data_to_file()
-        writer.write_ti_data_to_file()
-        for name, shape in shapes.items():
-            writer.write_tensor_data(_values(rng, fmt, name, shape))
-        writer.close()
-        os.replace(tmp, path)
-    except BaseException:
-        writer.close()
-        tmp.unlink(missing_ok=True)
-        raise
-    return path
+    return write_random_gguf(path, ARCH_LLAMA, cfg, fmt, seed, lambda w: _metadata(w, cfg, fmt.file_type))
 
 
 def _metadata(writer: GGUFWriter, cfg: PLTConfig, file_type: int) -> None:

@@ -6,7 +6,8 @@
     result = session.generate(ids, SamplingParams(temperature=0), max_tokens=256)
 
 One `Model` runs one sequence at a time: `session()` returns the model's session (a fresh
-one after `new_session()`). `bench` is the engine benchmark (`engine.bench`);
+one after `new_session()`). `bench` is the engine benchmark (`engine.bench`), `context_sweep` its
+speed per context length (`engine.context_sweep`);
 `use_ggml_library` points the engine at another ggml build. The engine reads no environment
 variable: its callers pass settings. Everything else in `engine` is an implementation detail.
 """
@@ -19,6 +20,7 @@ from pathlib import Path
 from engine.arch import PLTConfig
 from engine.chat_template import ChatTemplate
 from engine.gguf_file import ModelFile, check_header, open_model
+from engine.memory import parse_bytes
 from engine.runtime import Runner
 from engine.sampling import SamplingParams
 from engine.session import Generation, Session
@@ -32,16 +34,17 @@ __all__ = [
     "Session",
     "bench",
     "check_header",
+    "context_sweep",
     "load",
+    "parse_contexts",
     "show_ggml_debug_log",
     "use_ggml_library",
 ]
 
-DEFAULT_CONTEXT = 8192
-
 
 def _kv_type_for(model: ModelFile, kv_type: str) -> str:
-    """`auto`: an F32 cache for F32 weights (exact parity), F16 otherwise (half the memory)."""
+    """`auto`: an F32 cache for F32 weights (exact parity), F16 otherwise (half the memory);
+    or f16, f32, q8_0 as asked."""
     if kv_type != "auto":
         return kv_type
     from engine import ggml
@@ -119,23 +122,28 @@ def load(
     kv_type: str = "auto",
     decode_mode: str = "fused",
     loops: int | None = None,
+    memory_limit: int | str | None = None,
     kernels: str | None = None,
 ) -> Model:
-    """Open and validate a GGUF model; the context defaults to min(trained, 8192) tokens.
-    `kernels`: auto (default), ggml or loop (see engine.loopkernels)."""
+    """Open and validate a GGUF model. The context defaults to the model's trained length, or
+    the longest that fits in this machine's memory (or in `memory_limit`: bytes, or text like
+    "8G"); an explicit `n_ctx` that does not fit is refused (EngineError) before the cache is
+    allocated, with what would fit. `kernels`: auto (default), ggml or loop (see
+    engine.loopkernels)."""
     file = open_model(path)
-    ctx = n_ctx if n_ctx is not None else min(file.config.context_length, DEFAULT_CONTEXT)
     tokenizer = from_model_file(
         file.path, file.config.arch, file.metadata, file.config.eos_token_ids, file.config.bos_token_id
     )
     runner = Runner(
         file,
-        n_ctx=ctx,
+        n_ctx=n_ctx,
+        fit_context=n_ctx is None,
         threads=threads,
         device=device,
         kv_type=_kv_type_for(file, kv_type),
         decode_mode=decode_mode,
         loops=loops,
+        memory_limit=parse_bytes(memory_limit) if isinstance(memory_limit, str) else memory_limit,
         kernels=kernels,
     )
     return Model(file, runner, tokenizer)
@@ -146,6 +154,21 @@ def bench(path: str | Path, **options: object) -> dict:
     from engine.bench import bench_engine
 
     return bench_engine(Path(path), **options)  # type: ignore[arg-type]
+
+
+def context_sweep(path: str | Path, contexts: list[int], **options: object) -> dict:
+    """Decode and prefill speed per context length, ours and llama.cpp's
+    (`engine.context_sweep.context_sweep`)."""
+    from engine.context_sweep import context_sweep as sweep
+
+    return sweep(Path(path), contexts, **options)  # type: ignore[arg-type]
+
+
+def parse_contexts(text: str) -> list[int]:
+    """'512,2k,8k,32k' -> [512, 2048, 8192, 32768] (ValueError on anything else)."""
+    from engine.context_sweep import parse_contexts as parse
+
+    return parse(text)
 
 
 def show_ggml_debug_log(on: bool) -> None:

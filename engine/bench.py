@@ -83,18 +83,32 @@ def _measure(v: Variant, prompt: list[int], steps: int) -> None:
 
 
 def _llama_cpp(
-    path: Path, prompt: list[int], steps: int, threads: int, rounds: int, ctx: int, gpu: bool = False
+    path: Path,
+    prompt: list[int],
+    steps: int,
+    threads: int,
+    rounds: int,
+    ctx: int,
+    kv_type: str = "f16",
+    gpu: bool = False,
 ) -> dict[str, float]:
     import llama_cpp
 
+    from engine.context_sweep import LLAMA_CACHE_TYPES
+
+    cache = LLAMA_CACHE_TYPES[kv_type]
     # on a GPU: every layer offloaded and flash attention, as our engine runs there
     offload = {"n_gpu_layers": -1, "flash_attn": True} if gpu else {}
+    if kv_type == "q8_0":  # llama.cpp needs flash attention for a block-type V cache
+        offload["flash_attn"] = True
     ll = llama_cpp.Llama(
         str(path),
         n_ctx=ctx,
         n_batch=512,
         n_threads=threads,
         n_threads_batch=threads,
+        type_k=cache,
+        type_v=cache,
         verbose=False,
         **offload,
     )
@@ -183,6 +197,7 @@ def bench_engine(
     rounds: int = 3,
     llama_cpp: bool = True,
     device: str = "auto",
+    kv_type: str = "f16",
     kernels: str | None = None,
     progress=None,  # noqa: ANN001
 ) -> dict[str, Any]:
@@ -193,7 +208,7 @@ def bench_engine(
     ctx = prompt_tokens + decode_tokens * (1 + cfg.loops) + 8
 
     def runner(**options: Any) -> Runner:
-        return Runner(model, n_ctx=ctx, backend=backend, weights=weights, **options)
+        return Runner(model, n_ctx=ctx, backend=backend, weights=weights, kv_type=kv_type, **options)
 
     first = "serial" if cfg.is_v1 else "fused"  # V1 has no fused step: its runner decodes serially
     variants = [Variant(first, runner(kernels=kernels))]
@@ -224,7 +239,9 @@ def bench_engine(
     if llama_cpp and cfg.arch == "llama":
         if progress:
             progress("llama-cpp-python on the same file")
-        theirs = _llama_cpp(path, prompt, decode_tokens, backend.threads, rounds, ctx, gpu=not backend.is_cpu)
+        theirs = _llama_cpp(
+            path, prompt, decode_tokens, backend.threads, rounds, ctx, kv_type, gpu=not backend.is_cpu
+        )
         ours = result["variants"]["fused"]
         result["llama_cpp"] = theirs
         result["ours_over_llamacpp"] = ours["decode_tok_s"] / theirs["decode_tok_s"]
@@ -248,6 +265,7 @@ def _summary(
         "layers": cfg.num_layers,
         "hidden": cfg.hidden_size,
         "weights_mib": round(path.stat().st_size / 2**20, 1),
+        "kv_type": variants[0].runner.state.kv_type_name,
         "matrix_type": ggml.lib()
         .ggml_type_name(open_model(path).tensors["blk.0.attn_q.weight"].ggml_type)
         .decode(),

@@ -159,6 +159,7 @@ _SIGNATURES: dict[str, tuple[object, list[object]]] = {
     "ggml_view_3d": (T, [P, T, i64, i64, i64, sz, sz, sz]),
     "ggml_reshape_2d": (T, [P, T, i64, i64]),
     "ggml_reshape_3d": (T, [P, T, i64, i64, i64]),
+    "ggml_reshape_4d": (T, [P, T, i64, i64, i64, i64]),
     "ggml_cont": (T, [P, T]),
     "ggml_cpy": (T, [P, T, T]),
     "ggml_concat": (T, [P, T, T, i32]),
@@ -172,6 +173,8 @@ _SIGNATURES: dict[str, tuple[object, list[object]]] = {
     "ggml_new_graph_custom": (P, [P, sz, b]),
     "ggml_build_forward_expand": (None, [P, T]),
     "ggml_graph_n_nodes": (i32, [P]),
+    "ggml_get_first_tensor": (T, [P]),
+    "ggml_get_next_tensor": (T, [P, T]),
     "ggml_graph_node": (T, [P, i32]),
     "ggml_op_name": (C.c_char_p, [i32]),
     "ggml_get_type_traits_cpu": (C.c_void_p, [i32]),
@@ -209,6 +212,7 @@ _SIGNATURES: dict[str, tuple[object, list[object]]] = {
     "ggml_gallocr_new": (P, [P]),
     "ggml_gallocr_free": (None, [P]),
     "ggml_gallocr_reserve": (b, [P, P]),
+    "ggml_gallocr_reserve_n_size": (None, [P, P, C.POINTER(C.c_int), C.POINTER(C.c_int), C.POINTER(sz)]),
     "ggml_gallocr_alloc_graph": (b, [P, P]),
     "ggml_gallocr_get_buffer_size": (sz, [P, i32]),
     "ggml_quantize_chunk": (sz, [i32, C.POINTER(f32), P, i64, i64, i64, C.POINTER(f32)]),
@@ -335,7 +339,7 @@ def _check_struct_layout(g: _Lib) -> None:
         raise EngineError("ggml_tensor layout differs from this engine's declaration (wrong ggml build)")
 
 
-def mark_graph_reusable(graph: int) -> bool:
+def mark_graph_reusable(graph: int, *, renew: bool = False) -> bool:
     """Give a built, allocated graph that will never change a unique `uid`.
 
     ggml's CUDA backend replays a captured CUDA graph without comparing every node with the
@@ -343,6 +347,8 @@ def mark_graph_reusable(graph: int) -> bool:
     for llama.cpp). Our graphs have fixed shapes and addresses, so they qualify. The struct is
     ggml-internal: it is checked against the public accessors first, and a graph whose layout
     does not match is left alone (returns False: still correct, only slower on a GPU).
+    `renew` gives a graph that already has a uid a new one (its tensors were placed again at
+    other addresses, so a captured CUDA graph of it must not be replayed).
     """
     g = lib()
     s = ggml_cgraph.from_address(graph)
@@ -355,6 +361,6 @@ def mark_graph_reusable(graph: int) -> bool:
         g.ggml_graph_node(graph, n - 1).contents
     ):
         return False
-    if not s.uid:
+    if renew or not s.uid:
         s.uid = g.ggml_graph_next_uid()
     return True

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import replace
 
 import numpy as np
 
@@ -27,10 +28,12 @@ from engine.errors import EngineError
 from engine.gguf_file import ModelFile, with_context
 from engine.graph import Built, GraphBuilder, Plan
 from engine.loopkernels import select as select_kernels
-from engine.state import State
+from engine.memory import Budget, Planner
+from engine.state import State, check_kv_type
 
 NEG_INF = np.float16(-np.inf)
 DECODE_MODES = ("fused", "serial")
+AUTO_CONTEXT_SHARE = 0.9  # a context chosen for the user leaves 10% of the free memory to others
 
 
 class Runner:
@@ -49,7 +52,15 @@ class Runner:
         max_graphs: int = 6,
         backend: Backend | None = None,
         weights: Weights | None = None,
+        fit_context: bool = False,
+        check_memory: bool = True,
+        memory_limit: int | None = None,
     ):
+        """`n_ctx=None` is the model's trained length. Before the cache is allocated, the memory
+        the context needs (engine.memory) is compared with what the machine has: a context that
+        does not fit raises EngineError saying what would, or with `fit_context` shrinks to the
+        longest that fits in 90% of the available memory. `memory_limit` (bytes) stands in for
+        the machine's available memory."""
         if decode_mode not in DECODE_MODES:
             raise EngineError(f"decode mode must be one of {', '.join(DECODE_MODES)}, got {decode_mode!r}")
         if loops is not None and not 1 <= loops <= model.config.loops:
@@ -57,15 +68,44 @@ class Runner:
         self.g = ggml.lib()
         self.model = model
         self.config = with_context(model, n_ctx)
-        self.n_ctx = self.config.context_length
         self.decode_mode, self.kv_pad, self.max_graphs = decode_mode, kv_pad, max_graphs
+        check_kv_type(self.config, kv_type)
         self.backend = backend or Backend(device, threads)
         self._own_weights = weights is None
         self.weights = weights or Weights(model, self.backend)
+        self.budget: Budget | None = None
+        try:
+            self.kernels = select_kernels(kernels, cpu=self.backend.is_cpu)
+            if check_memory:
+                self._check_memory(kv_type, loops or model.config.loops, fit_context, memory_limit)
+        except EngineError:
+            self._close_weights()
+            raise
+        self.n_ctx = self.config.context_length
         self.state = State(self.config, self.backend, self.n_ctx, kv_type, loops)
-        self.kernels = select_kernels(kernels, cpu=self.backend.is_cpu)
         self.builder = GraphBuilder(self.config, self.weights, self.state, self.kernels)
-        self._graphs: OrderedDict[Plan, tuple[Built, int]] = OrderedDict()
+        self._graphs: OrderedDict[Plan, Built] = OrderedDict()
+        # one compute buffer for every graph: graphs run one at a time, so a graph's tensors are
+        # (re)placed in it whenever it runs after another one (`_placed`)
+        self._alloc = self.g.ggml_gallocr_new(
+            self.g.ggml_backend_get_default_buffer_type(self.backend.handle)
+        )
+        self._placed: Plan | None = None
+
+    def _check_memory(self, kv_type: str, loops: int, fit: bool, limit: int | None) -> None:
+        planner = Planner(
+            self.config, self.weights, self.backend, loops, memory_limit=limit, kernels=self.kernels
+        )
+        n_ctx = self.config.context_length
+        budget = planner.budget(n_ctx, kv_type)
+        if not budget.fits and fit:
+            chosen = planner.largest_context(kv_type, n_ctx, share=AUTO_CONTEXT_SHARE)
+            if chosen:
+                self.config = replace(self.config, context_length=chosen)
+                budget = planner.budget(chosen, kv_type)
+        if not budget.fits:
+            raise EngineError(budget.refusal(planner.alternatives(kv_type, n_ctx)))
+        self.budget = budget
 
     @property
     def loops(self) -> int:
@@ -144,30 +184,50 @@ class Runner:
         return min(-(-end // self.kv_pad) * self.kv_pad, self.n_ctx)
 
     def _graph(self, plan: Plan) -> Built:
-        hit = self._graphs.get(plan)
-        if hit is not None:
-            self._graphs.move_to_end(plan)
-            return hit[0]
-        built = self.builder.build(plan)
-        missing = [] if self.backend.is_cpu else self.backend.unsupported(built.graph)
-        if missing:  # a GPU backend would abort the process on them
-            self.g.ggml_free(built.ctx)
-            raise EngineError(
-                f"the {self.backend.name} backend cannot run {', '.join(missing[:4])} "
-                f"for this model ({plan.kind} graph); run it with --device cpu"
-            )
-        alloc = self.g.ggml_gallocr_new(self.g.ggml_backend_get_default_buffer_type(self.backend.handle))
-        if not self.g.ggml_gallocr_alloc_graph(alloc, built.graph):
-            self.g.ggml_gallocr_free(alloc)
-            self.g.ggml_free(built.ctx)
-            raise EngineError(f"not enough memory for the compute graph of {plan}")
-        ggml.mark_graph_reusable(built.graph)  # fixed shapes and addresses: GPUs replay it
-        self._graphs[plan] = (built, alloc)
-        while len(self._graphs) > self.max_graphs:
-            _, (old, old_alloc) = self._graphs.popitem(last=False)
-            self.g.ggml_gallocr_free(old_alloc)
-            self.g.ggml_free(old.ctx)
+        """The graph of `plan`, built once, placed in the compute buffer, its cache rows finite."""
+        built = self._graphs.get(plan)
+        if built is None:
+            built = self.builder.build(plan)
+            missing = [] if self.backend.is_cpu else self.backend.unsupported(built.graph)
+            if missing:  # a GPU backend would abort the process on them
+                self.g.ggml_free(built.ctx)
+                raise EngineError(
+                    f"the {self.backend.name} backend cannot run {', '.join(missing[:4])} "
+                    f"for this model ({plan.kind} graph); run it with --device cpu"
+                )
+            self._graphs[plan] = built
+            while len(self._graphs) > self.max_graphs:
+                old_plan, old = self._graphs.popitem(last=False)
+                self.g.ggml_free(old.ctx)
+                if old_plan == self._placed:
+                    self._placed = None
+        self._graphs.move_to_end(plan)
+        if self._placed != plan:
+            self._place(built)
+            self._placed = plan
+        self.state.ensure_zeroed(plan.n_kv)
         return built
+
+    def _place(self, built: Built) -> None:
+        """Give the graph's tensors addresses in the shared compute buffer. Addresses from an
+        earlier placement are forgotten first (the buffer may have moved since, and ggml keeps
+        any tensor that has an address), and the plan is made afresh for this graph (ggml's
+        own check only compares node counts and sizes, which another graph can match)."""
+        g = self.g
+        t = g.ggml_get_first_tensor(built.ctx)
+        while t:
+            t.contents.data, t.contents.buffer = None, None
+            t = g.ggml_get_next_tensor(built.ctx, t)
+        if not (
+            g.ggml_gallocr_reserve(self._alloc, built.graph)
+            and g.ggml_gallocr_alloc_graph(self._alloc, built.graph)
+        ):
+            raise EngineError(f"not enough memory for the compute graph of {built.plan}")
+        # new addresses: a new uid, so a GPU backend captures it afresh and then replays it
+        ggml.mark_graph_reusable(built.graph, renew=True)
+
+    def compute_buffer_bytes(self) -> int:
+        return int(self.g.ggml_gallocr_get_buffer_size(self._alloc, 0))
 
     def _set(self, tensor, array: np.ndarray) -> None:  # noqa: ANN001 - ggml tensor pointer
         array = np.ascontiguousarray(array)
@@ -242,11 +302,16 @@ class Runner:
     # -- lifetime -----------------------------------------------------------------------------------------
 
     def close(self) -> None:
-        for built, alloc in self._graphs.values():
-            self.g.ggml_gallocr_free(alloc)
+        for built in self._graphs.values():
             self.g.ggml_free(built.ctx)
         self._graphs.clear()
+        if self._alloc:
+            self.g.ggml_gallocr_free(self._alloc)
+            self._alloc = None
         self.state.close()
+        self._close_weights()
+
+    def _close_weights(self) -> None:
         if self._own_weights:
             self.weights.close()
             self.backend.close()

@@ -50,7 +50,11 @@ class Config:
     """Command that runs the tests; None lets the tools detect it."""
     temperature: float = 0.0
     context: int | None = None
-    """Context window override in tokens (else the model's real window)."""
+    """Context window override in tokens (else the model's trained window, or for the plt
+    backend the longest that fits in memory)."""
+    kv_type: str = "auto"
+    """KV cache type of local backends: auto (f16; f32 for f32 weights) | f16 | q8_0 | f32.
+    q8_0 halves the cache's memory (see README, Performance)."""
     threads: int | None = None
     """CPU threads for local backends (else all cores)."""
     mode: str = "auto"
@@ -70,7 +74,11 @@ class Config:
 
 
 FIELDS: dict[str, dataclasses.Field] = {f.name: f for f in dataclasses.fields(Config)}
-_CHOICES = {"mode": ("auto", "tools", "text", "whole-file"), "native_tools": ("auto", "on", "off")}
+_CHOICES = {
+    "mode": ("auto", "tools", "text", "whole-file"),
+    "native_tools": ("auto", "on", "off"),
+    "kv_type": ("auto", "f16", "q8_0", "f32"),
+}
 _POSITIVE = ("max_steps", "max_tokens", "max_seconds", "reply_tokens", "hook_timeout", "threads")
 
 

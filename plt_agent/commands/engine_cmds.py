@@ -20,6 +20,8 @@ MODEL_ARG = typer.Argument(
     help="A GGUF file, plt:PATH, llama:PATH or a store name (`plt-agent models list`); "
     "run by plt-agent's engine (PLT files, and llama GGUFs as a one-loop model).",
 )
+KV_TYPE_HELP = "KV cache type: f16 (default), q8_0 (about half the memory) or f32."
+MEMORY_ENV = "PLT_AGENT_MEMORY_LIMIT"
 KERNELS_HELP = (
     "Weight kernels: auto (the loop-aware kernels where built and supported, else ggml's), "
     "ggml, or loop (ours; an error where unavailable)."
@@ -31,6 +33,16 @@ def _model_file(spec: str, command: str) -> Path:
     from plt_agent.models.spec import local_gguf
 
     return local_gguf(spec, command=command)
+
+
+def _memory_limit_option():  # noqa: ANN202 - a typer option
+    return typer.Option(
+        None,
+        "--memory-limit",
+        envvar=MEMORY_ENV,
+        help="Memory the engine may use, e.g. 8G (default: what the machine has free); "
+        "a context that needs more is refused before anything large is allocated.",
+    )
 
 
 def _parse_ids(text: str) -> list[int]:
@@ -73,7 +85,10 @@ def generate(
     ),
     seed: int = typer.Option(None, "--seed", help="Random seed for sampling."),
     stop: list[str] = typer.Option([], "--stop", help="Stop when this string appears (repeatable)."),
-    ctx: int = typer.Option(None, "--ctx", help="Context size in tokens (default: min(trained, 8192))."),
+    ctx: int = typer.Option(
+        None, "--ctx", help="Context size in tokens (default: the trained length, or what fits in memory)."
+    ),
+    kv_type: str = typer.Option("auto", "--kv-type", help=KV_TYPE_HELP + " auto: f32 for f32 weights."),
     threads: int = typer.Option(
         None, "--threads", envvar=THREADS_ENV, help="CPU threads (default: all cores)."
     ),
@@ -81,6 +96,7 @@ def generate(
         "fused", "--decode-mode", help="fused (one pass for all loops) or serial."
     ),
     device: str = typer.Option("auto", "--device", help="auto, cpu or gpu."),
+    memory_limit: str = _memory_limit_option(),
     kernels: str = typer.Option(None, "--kernels", help=KERNELS_HELP),
 ) -> None:
     """Generate text from a GGUF model, streaming it to stdout (statistics go to stderr)."""
@@ -99,7 +115,14 @@ def generate(
     )
     _check_kernels(kernels)
     with api.load(
-        path, n_ctx=ctx, threads=threads, decode_mode=decode_mode, device=device, kernels=kernels
+        path,
+        n_ctx=ctx,
+        threads=threads,
+        kv_type=kv_type,
+        decode_mode=decode_mode,
+        device=device,
+        memory_limit=memory_limit,
+        kernels=kernels,
     ) as m:
         tok = m.tokenizer
         if chat:
@@ -129,10 +152,11 @@ def logits(
     ids: str = typer.Option(..., "--ids", help="Comma-separated token ids, e.g. 1,2,3."),
     mode: str = typer.Option("full", "--mode", help="full (one prefill), decode (token by token), chunks:N."),
     out: Path = typer.Option(..., "-o", "--out", help="Where to write float32 logits [n_ids, vocab] (.npy)."),
-    kv_type: str = typer.Option("auto", "--kv-type", help="auto (f32 for f32 weights), f16 or f32."),
+    kv_type: str = typer.Option("auto", "--kv-type", help=KV_TYPE_HELP + " auto: f32 for f32 weights."),
     decode_mode: str = typer.Option("fused", "--decode-mode", help="fused or serial (for --mode decode)."),
     threads: int = typer.Option(None, "--threads", envvar=THREADS_ENV, help="CPU threads."),
     device: str = typer.Option("auto", "--device", help="auto, cpu or gpu."),
+    memory_limit: str = _memory_limit_option(),
     kernels: str = typer.Option(None, "--kernels", help=KERNELS_HELP),
 ) -> None:
     """Write the logits of every position of --ids to a .npy file (the parity-check interface)."""
@@ -151,6 +175,7 @@ def logits(
         kv_type=kv_type,
         decode_mode=decode_mode,
         device=device,
+        memory_limit=memory_limit,
         kernels=kernels,
     ) as m:
         runner = m.runner
@@ -254,6 +279,24 @@ def bench_engine(
         True, "--llama-cpp/--no-llama-cpp", help="Also time llama-cpp-python (llama files)."
     ),
     device: str = typer.Option("auto", "--device", help="auto, cpu or gpu."),
+    memory_limit: str = _memory_limit_option(),
+    kv_type: str = typer.Option("f16", "--kv-type", help=KV_TYPE_HELP),
+    context_sweep: str = typer.Option(
+        None,
+        "--context-sweep",
+        help="Decode and prefill tok/s per context length instead, e.g. 512,2k,8k,32k "
+        "(ours and llama.cpp's side by side where it can load the file).",
+    ),
+    fill: str = typer.Option(
+        None,
+        "--fill",
+        help="Sweep: reach each depth by a real prompt (prefill; default for files under 2 GiB) "
+        "or by writing random K/V straight into the cache and timing one --chunk on top (direct).",
+    ),
+    chunk: int = typer.Option(
+        512, "--chunk", help="Sweep: prefill chunk (with --fill direct: the timed chunk)."
+    ),
+    plot: Path = typer.Option(None, "--plot", help="Sweep: also save a PNG plot here (needs matplotlib)."),
     kernels: str = typer.Option(
         None,
         "--kernels",
@@ -274,6 +317,16 @@ def bench_engine(
         _synthetic_model(synthetic, qtype, loops, preset) if synthetic else _model_file(model, "bench engine")
     )
     say = (lambda msg: typer.echo(f"  {msg}", err=True)) if not json_out else None
+    if context_sweep:
+        if plot:
+            _check_plot()
+        options = {"decode_tokens": decode_tokens, "threads": threads, "llama_cpp": llama_cpp}
+        options |= {"device": device, "memory_limit": memory_limit, "kernels": kernels, "progress": say}
+        result = _sweep(path, context_sweep, kv_type, fill, chunk, options)
+        if plot:
+            _save_plot(result, plot)
+        typer.echo(json.dumps(result, indent=2)) if json_out else _print_sweep(result)
+        return
     result = run(
         path,
         threads=threads,
@@ -282,6 +335,7 @@ def bench_engine(
         rounds=rounds,
         llama_cpp=llama_cpp,
         device=device,
+        kv_type=kv_type,
         kernels=kernels,
         progress=say,
     )
@@ -368,6 +422,88 @@ def _print_bench(result: dict) -> None:
                 f"({y['cols_ms']:.3f} vs {y['one_col_ms']:.3f} ms)"
             )
     console.print(f"peak RSS = {result['peak_rss_mib']:.0f} MiB")
+
+
+def _sweep(path: Path, contexts: str, kv_type: str, fill: str | None, chunk: int, options: dict) -> dict:
+    from engine.api import context_sweep, parse_contexts
+
+    try:
+        lengths = parse_contexts(contexts)
+    except ValueError as exc:
+        raise UsageError(f"--context-sweep: {exc}") from None
+    if fill is None:
+        fill = "prefill" if path.stat().st_size < 2 * 2**30 else "direct"
+    if fill not in ("prefill", "direct"):
+        raise UsageError(f"--fill must be prefill or direct, got {fill!r}")
+    if chunk < 1:
+        raise UsageError(f"--chunk must be positive, got {chunk}")
+    return context_sweep(path, lengths, kv_type=kv_type, fill=fill, chunk=chunk, **options)
+
+
+def _check_plot() -> None:
+    from plt_agent.commands.sweep_plot import check_plot
+
+    try:
+        check_plot()
+    except ImportError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _save_plot(result: dict, out: Path) -> None:
+    from plt_agent.commands.sweep_plot import plot
+
+    try:
+        plot(result, out)
+    except ImportError as exc:
+        raise UsageError(str(exc)) from None
+    typer.echo(f"wrote {out}", err=True)
+
+
+def _print_sweep(result: dict) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    how = "prompt of c tokens" if result["fill"] == "prefill" else f"{result['chunk']} tokens at depth c"
+    table = Table(
+        title=f"{result['model']} ({result['layers']} layers, {result['loops']} loops, "
+        f"{result['kv_type']} cache, x{result['threads']} threads; prefill: {how}; "
+        f"decode: median of {result['decode_tokens']} steps)"
+    )
+    cols = [
+        "context",
+        "decode tok/s",
+        "llama.cpp",
+        "ratio",
+        "prefill tok/s",
+        "llama.cpp",
+        "ratio",
+        "KV MiB",
+        "bytes/token",
+    ]
+    for col in cols:
+        table.add_column(col, justify="right")
+    for row in result["rows"]:
+        ours = row["ours"]
+        if "error" in ours:
+            table.add_row(str(row["context"]), "does not fit", "", "", "", "", "", "", "")
+            continue
+        ll = row.get("llama_cpp", {})
+        table.add_row(
+            str(row["context"]),
+            f"{ours['decode_tok_s']:.1f}",
+            f"{ll['decode_tok_s']:.1f}" if ll else "",
+            f"{row['decode_ratio']:.2f}x" if ll else "",
+            f"{ours['prefill_tok_s']:.1f}",
+            f"{ll['prefill_tok_s']:.1f}" if ll else "",
+            f"{row['prefill_ratio']:.2f}x" if ll else "",
+            f"{ours['kv_mib']:.0f}",
+            str(ours["kv_bytes_per_token"]),
+        )
+    console = Console()
+    console.print(table)
+    for row in result["rows"]:
+        if "error" in row["ours"]:
+            console.print(f"context {row['context']}: {row['ours']['error']}")
 
 
 def register(app: typer.Typer) -> None:

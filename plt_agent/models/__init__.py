@@ -9,8 +9,9 @@
     load_model(None)                                       # the default demonstration model
     load_model(spec, ModelOptions.from_config(config, announce=print))
 
-`ModelOptions` (all optional) say how: the window, CPU threads, native tool calls, whether to
-pull a store model on first use, where progress lines for the user go.
+`ModelOptions` (all optional) say how: the window, CPU threads, the KV cache type of the
+plt and llama backends (auto, f16, q8_0, f32), native tool calls, whether to pull a store
+model on first use, where progress lines for the user go.
 
 `replywatch.ReplyWatch` cuts a streamed reply short (complete, rambling, looping) for the
 agent and the hook; `promptcache` keeps prompt states on disk for the local backends.
@@ -54,6 +55,7 @@ DEFAULT_MODEL = "smollm2-135m"
 class ModelOptions:
     context: int | None = None  # window override in tokens (else the model's real window)
     threads: int | None = None  # CPU threads of the local backends (else `local.cpu_threads()`)
+    kv_type: str | None = None  # KV cache type of the local backends (auto, f16, q8_0, f32; None: auto)
     native_tools: str = "auto"  # openai: whether the server takes native tool calls (auto | on | off)
     tool_choice: Any = None  # openai: sent with the tools when set
     store: Any = None  # the ModelStore to look names up in (else the user's)
@@ -67,6 +69,7 @@ class ModelOptions:
         fields = {
             "context": config.context,
             "threads": config.threads,
+            "kv_type": config.kv_type,
             "native_tools": config.native_tools,
             "prompt_cache": default_prompt_cache(config.prompt_cache_mb),
         }
@@ -110,7 +113,11 @@ def _load_llama(rest: str, options: ModelOptions) -> Model:
     from plt_agent.models.llama import LlamaModel
 
     return LlamaModel(
-        rest, context=options.context, threads=options.threads, prompt_cache=options.prompt_cache
+        rest,
+        context=options.context,
+        threads=options.threads,
+        kv_type=options.kv_type,
+        prompt_cache=options.prompt_cache,
     )
 
 
@@ -119,7 +126,13 @@ def _load_plt(rest: str, options: ModelOptions) -> Model:
         from plt_agent.models.plt import PltModel
     except ImportError as exc:
         raise ModelError(f"plt backend is not available in this build ({exc})") from None
-    return PltModel(rest, context=options.context, threads=options.threads, prompt_cache=options.prompt_cache)
+    return PltModel(
+        rest,
+        context=options.context,
+        threads=options.threads,
+        kv_type=options.kv_type,
+        prompt_cache=options.prompt_cache,
+    )
 
 
 def _load_openai(rest: str, options: ModelOptions) -> Model:

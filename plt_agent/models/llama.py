@@ -70,6 +70,19 @@ def _without_extra_buffers() -> Iterator[None]:
         lib.llama_model_default_params = original
 
 
+# llama.cpp's cache types (ggml_type values); a block-type V cache needs its flash attention
+_CACHE_TYPES = {"f16": 1, "f32": 0, "q8_0": 8}
+
+
+def _cache_options(kv_type: str) -> dict[str, Any]:
+    if kv_type == "auto":
+        return {}
+    if kv_type not in _CACHE_TYPES:
+        raise ModelError(f"llama backend: kv_type must be auto or one of {', '.join(_CACHE_TYPES)}")
+    cache = _CACHE_TYPES[kv_type]
+    return {"type_k": cache, "type_v": cache, "flash_attn": kv_type == "q8_0"}
+
+
 class LlamaModel(LocalModel):
     kind = "llama"
 
@@ -90,6 +103,7 @@ class LlamaModel(LocalModel):
                     n_threads_batch=threads,
                     seed=self.seed,
                     verbose=False,
+                    **_cache_options(self.kv_type),
                 )
         except (ValueError, RuntimeError) as exc:
             raise ModelError(f"llama backend: cannot load {self.path}: {exc}") from None
@@ -230,7 +244,7 @@ class LlamaModel(LocalModel):
     def _cache_settings(self) -> str:
         import llama_cpp
 
-        return f"llama-seq-state|{llama_cpp.__version__}|ctx{self._llm.n_ctx()}"
+        return f"llama-seq-state|{llama_cpp.__version__}|ctx{self._llm.n_ctx()}|kv{self.kv_type}"
 
 
 def _check_file(path: Path) -> None:

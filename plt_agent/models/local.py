@@ -62,6 +62,7 @@ class LocalModel(ModelBase):
         context: int | None = None,
         threads: int | None = None,
         seed: int = 0,
+        kv_type: str | None = None,
         prompt_cache: PromptCache | None = None,
     ) -> None:
         path = Path(path).expanduser()
@@ -70,6 +71,7 @@ class LocalModel(ModelBase):
         self.name = f"{self.kind}:{path}"
         self.path = path
         self.seed = seed
+        self.kv_type = kv_type or "auto"  # the KV cache type `_load` gives the runtime
         self.prompt_cache = prompt_cache
         self.cache_events: list[str] = []  # "hit N" / "saved N" per prompt-cache action, for reports
         self._load(context, threads or cpu_threads())

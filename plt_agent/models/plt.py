@@ -34,7 +34,7 @@ class PltModel(LocalModel):
 
         self._api = api
         try:
-            self._model = api.load(self.path, n_ctx=context, threads=threads)
+            self._model = api.load(self.path, n_ctx=context, threads=threads, kv_type=self.kv_type)
         except EngineError as exc:
             raise ModelError(f"plt backend: cannot load {self.path}: {exc}") from None
         self.context_window = self._model.n_ctx

@@ -60,26 +60,47 @@ def test_vocabulary_holds_the_specials_and_the_bytes():
         vocabulary(100)
 
 
-def test_bench_offloads_llama_cpp_only_for_a_gpu(monkeypatch, llama_file):
+class _Stop(Exception):
+    pass
+
+
+def _record_llama_kwargs(monkeypatch) -> list[dict]:  # noqa: ANN001
+    """Replace llama_cpp.Llama by a recorder of its keyword arguments that stops the bench."""
     import llama_cpp
 
-    from engine import bench as benchmarks
-
-    seen = []
-
-    class Stop(Exception):
-        pass
+    seen: list[dict] = []
 
     def fake_llama(path, **kwargs):  # noqa: ANN001, ANN202
         seen.append(kwargs)
-        raise Stop
+        raise _Stop
 
     monkeypatch.setattr(llama_cpp, "Llama", fake_llama)
+    return seen
+
+
+def test_bench_offloads_llama_cpp_only_for_a_gpu(monkeypatch, llama_file):
+    from engine import bench as benchmarks
+
+    seen = _record_llama_kwargs(monkeypatch)
     _, path = llama_file
     for gpu in (False, True):
-        with pytest.raises(Stop):
+        with pytest.raises(_Stop):
             benchmarks._llama_cpp(path, [1, 2], 1, threads=1, rounds=1, ctx=16, gpu=gpu)
     assert "n_gpu_layers" not in seen[0]
     assert "flash_attn" not in seen[0]
     assert seen[1]["n_gpu_layers"] == -1
+    assert seen[1]["flash_attn"] is True
+
+
+def test_bench_gives_llama_cpp_the_same_cache_type(monkeypatch, llama_file):
+    from engine import bench as benchmarks
+
+    seen = _record_llama_kwargs(monkeypatch)
+    _, path = llama_file
+    for kv_type in ("f16", "q8_0"):
+        with pytest.raises(_Stop):
+            benchmarks._llama_cpp(path, [1, 2], 1, threads=1, rounds=1, ctx=16, kv_type=kv_type)
+    assert (seen[0]["type_k"], seen[0]["type_v"]) == (1, 1)  # ggml's F16
+    assert "flash_attn" not in seen[0]
+    assert (seen[1]["type_k"], seen[1]["type_v"]) == (8, 8)  # Q8_0: llama.cpp needs flash attention
     assert seen[1]["flash_attn"] is True

@@ -8,25 +8,13 @@ from __future__ import annotations
 
 import pytest
 import torch
+from engine_helpers import TINY_SHAPE
 
 # plt-model.md §6.1: a tiny config, with hidden_scale 0.5 so that the CLP path is loud.
 TINY_PLT = {
     "architectures": ["IQuestPLTCoderForCausalLM"],
     "model_type": "iquestpltcoder",
-    "vocab_size": 64,
-    "hidden_size": 32,
-    "intermediate_size": 64,
-    "num_hidden_layers": 2,
-    "num_attention_heads": 4,
-    "num_key_value_heads": 2,
-    "head_dim": 8,
-    "max_position_embeddings": 256,
-    "rms_norm_eps": 1e-5,
-    "rope_theta": 10000.0,
-    "hidden_act": "silu",
-    "tie_word_embeddings": False,
-    "bos_token_id": 1,
-    "eos_token_id": [2, 3],
+    **TINY_SHAPE,
     "plt_num_loops": 2,
     "plt_window_size": [4, 0],
     "plt_normalize_per_loop": True,

@@ -7,40 +7,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
-from gguf import GGUFReader, GGUFWriter
+from gguf_rewrite import rewrite_gguf
 
 from engine import api, ggml
 from engine.errors import EngineError
-
-
-def _rewrite(
-    src: Path, dst: Path, *, arch: str | None = None, drop: str | None = None, reshape: str | None = None
-) -> Path:
-    """Copy a GGUF through gguf-py, optionally changing the architecture or damaging one tensor."""
-    reader = GGUFReader(src)
-    arch_in = reader.fields["general.architecture"].contents()
-    writer = GGUFWriter(dst, arch or arch_in)
-    for name, field in reader.fields.items():
-        if name.startswith("GGUF.") or name == "general.architecture":
-            continue
-        value = field.contents()
-        vtype = field.types[0]
-        sub = field.types[-1] if len(field.types) > 1 else None
-        writer.add_key_value(name, value, vtype, sub_type=sub)
-    for t in reader.tensors:
-        if t.name == drop:
-            continue
-        data = np.array(t.data)
-        if t.name == reshape:
-            data = data.reshape(-1)[: data.size // 2].reshape(data.shape[0] // 2, -1)
-        writer.add_tensor(t.name, data, raw_dtype=t.tensor_type)
-    writer.write_header_to_file()
-    writer.write_kv_data_to_file()
-    writer.write_tensors_to_file()
-    writer.close()
-    return dst
 
 
 @pytest.fixture
@@ -53,7 +24,7 @@ def _load(path: Path):
 
 
 def test_the_rewrite_helper_keeps_a_loadable_file(good, tmp_path):
-    with _load(_rewrite(good, tmp_path / "same.gguf")) as m:
+    with _load(rewrite_gguf(good, tmp_path / "same.gguf")) as m:
         assert m.config.loops == 2
 
 
@@ -87,17 +58,17 @@ def test_corrupted_tensor_count(good):
 
 def test_wrong_architecture(good, tmp_path):
     with pytest.raises(EngineError, match="architecture 'gpt2' is not supported"):
-        _load(_rewrite(good, tmp_path / "gpt2.gguf", arch="gpt2"))
+        _load(rewrite_gguf(good, tmp_path / "gpt2.gguf", arch="gpt2"))
 
 
 def test_missing_tensor(good, tmp_path):
     with pytest.raises(EngineError, match=r"missing tensor blk\.1\.plt_gate\.bias"):
-        _load(_rewrite(good, tmp_path / "m.gguf", drop="blk.1.plt_gate.bias"))
+        _load(rewrite_gguf(good, tmp_path / "m.gguf", drop="blk.1.plt_gate.bias"))
 
 
 def test_wrong_shape(good, tmp_path):
     with pytest.raises(EngineError, match=r"tensor blk\.0\.ffn_up\.weight has shape"):
-        _load(_rewrite(good, tmp_path / "s.gguf", reshape="blk.0.ffn_up.weight"))
+        _load(rewrite_gguf(good, tmp_path / "s.gguf", reshape="blk.0.ffn_up.weight"))
 
 
 @pytest.mark.parametrize(

@@ -180,6 +180,11 @@ def test_built_graphs_get_distinct_uids_once(tiny_gguf):
         assert uids[0] != uids[1]
         assert ggml.mark_graph_reusable(graphs[0].graph)  # already marked: kept, not renumbered
         assert ggml.ggml_cgraph.from_address(graphs[0].graph).uid == uids[0]
+        # one compute buffer: the decode graph placed again after the prefill has new addresses,
+        # so it gets a new uid (a GPU must not replay its old capture); run again in place, it keeps it
+        again = ggml.ggml_cgraph.from_address(r._graph(Plan("decode", 1, 64)).graph).uid
+        assert again not in uids
+        assert ggml.ggml_cgraph.from_address(r._graph(Plan("decode", 1, 64)).graph).uid == again
 
 
 def test_a_graph_that_is_not_a_ggml_graph_is_left_alone():
@@ -292,7 +297,7 @@ def test_gpu_holds_weights_and_state_in_device_memory(tiny_gguf):
         r.prefill(IDS[:8])
         for t in IDS[8:]:
             r.decode(t)
-        assert all(ggml.ggml_cgraph.from_address(b.graph).uid for b, _ in r._graphs.values())
+        assert all(ggml.ggml_cgraph.from_address(b.graph).uid for b in r._graphs.values())
 
 
 @pytest.mark.gpu

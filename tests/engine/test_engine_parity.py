@@ -7,31 +7,16 @@ window so ring eviction and carries are exercised.
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
+from engine_helpers import engine_logits, random_ids, rel_err
 
-from engine import api
 from engine.reference import reference_logits
 
 N_TOKENS = 37  # > 3 * (W + 1) for the default W = 4 and for W = 6 below
 
 
 def _ids(n: int = N_TOKENS, seed: int = 0, vocab: int = 384) -> list[int]:
-    return [int(x) for x in np.random.default_rng(seed).integers(0, vocab, size=n)]
-
-
-def _engine_logits(path, ids, mode: str, **load) -> np.ndarray:
-    with api.load(path, n_ctx=64, threads=1, **load) as m:
-        r = m.runner
-        if mode == "full":
-            return r.prefill(ids, chunk=len(ids), all_logits=True)
-        if mode.startswith("chunks:"):
-            return r.prefill(ids, chunk=int(mode.split(":")[1]), all_logits=True)
-        return np.stack([r.decode(t) for t in ids])
-
-
-def _rel_err(a: np.ndarray, ref: np.ndarray) -> float:
-    return float(np.abs(a - ref).max() / np.abs(ref).max())
+    return random_ids(n, seed, vocab)
 
 
 VARIANTS = [
@@ -52,27 +37,27 @@ VARIANTS = [
 def test_f32_gguf_matches_reference(tiny_checkpoint, tiny_gguf, options, mode):
     ids = _ids()
     ref = reference_logits(tiny_checkpoint(**options), ids)
-    got = _engine_logits(tiny_gguf("f32", **options), ids, mode)
+    got = engine_logits(tiny_gguf("f32", **options), ids, mode)
     assert got.shape == ref.shape
-    assert _rel_err(got, ref) <= 1e-4
+    assert rel_err(got, ref) <= 1e-4
 
 
 def test_serial_decode_equals_fused_decode(tiny_gguf):
     path, ids = tiny_gguf("f32", loops=3), _ids()
-    fused = _engine_logits(path, ids, "decode", decode_mode="fused")
-    serial = _engine_logits(path, ids, "decode", decode_mode="serial")
-    assert _rel_err(serial, fused) <= 1e-4  # same math; float sums in another order
+    fused = engine_logits(path, ids, "decode", decode_mode="fused")
+    serial = engine_logits(path, ids, "decode", decode_mode="serial")
+    assert rel_err(serial, fused) <= 1e-4  # same math; float sums in another order
 
 
 def test_f16_gguf_within_1e_2(tiny_checkpoint, tiny_gguf):
     ids = _ids()
     ref = reference_logits(tiny_checkpoint(), ids)
     for mode in ("full", "decode", "chunks:7"):
-        assert _rel_err(_engine_logits(tiny_gguf("f16"), ids, mode), ref) <= 1e-2
+        assert rel_err(engine_logits(tiny_gguf("f16"), ids, mode), ref) <= 1e-2
 
 
 def test_wrong_model_is_detected_by_the_parity_check(tiny_checkpoint, tiny_gguf):
     """The comparison above can fail: another seed's weights are far from the reference."""
     ids = _ids()
     ref = reference_logits(tiny_checkpoint(), ids)
-    assert _rel_err(_engine_logits(tiny_gguf("f32", seed=9), ids, "full"), ref) > 0.05
+    assert rel_err(engine_logits(tiny_gguf("f32", seed=9), ids, "full"), ref) > 0.05

@@ -115,3 +115,40 @@ def test_bench_compares_with_llama_cpp_on_a_llama_file(smollm2_gguf):
     assert result["ours_over_llamacpp"] == pytest.approx(ours["decode_tok_s"] / theirs["decode_tok_s"])
     assert theirs["decode_tok_s"] > 0
     assert theirs["prefill_tok_s"] > 0
+
+
+def _long_code_ids(m, n: int) -> list[int]:
+    """n tokens of real code: this repository's engine sources."""
+    from pathlib import Path
+
+    import engine
+
+    text = "".join(p.read_text() for p in sorted(Path(engine.__file__).parent.glob("*.py")))
+    ids = m.tokenizer.encode(text)
+    assert len(ids) >= n
+    return ids[:n]
+
+
+def _prefill_then_decode(gguf, kv_type: str, n: int, cut: int) -> np.ndarray:
+    """Logits of every position: a chunked prefill of the first `cut` tokens, then decode steps."""
+    with api.load(gguf, n_ctx=n + 8, threads=2, kv_type=kv_type) as m:
+        ids = _long_code_ids(m, n)
+        head = m.runner.prefill(ids[:cut], chunk=512, all_logits=True)
+        return np.concatenate([head, np.stack([m.runner.decode(t) for t in ids[cut:]])])
+
+
+def test_q8_0_cache_keeps_the_decided_tokens_of_a_real_plt(smollm2_checkpoints, tmp_path):
+    """1,400 positions of real code through the rebuilt SmolLM2 PLT (window 16: ~80x over;
+    prefill across 3 chunk boundaries, then 80 decode steps): where the f16 cache's next
+    token is decided (top-2 margin >= 0.5), the q8_0 cache picks the same one."""
+    gguf = convert(smollm2_checkpoints["plt"], tmp_path / "q8.gguf", "q8_0").output
+    n, cut = 1400, 1320
+    f16 = _prefill_then_decode(gguf, "f16", n, cut)
+    q8 = _prefill_then_decode(gguf, "q8_0", n, cut)
+    top2 = np.sort(f16, axis=1)[:, -2:]
+    decided = top2[:, 1] - top2[:, 0] >= 0.5
+    agree = q8.argmax(1) == f16.argmax(1)
+    assert decided[:cut].mean() > 0.5  # most positions; neither check below is vacuous
+    assert decided[cut:].mean() > 0.4
+    assert float(agree[:cut][decided[:cut]].mean()) >= 0.99  # prefill (q8_0 widened to F32)
+    assert float(agree[cut:][decided[cut:]].mean()) >= 0.97  # decode (ggml rounds q to q8_0)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from engine_helpers import engine_logits, random_ids, rel_err
 from gguf import GGUFReader, GGUFWriter
 
 from converters.check import check_gguf
@@ -29,21 +30,7 @@ V1 = {"family": "v1"}
 
 
 def _ids(n: int = N_TOKENS, seed: int = 0, vocab: int = 384) -> list[int]:
-    return [int(x) for x in np.random.default_rng(seed).integers(0, vocab, size=n)]
-
-
-def _engine_logits(path, ids, mode: str, **load) -> np.ndarray:
-    with api.load(path, n_ctx=64, threads=1, **load) as m:
-        r = m.runner
-        if mode == "full":
-            return r.prefill(ids, chunk=len(ids), all_logits=True)
-        if mode.startswith("chunks:"):
-            return r.prefill(ids, chunk=int(mode.split(":")[1]), all_logits=True)
-        return np.stack([r.decode(t) for t in ids])
-
-
-def _rel_err(a: np.ndarray, ref: np.ndarray) -> float:
-    return float(np.abs(a - ref).max() / np.abs(ref).max())
+    return random_ids(n, seed, vocab)
 
 
 VARIANTS = [
@@ -59,23 +46,23 @@ VARIANTS = [
 def test_v1_f32_gguf_matches_reference(tiny_checkpoint, tiny_gguf, options, mode):
     ids = _ids()
     ref = reference_logits(tiny_checkpoint(**V1, **options), ids)
-    got = _engine_logits(tiny_gguf("f32", **V1, **options), ids, mode)
+    got = engine_logits(tiny_gguf("f32", **V1, **options), ids, mode)
     assert got.shape == ref.shape
-    assert _rel_err(got, ref) <= 1e-4
+    assert rel_err(got, ref) <= 1e-4
 
 
 def test_v1_f16_gguf_within_1e_2(tiny_checkpoint, tiny_gguf):
     ids = _ids()
     ref = reference_logits(tiny_checkpoint(**V1), ids)
     for mode in ("full", "decode", "chunks:7"):
-        assert _rel_err(_engine_logits(tiny_gguf("f16", **V1), ids, mode), ref) <= 1e-2
+        assert rel_err(engine_logits(tiny_gguf("f16", **V1), ids, mode), ref) <= 1e-2
 
 
 def test_v1_parity_check_can_fail(tiny_checkpoint, tiny_gguf):
     """The V2 reading of the same weights is far from V1's logits (the loop rules matter)."""
     ids = _ids()
     ref = reference_logits(tiny_checkpoint(**V1), ids)
-    assert _rel_err(_engine_logits(tiny_gguf("f32", **V1, seed=9), ids, "full"), ref) > 0.05
+    assert rel_err(engine_logits(tiny_gguf("f32", **V1, seed=9), ids, "full"), ref) > 0.05
 
 
 def test_v1_decode_is_two_passes_whatever_mode_is_asked(tiny_gguf):
@@ -84,8 +71,8 @@ def test_v1_decode_is_two_passes_whatever_mode_is_asked(tiny_gguf):
         assert m.config.is_v1
         assert m.runner.decode_passes == 2
         assert not m.runner.fused
-    fused = _engine_logits(path, ids, "decode", decode_mode="fused")
-    serial = _engine_logits(path, ids, "decode", decode_mode="serial")
+    fused = engine_logits(path, ids, "decode", decode_mode="fused")
+    serial = engine_logits(path, ids, "decode", decode_mode="serial")
     np.testing.assert_array_equal(fused, serial)  # the same graph: V1 has no fused step
 
 
@@ -113,7 +100,7 @@ def test_v1_session_prefix_reuse_matches_a_fresh_run(tiny_gguf):
         s.feed(a)
         logits, reused = s.feed(a + b)
     assert reused == len(a)
-    assert _rel_err(logits, _fresh_last(path, a + b)) <= 1e-4
+    assert rel_err(logits, _fresh_last(path, a + b)) <= 1e-4
 
 
 def test_v1_going_back_into_decoded_tokens_restores_the_rings(tiny_gguf):
@@ -126,7 +113,7 @@ def test_v1_going_back_into_decoded_tokens_restores_the_rings(tiny_gguf):
         other = s.tokens[:21] + _ids(4, 10)
         logits, reused = s.feed(other)
     assert reused == 21
-    assert _rel_err(logits, _fresh_last(path, other)) <= 1e-4
+    assert rel_err(logits, _fresh_last(path, other)) <= 1e-4
 
 
 def test_v1_save_and_load_a_session(tiny_gguf, tmp_path):
@@ -141,7 +128,7 @@ def test_v1_save_and_load_a_session(tiny_gguf, tmp_path):
         s.load(tmp_path / "s.bin")
         logits, reused = s.feed(a + [7, 8, 9])
     assert reused == len(a)
-    assert _rel_err(logits, _fresh_last(path, a + [7, 8, 9])) <= 1e-4
+    assert rel_err(logits, _fresh_last(path, a + [7, 8, 9])) <= 1e-4
 
 
 # ---- converter --------------------------------------------------------------------------------

@@ -9,10 +9,11 @@ got any of them wrong could not pass the parity tests.
 
 from __future__ import annotations
 
-import math
-
 import pytest
 import torch
+from engine_helpers import TINY_SHAPE
+from naive_ops import attention, rotation, tokens
+from naive_ops import norm as norm_
 
 from engine.arch import ArchError, config_from_hf
 from engine.reference import Reference, Variant
@@ -24,20 +25,7 @@ def tiny_v1(**overrides) -> dict:
     cfg = {
         "architectures": ["IQuestLoopCoderForCausalLM"],
         "model_type": "iquestloopcoder",
-        "vocab_size": 64,
-        "hidden_size": 32,
-        "intermediate_size": 64,
-        "num_hidden_layers": 2,
-        "num_attention_heads": 4,
-        "num_key_value_heads": 2,
-        "head_dim": 8,
-        "max_position_embeddings": 256,
-        "rms_norm_eps": 1e-5,
-        "rope_theta": 10000.0,
-        "hidden_act": "silu",
-        "tie_word_embeddings": False,
-        "bos_token_id": 1,
-        "eos_token_id": [2, 3],
+        **TINY_SHAPE,
         "loop_num": 2,
         "loop_window_size": 4,
     }
@@ -76,31 +64,6 @@ def v1_tensors(hf: dict, seed: int = 0) -> dict[str, torch.Tensor]:
     return out
 
 
-def tokens(n: int = T, seed: int = 3) -> list[int]:
-    return torch.randint(0, 64, (n,), generator=torch.Generator().manual_seed(seed)).tolist()
-
-
-# ---- the naive transcription of §5 ------------------------------------------------------------
-
-
-def _norm(x, w, eps):
-    return w * x / torch.sqrt((x * x).mean() + eps)
-
-
-def _rotation(t: int, d: int, theta: float) -> torch.Tensor:
-    r = torch.zeros(d, d, dtype=torch.float64)
-    for i in range(d // 2):
-        c, s = math.cos(t * theta ** (-2 * i / d)), math.sin(t * theta ** (-2 * i / d))
-        r[i, i], r[i, i + d // 2] = c, -s
-        r[i + d // 2, i], r[i + d // 2, i + d // 2] = s, c
-    return r
-
-
-def _attention(q, keys, values):
-    scores = torch.stack([q @ k for k in keys]) / math.sqrt(len(q))
-    return (torch.softmax(scores, 0)[:, None] * torch.stack(values)).sum(0)
-
-
 def naive_v1(hf: dict, tensors: dict, ids: list[int]) -> torch.Tensor:
     """Logits [T, vocab] of an IQuestLoopCoder config, position by position, head by head."""
     w = {k: v.double() for k, v in tensors.items()}
@@ -116,8 +79,8 @@ def naive_v1(hf: dict, tensors: dict, ids: list[int]) -> torch.Tensor:
             p = f"model.layers.{j}."
             qs, ks, vs = [], [], []
             for t, r in enumerate(x):
-                z = _norm(r, w[p + "input_layernorm.weight"], eps)
-                rot = _rotation(t, hd, theta)
+                z = norm_(r, w[p + "input_layernorm.weight"], eps)
+                rot = rotation(t, hd, theta)
                 qs.append([rot @ q for q in (w[p + "self_attn.q_proj.weight"] @ z).view(heads, hd)])
                 ks.append([rot @ k for k in (w[p + "self_attn.k_proj.weight"] @ z).view(kv, hd)])
                 vs.append(list((w[p + "self_attn.v_proj.weight"] @ z).view(kv, hd)))
@@ -130,7 +93,7 @@ def naive_v1(hf: dict, tensors: dict, ids: list[int]) -> torch.Tensor:
                 for h in range(heads):
                     q, g_kv = qs[t][h], h // group
                     gk, gv = loop0_kv[j]
-                    glob = _attention(
+                    glob = attention(
                         q, [gk[s][g_kv] for s in range(t + 1)], [gv[s][g_kv] for s in range(t + 1)]
                     )
                     if loop == 0:
@@ -138,19 +101,19 @@ def naive_v1(hf: dict, tensors: dict, ids: list[int]) -> torch.Tensor:
                         continue
                     lk, lv = own_kv[j]
                     span = range(max(0, t - window + 1), t + 1)  # window keys, the current one included
-                    local = _attention(q, [lk[s][g_kv] for s in span], [lv[s][g_kv] for s in span])
+                    local = attention(q, [lk[s][g_kv] for s in span], [lv[s][g_kv] for s in span])
                     gw, gb = w[f"model.gate_projections.{j}.weight"], w[f"model.gate_projections.{j}.bias"]
                     g = torch.sigmoid(q @ gw[h] + gb[h])  # the post-RoPE query of head h
                     out.append(g * glob + (1 - g) * local)
                 r2 = r + w[p + "self_attn.o_proj.weight"] @ torch.cat(out)
-                z2 = _norm(r2, w[p + "post_attention_layernorm.weight"], eps)
+                z2 = norm_(r2, w[p + "post_attention_layernorm.weight"], eps)
                 act = torch.nn.functional.silu(w[p + "mlp.gate_proj.weight"] @ z2) * (
                     w[p + "mlp.up_proj.weight"] @ z2
                 )
                 new_x.append(r2 + w[p + "mlp.down_proj.weight"] @ act)
             x = new_x
         # the next loop reads x as it is: same slot, no norm, no embedding
-    final = [_norm(r, w["model.norm.weight"], eps) for r in x]
+    final = [norm_(r, w["model.norm.weight"], eps) for r in x]
     return torch.stack([w["lm_head.weight"] @ h for h in final])
 
 

@@ -98,13 +98,7 @@ class Gguf:
         return next((k for k in self.kvs if k.key == key.encode()), None)
 
     def set(self, key: str, vtype: int, value: Any) -> Gguf:
-        raw = enc_value(vtype, value)
-        kv = self.find(key)
-        if kv is None:
-            self.kvs.append(KV(key.encode(), vtype, raw))
-        else:
-            kv.vtype, kv.raw = vtype, raw
-        return self
+        return self.set_raw(key, vtype, enc_value(vtype, value))
 
     def set_raw(self, key: str, vtype: int, raw: bytes) -> Gguf:
         kv = self.find(key)

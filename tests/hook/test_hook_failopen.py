@@ -16,8 +16,8 @@ import threading
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
+from gguf_rewrite import rewrite_gguf
 from hook_helpers import git
 
 pytestmark = pytest.mark.slow  # each commit starts plt-agent in a fresh process
@@ -25,28 +25,6 @@ pytestmark = pytest.mark.slow  # each commit starts plt-agent in a fresh process
 PLT_AGENT = Path(sys.executable).with_name("plt-agent")
 ABORT_LAUNCHER = Path(__file__).with_name("abort_on_load.py")
 BUDGET_S = 3  # PLT_AGENT_HOOK_TIMEOUT for every case
-
-
-def _rewrite_eps(src: Path, dst: Path, eps: float) -> Path:
-    """A copy of a GGUF with another RMS-norm epsilon (negative: ggml's rms_norm asserts eps >= 0)."""
-    from gguf import GGUFReader, GGUFWriter
-
-    reader = GGUFReader(src)
-    arch = reader.fields["general.architecture"].contents()
-    writer = GGUFWriter(dst, arch)
-    for name, field in reader.fields.items():
-        if name.startswith("GGUF.") or name == "general.architecture":
-            continue
-        value = eps if name.endswith("layer_norm_rms_epsilon") else field.contents()
-        sub = field.types[-1] if len(field.types) > 1 else None
-        writer.add_key_value(name, value, field.types[0], sub_type=sub)
-    for tensor in reader.tensors:
-        writer.add_tensor(tensor.name, np.array(tensor.data), raw_dtype=tensor.tensor_type)
-    writer.write_header_to_file()
-    writer.write_kv_data_to_file()
-    writer.write_tensors_to_file()
-    writer.close()
-    return dst
 
 
 @pytest.fixture
@@ -132,7 +110,11 @@ def test_native_abort_in_the_model_loader(repo, hermetic_env):
 
 
 def test_a_gguf_that_trips_a_ggml_assertion(installed, hermetic_env, tiny_gguf, tmp_path):
-    bad = _rewrite_eps(tiny_gguf("f32", max_position=4096), tmp_path / "negative-eps.gguf", -1.0)
+    bad = rewrite_gguf(
+        tiny_gguf("f32", max_position=4096),
+        tmp_path / "negative-eps.gguf",
+        values={"layer_norm_rms_epsilon": -1.0},  # ggml's rms_norm asserts eps >= 0
+    )
 
     took, note = _commit_through(installed, hermetic_env, f"plt:{bad}")
 
