@@ -4,7 +4,8 @@
  * same two steps are done with vpmaddubsw + vpmaddwd. Every product sum that goes through
  * the 16-bit emulation is bounded below 2^15 (see each kernel), so both builds are exact.
  *
- * Packed activation layouts: pack.h (with VNNI, Q8_0/Q4_0 activations carry +128).
+ * Packed activation layouts: pack.h (Q4_0 activations carry +128), and the Q8_0 layout below
+ * (with VNNI, plus 128).
  */
 #include <immintrin.h>
 #include <string.h>
@@ -186,45 +187,30 @@ static void mv_q6k(const uint8_t *w, size_t row_bytes, int64_t n, const pltk_act
     }
 }
 
-/* ---- Q8_0 and Q4_0: pairs of 32-value blocks -------------------------------------------- */
-/* A pair of blocks is unpacked into one register of 64 signed weight bytes W and a vector
-   of the two weight scales per 32-bit lane; the rows then share one code path. Activations
-   stored plus 128 (unsigned) give vpdpbusd(a + 128, W) = a.W + 128 sum(W); the second term
-   depends on the weights only and is taken off once per pair for all rows. Q4_0 (W = nibble
-   - 8) always does so: pairs of products are at most 255 * 8 * 2 < 2^15, exact in the 16-bit
-   emulation too. Q8_0 does so with VNNI; without it (255 * 128 * 2 would saturate) the sign
-   of W moves onto the activations: |W| . (a * sign W), pairs at most 128 * 127 * 2 < 2^15.
-   The activations' per-block scales are spread over the lanes with two broadcasts. */
-
-#if PLTK_VNNI
-#define Q80_BIAS 0x80
-#else
-#define Q80_BIAS 0
-#endif
-
-static void pack_q80(const void *src, int64_t b0, int64_t b1, int64_t k, uint8_t *dst) {
-    pack_pairs(src, b0, b1, k, dst, 0, Q80_BIAS);
-}
+/* ---- Q4_0: pairs of 32-value blocks ------------------------------------------------------ */
+/* A pair of blocks is unpacked into one register of 64 signed weight bytes W = nibble - 8 and
+   a vector of the two weight scales per 32-bit lane; the rows then share one code path.
+   Activations stored plus 128 (unsigned, pack.h) give vpdpbusd(a + 128, W) = a.W + 128 sum(W);
+   the second term depends on the weights only and is taken off once per pair for all rows.
+   Pairs of products are at most 255 * 8 * 2 < 2^15, exact in the 16-bit emulation too. The
+   activations' per-block scales are spread over the lanes with two broadcasts. */
 
 static void pack_q40(const void *src, int64_t b0, int64_t b1, int64_t k, uint8_t *dst) {
     pack_pairs(src, b0, b1, k, dst, 1, 0x80);
 }
 
-static const int16_t PAIR_IDX[2][16] = {
-    {0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1}, /* Q8_0: lanes 0-7 block 0, 8-15 block 1 */
-    {0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1}, /* Q4_0: quarters of 4 lanes alternate */
-};
+/* quarters of 4 lanes alternate between the pair's two blocks */
+static const int16_t PAIR_IDX[16] = {0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1};
 
-ALWAYS void pairs_rows(const uint8_t *w, size_t row_bytes, int64_t n, const pltk_acts *a,
-                       float *const dst[PLTK_MAX_ROWS], const int L, const int q4) {
+ALWAYS void q40_rows(const uint8_t *w, size_t row_bytes, int64_t n, const pltk_acts *a,
+                     float *const dst[PLTK_MAX_ROWS], const int L) {
     const int64_t nb = a->k / 32, np = nb / 2;
     const int odd = (int)(nb % 2);
-    const size_t bsz = q4 ? sizeof(blk_q4_0) : sizeof(blk_q8_0);
-    const int biased = q4 || PLTK_VNNI;
-    const __mmask16 lanes1 = q4 ? 0xf0f0 : 0xff00;
+    const size_t bsz = sizeof(blk_q4_0);
+    const __mmask16 lanes1 = 0xf0f0;
     prow rows[PLTK_MAX_ROWS];
     ROWS (int r = 0; r < L; r++) rows[r] = p_row(a->act[r], a->k);
-    const __m256i m4 = _mm256_set1_epi8(0x0f), idx = _mm256_loadu_si256((const __m256i *)PAIR_IDX[q4]);
+    const __m256i m4 = _mm256_set1_epi8(0x0f), idx = _mm256_loadu_si256((const __m256i *)PAIR_IDX);
     const __m512i zero = _mm512_setzero_si512(), bias = _mm512_set1_epi8((char)0x80), eight = _mm512_set1_epi8(8);
     for (int64_t i = 0; i < n; i++) {
         const uint8_t *x = w + i * row_bytes;
@@ -239,29 +225,14 @@ ALWAYS void pairs_rows(const uint8_t *w, size_t row_bytes, int64_t n, const pltk
             if (full) memcpy(&d1, x1, 2);
             const __m128i halves = _mm_cvtsi32_si128((int)((uint32_t)d1 << 16 | d0));
             const __m512 dw = _mm512_cvtph_ps(_mm256_permutexvar_epi16(idx, _mm256_castsi128_si256(halves)));
-            __m512i wv;
-            if (q4) {
-                const __m128i lo0 = _mm_loadu_si128((const __m128i *)(x0 + 2));
-                const __m128i lo1 = full ? _mm_loadu_si128((const __m128i *)(x1 + 2)) : _mm_set1_epi8((char)0x88);
-                const __m256i raw = _mm256_inserti128_si256(_mm256_castsi128_si256(lo0), lo1, 1);
-                const __m256i lo = _mm256_and_si256(raw, m4), hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), m4);
-                wv = _mm512_sub_epi8(_mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1), eight);
-            } else {
-                const __m256i q0 = _mm256_loadu_si256((const __m256i *)(x0 + 2));
-                const __m256i q1 = full ? _mm256_loadu_si256((const __m256i *)(x1 + 2)) : _mm256_setzero_si256();
-                wv = _mm512_inserti64x4(_mm512_castsi256_si512(q0), q1, 1);
-            }
-            __m512i init = zero, aw = zero;
-            __mmask64 neg = 0;
-            if (biased) {
-                init = _mm512_sub_epi32(zero, dpbusd(zero, bias, wv));
-            } else {
-                aw = _mm512_abs_epi8(wv);
-                neg = _mm512_movepi8_mask(wv);
-            }
+            const __m128i lo0 = _mm_loadu_si128((const __m128i *)(x0 + 2));
+            const __m128i lo1 = full ? _mm_loadu_si128((const __m128i *)(x1 + 2)) : _mm_set1_epi8((char)0x88);
+            const __m256i raw = _mm256_inserti128_si256(_mm256_castsi128_si256(lo0), lo1, 1);
+            const __m256i lo = _mm256_and_si256(raw, m4), hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), m4);
+            const __m512i wv = _mm512_sub_epi8(_mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1), eight);
+            const __m512i init = _mm512_sub_epi32(zero, dpbusd(zero, bias, wv));
             ROWS (int r = 0; r < L; r++) {
-                const __m512i av = _mm512_load_si512(rows[r].q + 64 * p);
-                const __m512i acc = biased ? dpbusd(init, av, wv) : dpbusd(zero, aw, _mm512_mask_sub_epi8(av, neg, zero, av));
+                const __m512i acc = dpbusd(init, _mm512_load_si512(rows[r].q + 64 * p), wv);
                 const float *da = rows[r].d + 2 * p;
                 const __m512 dav = _mm512_mask_broadcastss_ps(_mm512_set1_ps(da[0]), lanes1, _mm_load_ss(da + 1));
                 accf[r] = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(acc), dav), dw, accf[r]);
@@ -271,18 +242,135 @@ ALWAYS void pairs_rows(const uint8_t *w, size_t row_bytes, int64_t n, const pltk
     }
 }
 
-#define PAIRS_MV(name, q4)                                                                          \
-    static void name(const uint8_t *w, size_t row_bytes, int64_t n, const pltk_acts *a,            \
-                     float *const dst[PLTK_MAX_ROWS]) {                                            \
-        switch (a->rows) {                                                                          \
-        case 1: pairs_rows(w, row_bytes, n, a, dst, 1, q4); break;                                  \
-        case 2: pairs_rows(w, row_bytes, n, a, dst, 2, q4); break;                                  \
-        case 3: pairs_rows(w, row_bytes, n, a, dst, 3, q4); break;                                  \
-        default: pairs_rows(w, row_bytes, n, a, dst, 4, q4); break;                                 \
-        }                                                                                           \
+static void mv_q40(const uint8_t *w, size_t row_bytes, int64_t n, const pltk_acts *a,
+                   float *const dst[PLTK_MAX_ROWS]) {
+    switch (a->rows) {
+    case 1: q40_rows(w, row_bytes, n, a, dst, 1); break;
+    case 2: q40_rows(w, row_bytes, n, a, dst, 2); break;
+    case 3: q40_rows(w, row_bytes, n, a, dst, 3); break;
+    default: q40_rows(w, row_bytes, n, a, dst, 4); break;
     }
-PAIRS_MV(mv_q80, 0)
-PAIRS_MV(mv_q40, 1)
+}
+
+/* ---- Q8_0: quads of 32-value blocks ------------------------------------------------------ */
+/* Four blocks A, B, C, D are loaded as [A B] and [C D] and regrouped by two 128-bit shuffles
+   into W1 = [A0 B0 C0 D0] and W2 = [A1 B1 C1 D1] (16-byte halves), so that two vpdpbusd
+   into one accumulator leave each block's sum in 4 lanes of its own. Per row and 128
+   weights that is two dot-product instructions, one conversion, one multiply of the weight
+   scales with the row's scale vector (a memory operand) and one multiply-add; everything
+   else (loads, shuffles, scales, the bias term) is shared by the rows.
+   Packed row, per quad of blocks 4q .. 4q+3 (192 bytes, 64-aligned):
+     [0, 64)    first halves of the four blocks, 16 bytes each, each value plus Q80_BIAS
+     [64, 128)  their second halves
+     [128, 192) 16 floats: each block's scale four times
+   Blocks past the row's end are zero with scale 0. With VNNI the activations carry +128 and
+   sum(W) * 128 is taken off once per quad for all rows; without VNNI (255 * 128 * 2 would
+   saturate vpmaddubsw) the weights' signs move onto the activations: |W| . (a sign W). */
+
+#if PLTK_VNNI
+#define Q80_BIAS 0x80
+#else
+#define Q80_BIAS 0
+#endif
+
+static size_t q80_bytes(int64_t k) { return (size_t)((k / 32 + 3) / 4) * 192; }
+
+static void q80_half(uint8_t *quad, int j, const int8_t *xs, float d) {
+    for (int t = 0; t < 16; t++) {
+        quad[16 * j + t] = (uint8_t)((xs ? xs[t] : 0) ^ Q80_BIAS);
+        quad[64 + 16 * j + t] = (uint8_t)((xs ? xs[16 + t] : 0) ^ Q80_BIAS);
+    }
+    for (int t = 0; t < 4; t++) memcpy(quad + 128 + 16 * j + 4 * t, &d, 4);
+}
+
+static void pack_q80(const void *src, int64_t b0, int64_t b1, int64_t k, uint8_t *dst) {
+    const int64_t nb = k / 32;
+    const blk_q8_0 *y = src;
+    for (int64_t b = b0; b < b1; b++, y++) {
+        uint8_t *quad = dst + 192 * (b / 4);
+        q80_half(quad, (int)(b % 4), y->qs, h2f(y->d));
+        if (b == nb - 1)
+            for (int j = (int)(b % 4) + 1; j < 4; j++) q80_half(quad, j, NULL, 0.0f);
+    }
+}
+
+static const int16_t QUAD_IDX[16] = {0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3};
+
+ALWAYS uint64_t ld16(const uint8_t *p) {
+    uint16_t v;
+    memcpy(&v, p, 2);
+    return v;
+}
+
+/* the rows' products with the quad of weight blocks at x0 (4 whole blocks), into accf */
+ALWAYS void q80_quad(const uint8_t *x0, const uint8_t *const aq[PLTK_MAX_ROWS], __m512 accf[PLTK_MAX_ROWS],
+                     const int L) {
+    const size_t bsz = sizeof(blk_q8_0);
+    const __m512i zero = _mm512_setzero_si512();
+    const uint64_t d64 = ld16(x0) | ld16(x0 + bsz) << 16 | ld16(x0 + 2 * bsz) << 32 | ld16(x0 + 3 * bsz) << 48;
+    const __m256i idx = _mm256_loadu_si256((const __m256i *)QUAD_IDX);
+    const __m512 dw = _mm512_cvtph_ps(_mm256_permutexvar_epi16(idx, _mm256_castsi128_si256(_mm_cvtsi64_si128((long long)d64))));
+    const __m512i ab = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(x0 + 2))),
+                                          _mm256_loadu_si256((const __m256i *)(x0 + bsz + 2)), 1);
+    const __m512i cd = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(x0 + 2 * bsz + 2))),
+                                          _mm256_loadu_si256((const __m256i *)(x0 + 3 * bsz + 2)), 1);
+    const __m512i w1 = _mm512_shuffle_i64x2(ab, cd, 0x88), w2 = _mm512_shuffle_i64x2(ab, cd, 0xdd);
+#if PLTK_VNNI
+    const __m512i bias = _mm512_set1_epi8((char)0x80);
+    const __m512i init = _mm512_sub_epi32(zero, dpbusd(dpbusd(zero, bias, w1), bias, w2));
+#else
+    const __m512i aw1 = _mm512_abs_epi8(w1), aw2 = _mm512_abs_epi8(w2);
+    const __mmask64 n1 = _mm512_movepi8_mask(w1), n2 = _mm512_movepi8_mask(w2);
+#endif
+    ROWS (int r = 0; r < L; r++) {
+        const __m512i a1 = _mm512_load_si512(aq[r]), a2 = _mm512_load_si512(aq[r] + 64);
+#if PLTK_VNNI
+        const __m512i acc = dpbusd(dpbusd(init, a1, w1), a2, w2);
+#else
+        const __m512i acc = dpbusd(dpbusd(zero, aw1, _mm512_mask_sub_epi8(a1, n1, zero, a1)), aw2,
+                                   _mm512_mask_sub_epi8(a2, n2, zero, a2));
+#endif
+        accf[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc), _mm512_mul_ps(dw, _mm512_load_ps((const float *)(aq[r] + 128))), accf[r]);
+    }
+}
+
+ALWAYS void q80_rows(const uint8_t *w, size_t row_bytes, int64_t n, const pltk_acts *a,
+                     float *const dst[PLTK_MAX_ROWS], const int L) {
+    const int64_t nb = a->k / 32, nq = nb / 4;
+    const int tail = (int)(nb % 4);
+    const size_t bsz = sizeof(blk_q8_0);
+    for (int64_t i = 0; i < n; i++) {
+        const uint8_t *x = w + i * row_bytes;
+        const uint8_t *aq[PLTK_MAX_ROWS];
+        __m512 accf[PLTK_MAX_ROWS];
+        ROWS (int r = 0; r < L; r++) {
+            accf[r] = _mm512_setzero_ps();
+            aq[r] = a->act[r];
+        }
+        for (int64_t q = 0; q < nq; q++) {
+            PLTK_PREFETCH_BLOCK(x, 4 * bsz);
+            q80_quad(x, aq, accf, L);
+            x += 4 * bsz;
+            ROWS (int r = 0; r < L; r++) aq[r] += 192;
+        }
+        if (tail) { /* the last 1-3 blocks beside zero ones (scale 0) */
+            uint8_t last[4 * sizeof(blk_q8_0)] = {0};
+            memcpy(last, x, tail * bsz);
+            q80_quad(last, aq, accf, L);
+        }
+        ROWS (int r = 0; r < L; r++) dst[r][i] = _mm512_reduce_add_ps(accf[r]);
+    }
+}
+
+static void mv_q80(const uint8_t *w, size_t row_bytes, int64_t n, const pltk_acts *a,
+                   float *const dst[PLTK_MAX_ROWS]) {
+    switch (a->rows) {
+    case 1: q80_rows(w, row_bytes, n, a, dst, 1); break;
+    case 2: q80_rows(w, row_bytes, n, a, dst, 2); break;
+    case 3: q80_rows(w, row_bytes, n, a, dst, 3); break;
+    default: q80_rows(w, row_bytes, n, a, dst, 4); break;
+    }
+}
 
 static void pack_q4k_units(const void *src, int64_t b0, int64_t b1, int64_t k, uint8_t *dst) {
     pack_q4k(src, b0, b1, k, dst, 1);
@@ -290,7 +378,7 @@ static void pack_q4k_units(const void *src, int64_t b0, int64_t b1, int64_t k, u
 
 static const pltk_kernel K_Q4K = {mv_q4k, pack_q4k_units, kq_bytes, PLTK_Q8_K, QK_K};
 static const pltk_kernel K_Q6K = {mv_q6k, pack_q6k, kq_bytes, PLTK_Q8_K, QK_K};
-static const pltk_kernel K_Q80 = {mv_q80, pack_q80, p_bytes, PLTK_Q8_0, 32};
+static const pltk_kernel K_Q80 = {mv_q80, pack_q80, q80_bytes, PLTK_Q8_0, 32};
 static const pltk_kernel K_Q40 = {mv_q40, pack_q40, p_bytes, PLTK_Q8_0, 32};
 
 const pltk_kernel *ENTRY(int type) {

@@ -1,4 +1,5 @@
-/* Packed activation rows for the SIMD kernel sets (AVX2 and AVX-512 share them).
+/* Packed activation rows for the SIMD kernel sets (AVX2 and AVX-512 share them, except the
+ * AVX-512 Q8_0 kernel, whose quad layout is in mv_avx512.c).
  *
  * A packed row holds one activation row of k values, quantized by ggml (Q8_K or Q8_0), in
  * the order the kernels' inner loops load it. Every piece starts 64-byte aligned when the

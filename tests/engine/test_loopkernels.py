@@ -23,7 +23,7 @@ pytestmark = pytest.mark.skipif(loopkernels.best_isa() is None, reason="libpltk.
 
 TYPES = {"q4_k": ggml.TYPE_Q4_K, "q6_k": ggml.TYPE_Q6_K, "q8_0": ggml.TYPE_Q8_0, "q4_0": ggml.TYPE_Q4_0}
 SHAPES = [(37, 512), (129, 1280), (5, 256), (300, 2560)]  # (weight rows n, values per row k)
-Q0_SHAPES = [(37, 32), (65, 96), (3, 160), (130, 2080)]  # odd block counts for the 32-value types
+Q0_SHAPES = [(37, 32), (65, 96), (3, 160), (9, 192), (130, 2080)]  # block counts 4q+1, +2, +3
 
 
 def _isas() -> list[str]:
