@@ -88,7 +88,10 @@ class Model:
         stop: Sequence[str] = (),
         on_text: Callable[[str], None] | None = None,
         should_stop: Callable[[], bool] | None = None,
+        on_prefill: Callable[[int, int], None] | None = None,
     ) -> Generation:
+        """Generate after `prompt_ids` (reusing the session's common prefix); `on_prefill(done,
+        total)` reports the prompt's progress through the cache, `on_text` streams the reply."""
         return self.session().generate(
             prompt_ids,
             params or SamplingParams(),
@@ -97,6 +100,7 @@ class Model:
             stop=stop,
             on_text=on_text,
             should_stop=should_stop,
+            on_prefill=on_prefill,
         )
 
     def close(self) -> None:

@@ -17,6 +17,7 @@ Knows nothing about text, sampling or prefix reuse (see `engine.session`).
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import replace
 
 import numpy as np
@@ -126,8 +127,17 @@ class Runner:
 
     # -- public steps -----------------------------------------------------------------------------------
 
-    def prefill(self, ids: list[int], *, chunk: int = 512, all_logits: bool = False) -> np.ndarray:
-        """Process `ids` after the current position; logits [n, vocab] (or [1, vocab], last only)."""
+    def prefill(
+        self,
+        ids: list[int],
+        *,
+        chunk: int = 512,
+        all_logits: bool = False,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> np.ndarray:
+        """Process `ids` after the current position; logits [n, vocab] (or [1, vocab], last only).
+
+        `progress(done, total)` is called after each chunk (tokens of `ids` processed so far)."""
         self._check(ids)
         out = []
         for start in range(0, len(ids), max(1, chunk)):
@@ -136,6 +146,8 @@ class Runner:
             logits = self._run_prefill(part, all_logits)
             if all_logits or last:
                 out.append(logits)
+            if progress is not None:
+                progress(start + len(part), len(ids))
         return np.concatenate(out, axis=0)
 
     def decode(self, token: int) -> np.ndarray:

@@ -62,14 +62,20 @@ class Session:
 
     # -- prefix reuse -------------------------------------------------------------------------------------
 
-    def feed(self, prompt: Sequence[int]) -> tuple[np.ndarray, int]:
-        """Make the cache hold `prompt`; returns (logits after its last token, tokens reused)."""
+    def feed(
+        self, prompt: Sequence[int], progress: Callable[[int, int], None] | None = None
+    ) -> tuple[np.ndarray, int]:
+        """Make the cache hold `prompt`; returns (logits after its last token, tokens reused).
+
+        `progress(done, total)`: prompt tokens in the cache so far (reused ones included), after
+        each prefill chunk."""
         prompt = [int(t) for t in prompt]
         if not prompt:
             raise EngineError("empty prompt: nothing to process")
         keep = min(common_prefix(self.tokens, prompt), len(prompt) - 1)
         self._rewind(keep)
-        logits = self.runner.prefill(prompt[keep:], chunk=self.chunk)[-1]
+        report = None if progress is None else (lambda done, _n: progress(keep + done, len(prompt)))
+        logits = self.runner.prefill(prompt[keep:], chunk=self.chunk, progress=report)[-1]
         self.tokens = prompt
         self._snapshot()
         return logits, keep
@@ -124,9 +130,10 @@ class Session:
         stop: Sequence[str] = (),
         on_text: Callable[[str], None] | None = None,
         should_stop: Callable[[], bool] | None = None,
+        on_prefill: Callable[[int, int], None] | None = None,
     ) -> Generation:
         start = time.perf_counter()
-        logits, reused = self.feed(prompt_ids)
+        logits, reused = self.feed(prompt_ids, on_prefill)
         prompt_seconds = time.perf_counter() - start
         sampler, stream = Sampler(params), StreamDecoder(tokenizer)
         out: list[int] = []

@@ -69,6 +69,8 @@ class Config:
     """Model for the hook (else `model`)."""
     hook_patch: str | None = None
     """File the hook writes its suggested patch to (else none)."""
+    prompt_cache_mb: int = 1024
+    """Disk the prompt cache may use (`$PLT_AGENT_HOME/prompt-cache`), in MB; 0 turns it off."""
 
 
 FIELDS: dict[str, dataclasses.Field] = {f.name: f for f in dataclasses.fields(Config)}
@@ -96,6 +98,19 @@ def load_config(repo: Path | None = None, flags: dict[str, Any] | None = None) -
         if value is not None:
             values[key] = _coerce(key, value, "command line")
     return Config(**values)
+
+
+def setting_source(key: str, repo: Path | None = None, flags: dict[str, Any] | None = None) -> str:
+    """Where the value `load_config(repo, flags)` has for `key` came from, for the user to read."""
+    if (flags or {}).get(key) is not None:
+        return "--" + key.replace("_", "-")
+    if os.environ.get(ENV_PREFIX + key.upper()):
+        return ENV_PREFIX + key.upper()
+    if repo is not None and key in _file_values(Path(repo) / "pyproject.toml", table=("tool", "plt-agent")):
+        return f"[tool.plt-agent] {key} in pyproject.toml"
+    if key in _file_values(user_config_path(), table=None):
+        return f"{key} in {user_config_path()}"
+    return "the default"
 
 
 def _file_values(path: Path, table: tuple[str, ...] | None) -> dict[str, Any]:
@@ -181,6 +196,8 @@ def _check(key: str, value: Any, source: str) -> None:
     problem = ""
     if key in _POSITIVE and value <= 0:
         problem = "must be positive"
+    elif key == "prompt_cache_mb" and value < 0:
+        problem = "must be 0 (off) or more"
     elif key == "context" and value < 256:
         problem = "must be at least 256 tokens"
     elif key in _CHOICES and value not in _CHOICES[key]:

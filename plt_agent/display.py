@@ -27,3 +27,8 @@ def printable(text: object, limit: int = MAX_LINE, *, lines: bool = False) -> st
 def literal(text: object, limit: int = MAX_LINE, *, lines: bool = False) -> str:
     """`printable(text)` with rich markup escaped: safe inside a markup string."""
     return escape(printable(text, limit, lines=lines))
+
+
+def plural(n: int, noun: str, nouns: str | None = None) -> str:
+    """`1 prompt token`, `2 prompt tokens`, `1,298 prompt tokens` (thousands separated)."""
+    return f"{n:,} {noun if n == 1 else (nouns or noun + 's')}"

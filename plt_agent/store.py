@@ -41,7 +41,13 @@ Announce = Callable[[str], None]
 
 
 class StoreError(PltAgentError):
-    """A pull, removal or lookup in the model store failed."""
+    """A pull, removal or lookup in the model store failed (a configuration problem: exit 2)."""
+
+    exit_code = 2
+
+
+class ModelNotDownloaded(StoreError):
+    """A model the store knows but has not pulled yet."""
 
 
 @dataclass(frozen=True)
@@ -113,7 +119,7 @@ def sha256_file(path: Path) -> str:
 
 
 def gguf_architecture(path: Path) -> str:
-    """`general.architecture` of a GGUF file ('' when absent); PltAgentError when unreadable."""
+    """`general.architecture` of a GGUF file ('' when absent); UsageError when unreadable."""
     from gguf import GGUFReader
 
     try:
@@ -122,7 +128,7 @@ def gguf_architecture(path: Path) -> str:
     except Exception as exc:  # noqa: BLE001 - gguf's reader raises many kinds on a damaged file
         from plt_agent.display import printable
 
-        raise PltAgentError(
+        raise UsageError(
             f"{path}: not a readable GGUF file ({type(exc).__name__}: {printable(exc, 200)})"
         ) from None
 
@@ -161,12 +167,21 @@ class ModelStore:
         return [m for m in found if m is not None]
 
     def path(self, name: str) -> Path:
+        """The GGUF of a downloaded model; ModelNotDownloaded (with the pull command) for a model
+        the store can pull, StoreError for a name it does not know."""
         stored = self.get(name)
-        if stored is None:
-            raise StoreError(
-                f"model {name!r} is not in the store {self.models_dir}; run `plt-agent models pull {name}`"
+        if stored is not None:
+            return stored.path
+        if name in CATALOG:
+            raise ModelNotDownloaded(
+                f"model {name!r} is not downloaded yet; run `plt-agent models pull {name}` "
+                f"(into {self.models_dir})"
             )
-        return stored.path
+        raise StoreError(f"unknown model {name!r}; the store knows: {', '.join(self.names())}")
+
+    def names(self) -> list[str]:
+        """Every name the store knows: the catalog and what was pulled."""
+        return sorted(set(CATALOG) | {m.name for m in self.list()})
 
     def resolve(self, name: str, *, auto_pull: bool = False, announce: Announce | None = None) -> str:
         """The backend spec for a stored model, pulling it first when `auto_pull` allows."""

@@ -16,7 +16,7 @@ from plt_agent.display import literal, printable
 
 def _error_line(*argv: str) -> str:
     result = CliRunner().invoke(app, list(argv))
-    assert result.exit_code == 1, result.output
+    assert result.exit_code == 2, result.output  # a missing file or repository: bad usage
     assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
     line = result.output.strip()
     assert "\n" not in line
@@ -39,7 +39,7 @@ def test_control_characters_in_a_message_are_escaped(tmp_path):
 
 
 def test_a_huge_message_is_one_bounded_line(tmp_path):
-    path = tmp_path / ("x" * 200) / ("y" * 200) / ("z" * 200)
+    path = tmp_path / ("x" * 250) / ("y" * 250) / ("z" * 250) / ("w" * 250)
     line = _error_line("logits", str(path), "--ids", "1", "-o", str(tmp_path / "o.npy"))
     assert len(line) < 1000
     assert "characters cut" in line

@@ -31,6 +31,7 @@ ALLOWED = {
 LAYERS = {
     "plt_agent": [
         {"__init__", "errors", "display", "signals"},
+        {"liveline"},
         {"config"},
         {"store"},
         {"models"},
@@ -41,7 +42,7 @@ LAYERS = {
         {"cli"},
     ],
     "plt_agent.agent": [
-        {"__init__", "outcome", "trajectory", "prompts", "actions", "context", "replywatch", "permissions"},
+        {"__init__", "outcome", "trajectory", "prompts", "actions", "context", "permissions"},
         {"events"},
         {"run", "profile"},
         {"loop", "wholefile"},

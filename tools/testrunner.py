@@ -1,24 +1,27 @@
 """`run_tests`: find and run the repository's tests; report counts, failing ids, traceback heads.
 
 The command is, in order: the call's `command`, the Workspace's `test_command`, or one
-detected from the repository (pytest for Python projects, then npm/go/cargo/make). pytest
-gets `-rfE --tb=short -p no:cacheprovider --color=no` (unless already given) and its output
-is parsed; other runners are reported by exit code and output. `Observation.data` carries
-the structured result for programs (see `RunTestsTool.run`).
+detected from the repository in the project's own environment (`tools.testenv`: its
+virtualenv, uv/poetry/hatch/tox, else plt-agent's Python with a warning; npm/go/cargo/make
+for other projects). pytest gets `-rfE --tb=short -p no:cacheprovider --color=no` (unless
+already given); pytest's output is parsed whatever ran it (tox and hatch run pytest too);
+other runners are reported by exit code and output. A pytest run that never got to run
+tests (it did not start, or stopped at collection) says so (`started`, `collected`), so a
+crash at start-up is not read as "0 failing". `Observation.data` carries the structured
+result for programs (see `RunTestsTool.run`).
 """
 
 from __future__ import annotations
 
-import json
 import re
 import shlex
-import sys
 from pathlib import Path
 from typing import Any
 
 from tools.base import Observation, ToolError, arg, schema
 from tools.gitguard import git_refusal
 from tools.shell import MAX_TIMEOUT, run_command
+from tools.testenv import TestCommand, choose_test_command
 from tools.text import truncate_middle
 from tools.workspace import Workspace
 
@@ -30,42 +33,14 @@ _COUNT = re.compile(r"(\d+) (passed|failed|errors?|skipped|xfailed|xpassed|desel
 _SUMMARY = re.compile(r"^=*\s*((?:\d+ \w+(?:, )?)+.*in [\d.]+s.*?|no tests ran.*?)\s*=*$")
 _SECTION = re.compile(r"^={3,} (.+?) ={3,}$")
 _BLOCK = re.compile(r"^_{3,} (.+?) _{3,}$")
+_SESSION = re.compile(r"^=+ test session starts =+$", re.M)
+_TIMING = re.compile(r" in [\d.]+s( \([\d:]+\))?")
 
 
 def detect_test_command(root: Path) -> str | None:
     """A test command for the repository at `root`, or None when none is evident."""
-    if _looks_like_pytest_project(root):
-        venv_python = root / ".venv" / "bin" / "python"
-        python = str(venv_python) if venv_python.exists() else sys.executable
-        return f"{shlex.quote(python)} -m pytest"
-    package = root / "package.json"
-    if package.exists():
-        try:
-            if json.loads(package.read_text()).get("scripts", {}).get("test"):
-                return "npm test --silent"
-        except (OSError, ValueError):
-            pass
-    for marker, command in (("go.mod", "go test ./..."), ("Cargo.toml", "cargo test")):
-        if (root / marker).exists():
-            return command
-    makefile = root / "Makefile"
-    if makefile.exists() and re.search(r"^test\s*:", makefile.read_text(errors="replace"), re.M):
-        return "make test"
-    return None
-
-
-def _looks_like_pytest_project(root: Path) -> bool:
-    if any((root / name).exists() for name in ("pytest.ini", "conftest.py")):
-        return True
-    pyproject = root / "pyproject.toml"
-    if pyproject.exists() and "[tool.pytest" in pyproject.read_text(errors="replace"):
-        return True
-    for pattern in ("test_*.py", "*_test.py"):
-        if next(root.glob(pattern), None) or next(root.glob(f"*/{pattern}"), None):
-            return True
-        if next(root.glob(f"*/*/{pattern}"), None):
-            return True
-    return False
+    chosen = choose_test_command(root)
+    return chosen.command if chosen else None
 
 
 def is_pytest(command: str) -> bool:
@@ -165,16 +140,14 @@ class RunTestsTool:
     )
 
     def run(self, args: dict[str, Any], workspace: Workspace) -> Observation:
-        """data: command, framework ('pytest' or 'other'), exit_code (None when killed), timed_out,
-        stopped (by the user), success (exit code 0), seconds, output (head+tail); for pytest also
-        passed, failed, errors, skipped, xfailed, xpassed, summary, failing (ids), failures
-        ([{id, traceback}])."""
-        base = args.get("command") or workspace.test_command or detect_test_command(workspace.root)
-        if not base:
-            raise ToolError(
-                "no test command found for this repository; pass command, e.g. "
-                '{"command": "python -m pytest"}, or configure the test command'
-            )
+        """data: command, reason (why this command), warning (it runs outside the project's
+        environment), framework ('pytest' when pytest ran, else 'other'), exit_code (None when
+        killed), timed_out, stopped (by the user), success (exit code 0), seconds, output
+        (head+tail); for pytest also started (pytest's session began), collected (tests ran:
+        exit 0 or 1), passed, failed, errors, skipped, xfailed, xpassed, summary, failing
+        (ids), failures ([{id, traceback}])."""
+        chosen = _chosen(args, workspace)
+        base = chosen.command
         tests = args.get("tests") or []
         try:
             tests = shlex.split(tests) if isinstance(tests, str) else tests
@@ -182,8 +155,7 @@ class RunTestsTool:
             raise ToolError(f"cannot split tests into words: {exc}; give a list of test ids") from None
         if not all(isinstance(t, str) for t in tests):
             raise ToolError("tests must be test files or ids (strings)")
-        pytest = is_pytest(base)
-        parts = [base, *(pytest_flags(base) if pytest else []), *(shlex.quote(t) for t in tests)]
+        parts = [base, *(pytest_flags(base) if is_pytest(base) else []), *(shlex.quote(t) for t in tests)]
         command = " ".join(parts)
         timeout = min(float(args.get("timeout") or DEFAULT_TIMEOUT), MAX_TIMEOUT)
         refused = git_refusal(args["command"], workspace.root) if args.get("command") else ""
@@ -191,8 +163,11 @@ class RunTestsTool:
             return Observation(refused, ok=False, data={"refused": True})
         with workspace.track_changes(command):
             result = run_command(command, workspace.root, timeout=timeout, limit=_PARSE_LIMIT)
+        pytest = is_pytest(base) or bool(_SESSION.search(result.output))
         data: dict[str, Any] = {
             "command": command,
+            "reason": chosen.reason,
+            "warning": chosen.warning,
             "framework": "pytest" if pytest else "other",
             "exit_code": result.exit_code,
             "timed_out": result.timed_out,
@@ -203,7 +178,21 @@ class RunTestsTool:
         }
         if pytest and not (result.timed_out or result.stopped):
             data.update(parse_pytest(result.output))
+            data["started"] = bool(_SESSION.search(result.output) or data.get("summary"))
+            data["collected"] = result.exit_code in (0, 1) and bool(data.get("summary"))
         return Observation(_describe(data, timeout), ok=_ran(data), data=data)
+
+
+def _chosen(args: dict[str, Any], workspace: Workspace) -> TestCommand:
+    if args.get("command"):
+        return TestCommand(args["command"], "given with the call")
+    chosen = choose_test_command(workspace.root, workspace.test_command, workspace.test_command_source)
+    if chosen is None:
+        raise ToolError(
+            "no test command found for this repository; pass command, e.g. "
+            '{"command": "python -m pytest"}, or configure the test command'
+        )
+    return chosen
 
 
 def _ran(data: dict[str, Any]) -> bool:
@@ -226,7 +215,8 @@ def _describe(data: dict[str, Any], timeout: float) -> str:
         output = data["output"] or "(no output)"
         return f"{head}Tests {verdict} (exit code {data['exit_code']}). Output:\n{output}"
     verdict = "All tests passed" if data["success"] else "Tests failed"
-    parts = [f"{head}{verdict}: {data['summary']} (exit code {data['exit_code']})"]
+    counts = _TIMING.sub("", data["summary"])  # no timings: the same failure reads the same every run
+    parts = [f"{head}{verdict}: {counts} (exit code {data['exit_code']})"]
     if data["failing"]:
         parts.append("Failing: " + ", ".join(data["failing"][:20]))
         budget = _SHOW_LIMIT

@@ -60,12 +60,14 @@ class Workspace:
         test_command: str | None = None,
         state: str | Path | None = None,
         persist: bool = True,
+        test_command_source: str = "",
     ):
         self.root = Path(root).expanduser().resolve()
         if not self.root.is_dir():
             raise ToolError(f"the repository root {root} is not a directory")
         self.use_git = use_git
         self.test_command = test_command
+        self.test_command_source = test_command_source  # where the configured command came from
         self.state_dir = Path(state) if state else state_dir(self.root, use_git=use_git)
         self.run_dir = Path(state) if state else run_dir(self.root, use_git=use_git)
         folder = self.state_dir if persist and self._state_writable() else None

@@ -3,8 +3,9 @@
 Public API, in layers (each module imports only from those above it):
 - `Outcome`, `Verdict`, `Status` (`outcome`); `Trajectory` (`trajectory`, the JSONL run log);
   the text protocol (`actions`: `parse_action`, `FormatError`, `action_complete`,
-  `first_code_block`); `ContextBudget` (`context`); `ReplyWatch` (`replywatch`: ends a
-  streamed reply when complete, rambling or looping); `prompts`;
+  `first_code_block`); `ContextBudget` (`context`); `prompts`; (`ReplyWatch`, which ends a
+  streamed reply when complete, rambling or looping, is `plt_agent.models.replywatch`: the
+  hook uses it too);
 - `AgentEvents` (`events`): callbacks a UI overrides to show progress;
 - `AgentSettings`, `Run`, `Stop` (`run`): budgets, stops, token accounting and records that
   every strategy shares; `choose_profile` (`profile`): how to drive a model, decided once;

@@ -1,7 +1,10 @@
 """What the agent loop reports while it works. The default does nothing; UIs override methods.
 
 The CLI's progress display (`plt_agent.agent.progress`) and the chat REPL subclass
-`AgentEvents`. Methods must return quickly and must not raise.
+`AgentEvents`. Methods must return quickly and must not raise. Every long wait is announced:
+`phase` before one without a model (loading it, running the tests or a tool), `progress`
+during a model call (from the backend: the prompt going through the cache, the reply
+growing); the next other event ends it.
 """
 
 from __future__ import annotations
@@ -16,6 +19,17 @@ if TYPE_CHECKING:
 
 
 class AgentEvents:
+    def phase(self, name: str) -> None:
+        """A wait begins that has no counts of its own ("loading the model", "running the tests")."""
+
+    def progress(self, phase: str, done: int, total: int) -> None:
+        """A model call's progress: phase "prompt" (prompt tokens in the cache so far, of
+        `total`) or "reply" (reply tokens so far, of the cap `total`)."""
+
+    def first_tests(self, verdict: Verdict) -> None:
+        """The first test run of a fix, before any model call: its command, why it was chosen,
+        and what fails."""
+
     def step_started(self, step: int, max_steps: int, prompt_tokens: int) -> None:
         """A model call is about to start; `prompt_tokens` as counted with the model's tokenizer."""
 

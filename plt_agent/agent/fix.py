@@ -34,7 +34,7 @@ from plt_agent.agent.profile import Profile, choose_profile
 from plt_agent.agent.run import AgentSettings
 from plt_agent.agent.trajectory import Trajectory
 from plt_agent.agent.wholefile.strategy import WholeFileRun
-from plt_agent.config import Config
+from plt_agent.config import Config, setting_source
 from plt_agent.errors import PltAgentError, UsageError
 from plt_agent.models.base import Model
 from tools import git
@@ -55,6 +55,7 @@ class FixRequest:
     commit: bool = False
     trajectory: Path | None = None
     keep_changes: bool = False  # leave the agent's edits in the tree even when the run fails
+    test_cmd_source: str = ""  # where config.test_cmd came from (`config.setting_source`), if set
 
 
 @dataclass
@@ -85,11 +86,17 @@ def open_workspace(request: FixRequest, config: Config) -> Workspace:
             f"{root} is not inside a git repository; run `git init` there, or pass --no-git "
             "(plt-agent still keeps its own snapshot to undo its changes)"
         )
-    return Workspace(root, use_git=not request.no_git, test_command=config.test_cmd)
+    source = (request.test_cmd_source or setting_source("test_cmd", root)) if config.test_cmd else ""
+    return Workspace(
+        root, use_git=not request.no_git, test_command=config.test_cmd, test_command_source=source
+    )
 
 
 def make_verifier(workspace: Workspace, run_tool: Callable | None = None) -> Callable[[], Verdict]:
-    """A function that runs the tests and reports a Verdict (pytest counts when available)."""
+    """A function that runs the tests and reports a Verdict (pytest counts when available).
+
+    Failing tests are counted only when the tests ran (pytest exit 0 or 1): a run stopped at
+    collection or crashed at start-up has no count, so it can never look like progress."""
     if run_tool is None:
         from tools.registry import run_tool
 
@@ -99,11 +106,32 @@ def make_verifier(workspace: Workspace, run_tool: Callable | None = None) -> Cal
         if not data:
             raise UsageError(f"cannot run the tests: {obs.text} (pass --test-cmd or set test_cmd)")
         failing = None
-        if data.get("framework") == "pytest" and "failed" in data:
+        if data.get("framework") == "pytest" and data.get("collected"):
             failing = int(data.get("failed", 0)) + int(data.get("errors", 0))
-        return Verdict(passed=bool(data.get("success")), summary=obs.text, failing=failing)
+        started = data.get("started", data.get("exit_code") not in (None, 126, 127))
+        return Verdict(
+            passed=bool(data.get("success")),
+            summary=obs.text,
+            failing=failing,
+            failing_ids=list(data.get("failing") or []),
+            command=str(data.get("command", "")),
+            reason=str(data.get("reason", "")),
+            warning=str(data.get("warning", "")),
+            started=bool(started) and not data.get("timed_out"),
+        )
 
     return verify
+
+
+def check_first_run(verdict: Verdict) -> None:
+    """UsageError when the tests could not even start: nothing the model could fix."""
+    if verdict.started:
+        return
+    tail = [line for line in verdict.summary.splitlines() if line.strip()][-1:] or ["(no output)"]
+    raise UsageError(
+        f"the test command did not start the tests: `{verdict.command}` ({verdict.reason}) said: "
+        f"{tail[0][:300]}; pass --test-cmd or set [tool.plt-agent] test_cmd"
+    )
 
 
 def settings_from(config: Config, profile: Profile, *, verify_after_edits: bool) -> AgentSettings:
@@ -141,6 +169,8 @@ def fix_repository(
     unless `wait`); first puts back what a dead earlier run left (reported in `recovered`).
     """
     events = events or AgentEvents()
+    if request.message is not None and not request.message.strip():
+        raise UsageError("the task message is empty")
     workspace = open_workspace(request, config)
     run = begin_run(
         workspace, "fix", wait=wait, on_wait=lambda h: events.note(f"waiting for {h.describe()} to finish")
@@ -175,9 +205,15 @@ def _fix(
 ) -> FixResult:
     dirty_before = git.dirty_files(workspace.root) if not request.no_git else set()
     verify = make_verifier(workspace)
-    first = verify() if (request.message is None or _has_tests(workspace)) else None
+    first = None
+    if request.message is None or _has_tests(workspace):
+        events.phase("running the tests")
+        first = verify()
+        check_first_run(first)
+        events.first_tests(first)
     if request.message is None and first is not None and first.passed:
         return FixResult(Outcome("nothing_to_fix", message="the tests already pass"), "none", "(not loaded)")
+    events.phase("loading the model")
     model = model_loader()
     failing = first is not None and not first.passed
     issue = request.message is not None and first is not None and first.passed
@@ -209,6 +245,7 @@ def _fix(
     )
     result = FixResult(outcome, mode, model.name, trajectory=request.trajectory)
     if outcome.status == "submitted" and failing:
+        events.phase("running the tests")
         outcome.status = "fixed" if verify().passed else "not_fixed"
     if result.fixed or request.keep_changes:
         _put_back_git(workspace.restore_git(), result.notes)
@@ -262,7 +299,7 @@ def _run(
             trajectory=trajectory,
             should_stop=should_stop,
         )
-        return run.run_issue(request.message, first) if first.passed else run.run(first)
+        return run.run_issue(request.message, first) if first.passed else run.run(first, request.message)
     from plt_agent.agent import prompts
 
     failing_output = first.summary if first is not None and not first.passed else None
@@ -290,9 +327,9 @@ def _run(
 
 
 def _has_tests(workspace: Workspace) -> bool:
-    from tools.testrunner import detect_test_command
+    from tools.testenv import choose_test_command
 
-    return bool(workspace.test_command or detect_test_command(workspace.root))
+    return choose_test_command(workspace.root, workspace.test_command) is not None
 
 
 def _test_cmd(first: Verdict | None) -> str | None:

@@ -38,10 +38,10 @@ from plt_agent.agent.actions import (
 from plt_agent.agent.context import ContextBudget
 from plt_agent.agent.events import AgentEvents
 from plt_agent.agent.outcome import Outcome, Verdict
-from plt_agent.agent.replywatch import ReplyWatch
 from plt_agent.agent.run import AgentSettings, Run, Stop
 from plt_agent.agent.trajectory import Trajectory
 from plt_agent.models.base import Model, Reply
+from plt_agent.models.replywatch import ReplyWatch, trim_loop
 from plt_agent.models.wire import tool_call_to_wire
 from tools.base import Observation, Tool, edits_named_file
 from tools.workspace import Workspace
@@ -136,12 +136,15 @@ class Agent:
             stop=None if self.native else STOP_SEQUENCES,
             on_text=watch.feed,
             should_stop=watch.done,
+            on_progress=self.events.progress,
         )
         state.run.replied(reply, prompt_tokens_counted=fit.prompt_tokens, cut=watch.reason)
         if watch.interrupted(reply):
             raise Stop("cancelled", "stopped by the user")
         if watch.describe():
             self.events.note(watch.describe())
+        if watch.reason == "repeating":  # remembered with its loop once, not as an example to follow
+            reply.content = trim_loop(reply.content)
         return reply
 
     def _watch(self, state: _RunState) -> ReplyWatch:
@@ -222,6 +225,7 @@ class Agent:
 
     def _run(self, action: Action, state: _RunState) -> None:
         before = set(self.workspace.changed_files()) if self.verify else set()
+        self.events.phase(f"running {action.name}")
         started = time.perf_counter()
         obs = self._run_tool(action.name, action.arguments, self.workspace)
         seconds = time.perf_counter() - started
@@ -238,7 +242,7 @@ class Agent:
         self.events.observation(action, obs)
         verdict = None
         if self._tree_changed(before, self.tools[action.name]) and self.settings.verify_after_edits:
-            verdict = state.run.verified(self.verify()) if self.verify else None
+            verdict = state.run.check(self.verify) if self.verify else None
         body = prompts.observation(action.name, text, obs.ok)
         if verdict is not None and not verdict.passed:
             body += "\n\n" + prompts.tests_still_fail(self.budget.clip(verdict.summary, 600))
@@ -263,7 +267,7 @@ class Agent:
     def _submit(self, action: Action, state: _RunState) -> None:
         if self.verify is None:
             raise Stop("submitted", "the model submitted")
-        verdict = state.run.verified(self.verify())
+        verdict = state.run.check(self.verify)
         if verdict.passed:
             raise Stop("fixed", "the tests pass")
         text = prompts.tests_still_fail(self.budget.clip(verdict.summary))

@@ -8,7 +8,7 @@ Statuses: "fixed" (the tests pass), "submitted" (a change nothing could verify),
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 Status = Literal[
@@ -33,7 +33,12 @@ Status = Literal[
 class Verdict:
     passed: bool
     summary: str  # short test report for the model (failing tests, first assertion)
-    failing: int | None = None
+    failing: int | None = None  # failing tests, only when tests ran (None: unknown, or a crash first)
+    failing_ids: list[str] = field(default_factory=list)
+    command: str = ""  # the test command that ran
+    reason: str = ""  # why that command (tools.testenv)
+    warning: str = ""  # set when it ran outside the project's environment
+    started: bool = True  # False: the test runner never started (not installed, crashed at start-up)
 
 
 @dataclass
@@ -46,6 +51,7 @@ class Outcome:
     seconds: float = 0.0
     message: str = ""
     answer: str = ""  # the final reply text (chat)
+    loops_cut: int = 0  # replies ended early because they repeated themselves
 
     @property
     def tokens(self) -> int:

@@ -5,7 +5,8 @@ the whole-file rewrites in `wholefile`): budgets, how a run ends, token accounti
 - `Stop`: raised anywhere inside a run to end it with a status;
 - `Run`: one run's clock and counts. A strategy calls `check_budgets()` before each model
   call, `replied(reply, ...)` after it (tokens counted, the `reply` record written, the UI
-  told), `verified(verdict)` after each test run and `bad_reply(what)` for a reply without
+  told), `check(verify)` to run the tests (`verified(verdict)` records a run made elsewhere)
+  and `bad_reply(what)` for a reply without
   the asked form (`max_format_errors` in a row stop the run); `execute(body)` runs the
   strategy until it returns or raises a `Stop` (a `ContextOverflow` or `ModelError` stops
   it too) and makes the `Outcome` of it (the `end` record written, the UI told).
@@ -22,6 +23,7 @@ from dataclasses import asdict, dataclass, field
 from plt_agent.agent.events import AgentEvents
 from plt_agent.agent.outcome import Outcome, Status, Verdict
 from plt_agent.agent.trajectory import Trajectory
+from plt_agent.display import plural
 from plt_agent.models.base import ContextOverflow, ModelError, Reply
 from plt_agent.models.wire import tool_call_to_wire
 
@@ -69,7 +71,7 @@ class Run:
         if self.should_stop and self.should_stop():
             raise Stop("cancelled", "stopped by the user")
         if o.steps >= s.max_steps:
-            raise Stop("max_steps", f"used all {s.max_steps} steps")
+            raise Stop("max_steps", f"used all {plural(s.max_steps, 'step')}")
         if o.tokens >= s.max_tokens:
             raise Stop("max_tokens", f"used {o.tokens} of {s.max_tokens} tokens")
         if time.perf_counter() - self.started >= s.max_seconds:
@@ -80,8 +82,10 @@ class Run:
         return self.outcome.steps
 
     def replied(self, reply: Reply, **fields: object) -> None:
-        """Count the reply's tokens, write its `reply` record (plus `fields`), show it."""
+        """Count the reply's tokens (and, `cut="repeating"`, the loop), write its `reply` record
+        (plus `fields`), show it."""
         o = self.outcome
+        o.loops_cut += fields.get("cut") == "repeating"
         o.prompt_tokens += reply.usage.prompt_tokens
         o.completion_tokens += reply.usage.completion_tokens
         o.cached_tokens += reply.usage.cached_tokens
@@ -95,6 +99,11 @@ class Run:
             **fields,
         )
         self.events.reply(reply)
+
+    def check(self, verify: Callable[[], Verdict]) -> Verdict:
+        """Run the tests (the UI told: a wait), record and show the verdict."""
+        self.events.phase("running the tests")
+        return self.verified(verify())
 
     def verified(self, verdict: Verdict) -> Verdict:
         """Record a test run and show it."""
@@ -133,6 +142,7 @@ class Run:
             prompt_tokens=o.prompt_tokens,
             completion_tokens=o.completion_tokens,
             cached_tokens=o.cached_tokens,
+            loops_cut=o.loops_cut,
             seconds=round(o.seconds, 3),
             message=o.message,
         )

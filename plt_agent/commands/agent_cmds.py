@@ -16,7 +16,7 @@ from typing import Any
 import typer
 from rich.console import Console
 
-from plt_agent.display import literal
+from plt_agent.display import literal, plural
 
 err = Console(stderr=True)
 out = Console()
@@ -59,9 +59,12 @@ def fix(
 
     The changes stay in the working tree (committed only with --commit); a run that fails or is stopped leaves every file as it found it, your own uncommitted edits included, and your index, stash and branches as they were. One run at a time per repository: another run makes this one exit 2 (or wait, with --wait). Exit code 0 fixed, 1 not fixed, 2 bad usage, configuration or a busy repository.
     """  # noqa: E501
-    from plt_agent.config import load_config
+    from plt_agent.config import load_config, setting_source
+    from plt_agent.errors import UsageError
     from tools.git import find_root
 
+    if message is not None and not message.strip():
+        raise UsageError("-m/--message is empty: say what to do, or leave it out to fix the failing tests")
     flags: dict[str, Any] = {"model": model, "max_steps": max_steps, "test_cmd": test_cmd, "mode": mode}
     repo = (find_root(path) or path) if path.is_dir() else None  # [tool.plt-agent] of the repository
     config = load_config(repo, flags)
@@ -70,6 +73,7 @@ def fix(
     code = run_fix(
         path,
         config,
+        test_cmd_source=setting_source("test_cmd", repo, flags) if config.test_cmd else "",
         message=message,
         yes=yes,
         commit=commit,
@@ -101,6 +105,7 @@ def run_fix(
     trajectory: Path | None = None,
     console: Console | None = None,
     wait: bool = False,
+    test_cmd_source: str = "",
 ) -> int:
     """The whole `fix` command after option parsing; returns the exit code."""
     from plt_agent.agent.fix import FixRequest, default_trajectory_path, fix_repository
@@ -115,17 +120,21 @@ def run_fix(
         no_git=no_git,
         commit=commit,
         trajectory=trajectory or default_trajectory_path(root),
+        test_cmd_source=test_cmd_source,
     )
     events = ConsoleEvents(console, show_replies=True)
-    with stop_signals():
-        result = fix_repository(
-            request,
-            config,
-            lambda: _load(config, console),
-            events=events,
-            confirm=_confirmer(yes, console),
-            wait=wait,
-        )
+    try:
+        with stop_signals():
+            result = fix_repository(
+                request,
+                config,
+                lambda: _load(config, console),
+                events=events,
+                confirm=_confirmer(yes, console),
+                wait=wait,
+            )
+    finally:
+        events.close()  # a model that fails to load leaves no progress line running
     _report(result, console)
     return 0 if result.fixed else 1
 
@@ -171,9 +180,10 @@ def _report(result: Any, console: Console) -> None:
     if o.status == "nothing_to_fix":
         console.print("[green]The tests already pass: nothing to fix.[/]")
         return
+    loops = f", {plural(o.loops_cut, 'looping reply', 'looping replies')} cut short" if o.loops_cut else ""
     figures = (
-        f"{o.steps} step{'s' if o.steps != 1 else ''}, {o.tokens} tokens ({o.prompt_tokens} prompt, "
-        f"{o.completion_tokens} completion, {o.cached_tokens} reused), {o.seconds:.1f} s, "
+        f"{plural(o.steps, 'step')}, {plural(o.tokens, 'token')} ({o.prompt_tokens:,} prompt, "
+        f"{o.completion_tokens:,} completion, {o.cached_tokens:,} reused){loops}, {o.seconds:.1f} s, "
         f"mode {result.mode}, model {literal(result.model)}"
     )
     if result.fixed:

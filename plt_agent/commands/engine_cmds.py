@@ -10,11 +10,15 @@ from pathlib import Path
 
 import typer
 
+from plt_agent.display import plural
 from plt_agent.errors import UsageError
 
 THREADS_ENV = "PLT_AGENT_THREADS"  # the config key `threads`; the engine reads no environment itself
 MODEL_ARG = typer.Argument(
-    ..., help="A GGUF model file (pltcoder from `plt-agent convert`, or a llama.cpp llama GGUF)."
+    ...,
+    metavar="MODEL",
+    help="A GGUF file, plt:PATH, llama:PATH or a store name (`plt-agent models list`); "
+    "run by plt-agent's engine (PLT files, and llama GGUFs as a one-loop model).",
 )
 KV_TYPE_HELP = "KV cache type: f16 (default), q8_0 (about half the memory) or f32."
 MEMORY_ENV = "PLT_AGENT_MEMORY_LIMIT"
@@ -22,6 +26,13 @@ KERNELS_HELP = (
     "Weight kernels: auto (the loop-aware kernels where built and supported, else ggml's), "
     "ggml, or loop (ours; an error where unavailable)."
 )
+
+
+def _model_file(spec: str, command: str) -> Path:
+    """The GGUF file a model spec names (the one parser every command uses)."""
+    from plt_agent.models.spec import local_gguf
+
+    return local_gguf(spec, command=command)
 
 
 def _memory_limit_option():  # noqa: ANN202 - a typer option
@@ -58,7 +69,7 @@ def _parse_mode(mode: str) -> tuple[str, int]:
 
 
 def generate(
-    model: Path = MODEL_ARG,
+    model: str = MODEL_ARG,
     prompt: str = typer.Option(
         ..., "-p", "--prompt", help="The prompt text (with --chat: the user message)."
     ),
@@ -91,6 +102,9 @@ def generate(
     """Generate text from a GGUF model, streaming it to stdout (statistics go to stderr)."""
     from engine import api
 
+    if not prompt.strip():
+        raise UsageError("empty prompt: give the text to continue with -p/--prompt")
+    path = _model_file(model, "generate")
     params = api.SamplingParams(
         temperature=temperature,
         top_k=top_k,
@@ -101,7 +115,7 @@ def generate(
     )
     _check_kernels(kernels)
     with api.load(
-        model,
+        path,
         n_ctx=ctx,
         threads=threads,
         kv_type=kv_type,
@@ -124,16 +138,17 @@ def generate(
         )
         sys.stdout.write("\n")
         decode_s = max(result.seconds - result.prompt_seconds, 1e-9)
+        n_out = len(result.token_ids)
         typer.echo(
-            f"[{len(ids)} prompt tokens in {result.prompt_seconds:.2f}s, {len(result.token_ids)} generated "
-            f"in {decode_s:.2f}s ({len(result.token_ids) / decode_s:.1f} tok/s), "
-            f"finish: {result.finish_reason}, {_kernels_note(m.runner.kernels)}]",
+            f"[{plural(len(ids), 'prompt token')} in {result.prompt_seconds:.2f}s, {n_out} generated "
+            f"in {decode_s:.2f}s ({n_out / decode_s:.1f} tok/s), finish: {result.finish_reason}, "
+            f"{_kernels_note(m.runner.kernels)}]",
             err=True,
         )
 
 
 def logits(
-    model: Path = MODEL_ARG,
+    model: str = MODEL_ARG,
     ids: str = typer.Option(..., "--ids", help="Comma-separated token ids, e.g. 1,2,3."),
     mode: str = typer.Option("full", "--mode", help="full (one prefill), decode (token by token), chunks:N."),
     out: Path = typer.Option(..., "-o", "--out", help="Where to write float32 logits [n_ids, vocab] (.npy)."),
@@ -152,8 +167,9 @@ def logits(
     token_ids = _parse_ids(ids)
     how, size = _parse_mode(mode)
     _check_kernels(kernels)
+    path = _model_file(model, "logits")
     with api.load(
-        model,
+        path,
         n_ctx=max(len(token_ids), 1),
         threads=threads,
         kv_type=kv_type,
@@ -229,7 +245,9 @@ def _synthetic_model(size: str, qtype: str, loops: int | None = None, preset: st
 
 
 def bench_engine(
-    model: Path = typer.Argument(None, help="A GGUF model file (or use --synthetic)."),
+    model: str = typer.Argument(
+        None, metavar="MODEL", help="A GGUF file, plt:PATH, llama:PATH or a store name (or use --synthetic)."
+    ),
     synthetic: str = typer.Option(
         None,
         "--synthetic",
@@ -295,7 +313,9 @@ def bench_engine(
     if loops is not None and (synthetic is None or loops < 1):
         raise UsageError("--loops N (N >= 1) goes with --synthetic")
     _check_kernels(kernels)
-    path = _synthetic_model(synthetic, qtype, loops, preset) if synthetic else model
+    path = (
+        _synthetic_model(synthetic, qtype, loops, preset) if synthetic else _model_file(model, "bench engine")
+    )
     say = (lambda msg: typer.echo(f"  {msg}", err=True)) if not json_out else None
     if context_sweep:
         if plot:

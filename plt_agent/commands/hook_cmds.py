@@ -83,6 +83,9 @@ def hook_run(
         help="Write the model's suggested patch to .git/plt-agent/suggested.patch (never applied).",
     ),
     no_model: bool = typer.Option(False, "--no-model", help="Run only the deterministic checks."),
+    verbose: bool = typer.Option(
+        False, "--verbose", "-v", help="Show every finding in full, and the model's own answer."
+    ),
     max_diff_chars: int = typer.Option(
         24_000, "--max-diff-chars", min=500, help="Cap on the diff sent to the model."
     ),
@@ -92,7 +95,9 @@ def hook_run(
 ) -> None:
     """Review the staged diff (what `git diff --cached` shows) and print suggestions.
 
-    Never modifies files or the index; exits 0 unless --strict finds a blocking problem.
+    Prints one verdict line that says what happens to the commit, and at most 5 findings, one
+    line each (--verbose shows them all, and the model's own answer). Never modifies files or
+    the index; exits 0 unless --strict finds a blocking problem.
 
     Blocking: a conflict marker, a Python/JSON syntax error, a private key or an oversized file
     in what is staged, or a model finding marked "blocker".
@@ -121,6 +126,8 @@ def hook_run(
         max_diff_chars=max_diff_chars,
         max_file_bytes=int(max_file_mb * 1_000_000),
         patch_file=config.hook_patch or (DEFAULT_PATCH_NAME if patch_file else None),
+        verbose=verbose,
+        reply_tokens=config.reply_tokens,
     )
     # Never download a model from inside a commit: the default model must be pulled already.
     load = functools.partial(load_model_for, config=config, auto_pull=False)

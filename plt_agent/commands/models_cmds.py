@@ -26,19 +26,26 @@ def register(app: typer.Typer) -> None:
 
 @models_app.command("list")
 def models_list() -> None:
-    """List the models the store knows and which are downloaded."""
+    """List the models the store knows and which are downloaded; `*` marks the default."""
     from rich.table import Table
 
+    from plt_agent.config import load_config
+    from plt_agent.models import DEFAULT_MODEL
     from plt_agent.store import CATALOG, ModelStore
+    from tools.git import find_root
 
     store = ModelStore()
     stored = {m.name: m for m in store.list()}
+    here = Path.cwd()
+    default = load_config(find_root(here) or here).model or DEFAULT_MODEL  # as fix and chat read it
     table = Table(
         "name", "backend", "status", "size", "description", title=f"models in {literal(store.models_dir)}"
     )
     for name in sorted(set(CATALOG) | set(stored)):
         entry, have = CATALOG.get(name), stored.get(name)
         status = "[green]downloaded[/]" if have else "not downloaded"
+        if name == default:
+            name += " *"
         size = f"{have.size_bytes / 1e6:,.0f} MB" if have else (entry.size if entry else "")
         backend = have.backend if have else (entry.backend if entry else "")
         table.add_row(
@@ -49,6 +56,8 @@ def models_list() -> None:
             literal(entry.description if entry else have.source),
         )
     out.print(table)
+    where = "" if default in CATALOG or default in stored else f" ({literal(default)}, not in the store)"
+    out.print(f"* the default model{where}: set `model` in config, PLT_AGENT_MODEL or --model to change it")
 
 
 @models_app.command("pull")

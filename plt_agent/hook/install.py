@@ -20,7 +20,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from plt_agent.errors import PltAgentError
+from plt_agent.errors import UsageError
 from tools.git import hooks_dir, repo_root
 
 HOOK_NAME = "pre-commit"
@@ -82,7 +82,7 @@ def install(path: Path, command: str | None = None, run_args: str = "") -> HookS
     action = "updated" if is_ours(hook) else "installed"
     if action == "installed" and (hook.exists() or hook.is_symlink()):
         if kept.exists() or kept.is_symlink():
-            raise PltAgentError(
+            raise UsageError(
                 f"{hook} is not plt-agent's hook and {kept.name} already exists; move one of them away first"
             )
         os.replace(hook, kept)
@@ -96,7 +96,7 @@ def uninstall(path: Path) -> HookStatus:
     kept = hook.with_name(HOOK_NAME + ORIG_SUFFIX)
     if not is_ours(hook):
         what = "is not plt-agent's hook" if hook.exists() else "does not exist"
-        raise PltAgentError(f"plt-agent's hook is not installed: {hook} {what}")
+        raise UsageError(f"plt-agent's hook is not installed: {hook} {what}")
     if kept.exists() or kept.is_symlink():
         os.replace(kept, hook)
         return HookStatus(hook, hook, "restored")

@@ -4,14 +4,17 @@ The model gets the (size-capped) diff and is asked for one finding per line,
 `SEVERITY path:line: message`, or `LGTM`, and optionally one suggested patch in a ```diff
 block. The parser is forgiving (bullets, brackets, missing line numbers, synonyms for the
 severity); only the word "blocker" (or "critical") makes a finding blocking, because small
-models call everything an error.
+models call everything an error. The answer is capped (ANSWER_TOKENS, and the caller's
+`reply_tokens`) and cut short when it rambles (PROSE_CHARS without a finding, LGTM or a
+diff block) or loops (`models.replywatch`); `Review.cut` says so.
 
 The model is loaded and asked in a forked child process, in its own session, with its
 output to a scratch file: whatever happens there (an exception, a native abort such as a
 GGML_ASSERT, a signal, a hang) cannot take the hook down. The child streams the answer back
 over a pipe; past the budget it is asked to stop (`should_stop`), and 2 s later it is
 killed with everything it started. The caller always gets a Review: "ok", "timeout" (with
-what arrived) or "failed" (with one line saying why). POSIX only (fork).
+what arrived) or "failed" (with one line saying why). The child also reports the model's
+progress (`on_progress(phase, done, total)`, a few times a second at most). POSIX only (fork).
 
 This module knows nothing about git, the terminal or exit codes; it gets a model loader.
 """
@@ -34,6 +37,7 @@ from typing import IO, Any
 from plt_agent.display import printable
 from plt_agent.hook.checks import Finding
 from plt_agent.models.base import Model
+from plt_agent.models.replywatch import ReplyWatch
 from tools.procs import MARKER_VAR, ProcessTree, die_with_parent, marker_env, signals_deferred, subreaper
 
 SYSTEM_PROMPT = """You review a git diff before it is committed. Report only real problems in \
@@ -48,6 +52,8 @@ If there is nothing worth reporting, write only: LGTM
 You may end with one suggested fix as a unified diff in a ```diff block."""
 
 ANSWER_TOKENS = 512
+PROSE_CHARS = 600  # an answer this long without a finding, LGTM or a diff block is cut
+PROGRESS_EVERY_S = 0.25  # the child sends progress at most this often
 GRACE_S = 2.0  # how long past the budget a child that ignores `should_stop` may run
 _SEVERITY_WORDS = {
     "blocker": "blocker",
@@ -70,6 +76,7 @@ _FINDING = re.compile(
     r"(?P<msg>\S.*)$"
 )
 _PATCH = re.compile(r"```(?:diff|patch|udiff)[^\n]*\n(.*?)(?:```|\Z)", re.DOTALL)
+_ASKED_FORM = re.compile(r"LGTM|```|^\W*(blocker|critical|warning|info)\b", re.IGNORECASE | re.MULTILINE)
 
 
 @dataclass
@@ -82,6 +89,7 @@ class Review:
     status: str = "ok"  # "ok" | "timeout" | "failed"
     error: str = ""
     seconds: float = 0.0
+    cut: str = ""  # why the answer was cut short ("rambling", "repeating"), '' if it was not
 
 
 def cap_diff(diff: str, max_chars: int) -> tuple[str, list[str]]:
@@ -148,7 +156,9 @@ def review_diff(
     *,
     budget_s: float,
     max_chars: int,
+    reply_tokens: int = ANSWER_TOKENS,
     on_text: Callable[[str], None] | None = None,
+    on_progress: Callable[[str, int, int], None] | None = None,
     waiting: Callable[[], contextlib.AbstractContextManager[Any]] | None = None,
 ) -> Review:
     """Load the model and review `diff` in a child process; never raises for the model.
@@ -164,14 +174,15 @@ def review_diff(
         pid = os.fork()
         if pid == 0:  # the child: never returns
             os.close(read_fd)
-            _child(load, diff, max_chars, deadline, write_fd, log, token, parent)
+            job = _Job(load, diff, max_chars, min(ANSWER_TOKENS, reply_tokens), deadline)
+            _child(job, write_fd, log, token, parent)
         os.close(write_fd)
         tree = ProcessTree(pid, token)
         messages: dict[str, Any] = {"text": []}
         late, status = True, None
         try:
             with waiting() if waiting else contextlib.nullcontext():
-                late = not _receive(read_fd, deadline + GRACE_S, messages, on_text)
+                late = not _receive(read_fd, deadline + GRACE_S, messages, on_text, on_progress)
         finally:
             with signals_deferred():
                 tree.kill()
@@ -182,16 +193,18 @@ def review_diff(
     return _outcome(messages, "".join(messages["text"]), late or time.monotonic() > deadline, start)
 
 
-def _child(
-    load: Callable[[], Any],
-    diff: str,
-    max_chars: int,
-    deadline: float,
-    out_fd: int,
-    log: IO[bytes],
-    token: str,
-    parent: int,
-) -> None:
+@dataclass(frozen=True)
+class _Job:
+    """What the review child does: load, ask about `diff` (capped), answer within `deadline`."""
+
+    load: Callable[[], Any]
+    diff: str
+    max_chars: int
+    answer_tokens: int
+    deadline: float
+
+
+def _child(job: _Job, out_fd: int, log: IO[bytes], token: str, parent: int) -> None:
     """Review in the forked child and report over `out_fd`, one JSON message per line; exits."""
 
     def send(message: dict[str, Any]) -> None:
@@ -214,15 +227,28 @@ def _child(
             faulthandler.enable(file=log.fileno())
         os.environ[MARKER_VAR] = token  # for anything the model starts
         os.environ.setdefault("GGML_NO_BACKTRACE", "1")  # ggml would attach gdb before aborting
-        model = load()
-        messages = fit_diff(model, diff, max_chars)
+        send({"progress": ["loading the model", 0, 0]})
+        model = job.load()
+        messages = fit_diff(model, job.diff, job.max_chars)
+        watch = ReplyWatch(lambda text: send({"text": text}), opener=_ASKED_FORM, prose_chars=PROSE_CHARS)
         reply = model.complete(
             messages,
-            max_tokens=ANSWER_TOKENS,
-            on_text=lambda text: send({"text": text}),
-            should_stop=lambda: time.monotonic() > deadline,
+            max_tokens=job.answer_tokens,
+            on_text=watch.feed,
+            should_stop=lambda: time.monotonic() > job.deadline or watch.done(),
+            on_progress=_throttled(send),
         )
-        send({"reply": {"content": reply.content, "finish_reason": reply.finish_reason}})
+        cut = watch.reason  # rambling or looping: an answer, cut short (a timeout leaves it '')
+        content = watch.kept() if cut else reply.content
+        send(
+            {
+                "reply": {
+                    "content": content,
+                    "finish_reason": "stop" if cut else reply.finish_reason,
+                    "cut": cut,
+                }
+            }
+        )
     except BaseException as exc:  # fail open: any model problem becomes a note
         with contextlib.suppress(BaseException):
             send({"error": f"{type(exc).__name__}: {exc}"})
@@ -230,8 +256,25 @@ def _child(
         os._exit(0)
 
 
+def _throttled(send: Callable[[dict[str, Any]], None]) -> Callable[[str, int, int], None]:
+    """`on_progress` for the child: a message at most every PROGRESS_EVERY_S, and at each new phase."""
+    last = {"at": 0.0, "phase": ""}
+
+    def progress(phase: str, done: int, total: int) -> None:
+        now = time.monotonic()
+        if phase != last["phase"] or now - last["at"] >= PROGRESS_EVERY_S:
+            last["at"], last["phase"] = now, phase
+            send({"progress": [phase, done, total]})
+
+    return progress
+
+
 def _receive(
-    fd: int, hard_deadline: float, messages: dict[str, Any], on_text: Callable[[str], None] | None
+    fd: int,
+    hard_deadline: float,
+    messages: dict[str, Any],
+    on_text: Callable[[str], None] | None,
+    on_progress: Callable[[str, int, int], None] | None = None,
 ) -> bool:
     """Read the child's messages until it closes the pipe (True) or `hard_deadline` passes (False)."""
     buffer = b""
@@ -248,15 +291,25 @@ def _receive(
                 return True
             *lines, buffer = (buffer + chunk).split(b"\n")
             for line in lines:
-                _take(line, messages, on_text)
+                _take(line, messages, on_text, on_progress)
 
 
-def _take(line: bytes, messages: dict[str, Any], on_text: Callable[[str], None] | None) -> None:
+def _take(
+    line: bytes,
+    messages: dict[str, Any],
+    on_text: Callable[[str], None] | None,
+    on_progress: Callable[[str, int, int], None] | None = None,
+) -> None:
     try:
         message = json.loads(line)
     except ValueError:
         return
-    if "text" in message:
+    if "progress" in message:
+        if on_progress is not None:
+            with contextlib.suppress(TypeError, ValueError):
+                phase, done, total = message["progress"]
+                on_progress(str(phase), int(done), int(total))
+    elif "text" in message:
         messages["text"].append(str(message["text"]))
         if on_text:
             on_text(str(message["text"]))
@@ -323,4 +376,5 @@ def _outcome(messages: dict[str, Any], streamed: str, late: bool, start: float) 
     status = "timeout" if late and cancelled else "ok"
     # A cut-off answer: only its complete lines count (a half-written finding would mislead).
     findings, patch = parse_review(text if status == "ok" else text[: text.rfind("\n") + 1])
-    return Review(findings, patch if status == "ok" else "", text, status, seconds=seconds)
+    cut = str(reply.get("cut") or "") if reply is not None else ""
+    return Review(findings, patch if status == "ok" else "", text, status, seconds=seconds, cut=cut)

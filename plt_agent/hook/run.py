@@ -4,9 +4,16 @@ Order of business: skip (PLT_AGENT_SKIP=1, `SKIP` naming plt-agent-review as the
 framework does, a merge/rebase/cherry-pick/revert underway, another plt-agent run holding
 the repository's run lock, nothing staged); run the
 deterministic checks (plt_agent.hook.checks); ask the model within the time budget
-(plt_agent.hook.review); print; optionally write the suggested patch under
-`<git dir>/plt-agent/` (never applied). Exit 0 always, except with `strict`, where a
-blocking finding (a deterministic blocker, or a model finding marked "blocker") gives 1.
+(plt_agent.hook.review), a live line showing its progress meanwhile; print; optionally
+write the suggested patch under `<git dir>/plt-agent/` (never applied). Exit 0 always,
+except with `strict`, where a blocking finding (a deterministic blocker, or a model finding
+marked "blocker") gives 1.
+
+What it prints is short and says what happens to the commit: one verdict line (what was
+found, and "the commit goes through", "not blocking: run with --strict to block" or
+"commit blocked"), then at most MAX_FINDINGS findings, one line each (`severity path:line:
+first sentence`), and a line for a skipped review or a written patch. The model's own words
+and every finding only with `verbose`.
 A model that cannot load, errs, crashes (the review runs in a child process: a native abort
 or a signal there cannot take the hook down), hangs or runs out of time is a printed note,
 not a failure. Outside text (paths, messages, the model's words) is printed through
@@ -17,7 +24,9 @@ Nothing here writes to the work tree or the index. This module knows no CLI fram
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,8 +35,10 @@ from typing import Any
 from rich.console import Console
 
 from plt_agent.display import literal as safe
+from plt_agent.display import plural
 from plt_agent.hook.checks import Finding, run_checks
 from plt_agent.hook.review import Review, review_diff
+from plt_agent.liveline import LiveLine
 from tools import git as g
 from tools.repofiles import run_dir
 from tools.runlock import RepositoryBusy, RunLock
@@ -35,7 +46,8 @@ from tools.runs import LOCK_NAME
 
 HOOK_ID = "plt-agent-review"
 DEFAULT_PATCH_NAME = "suggested.patch"
-SHORT_LINES = 12  # findings shown when stdout is not a terminal
+MAX_FINDINGS = 5  # findings shown without --verbose
+MESSAGE_CHARS = 120  # a finding's message is cut to its first sentence and this many characters
 
 
 @dataclass(frozen=True)
@@ -47,6 +59,8 @@ class HookOptions:
     max_diff_chars: int = 24_000
     max_file_bytes: int = 5_000_000
     patch_file: str | None = None  # where to write a suggested patch (relative: under <git dir>/plt-agent/)
+    verbose: bool = False  # every finding, and the model's own words
+    reply_tokens: int = 512  # most tokens the model's answer may take
 
 
 @dataclass
@@ -117,19 +131,36 @@ def _review(
     diff: str, options: HookOptions, load_model: Callable[[str | None], Any], console: Console
 ) -> Review:
     label = options.model or "the default model"
+    line = LiveLine(console)
 
-    def spinner() -> Any:
-        return console.status(
-            f"plt-agent: reviewing the staged diff with {safe(label)} "
-            f"(budget {options.time_budget_s:g} s; Ctrl-C aborts the commit)"
+    def progress(phase: str, done: int, total: int) -> None:
+        name = {"prompt": "the model reads the diff", "reply": "the model answers"}.get(phase, phase)
+        if name != line_state["phase"]:
+            line_state["phase"] = name
+            line.phase(f"plt-agent: {name}", total=total or None, done=done)
+        line.update(done, total or None)
+
+    line_state = {"phase": ""}
+
+    @contextlib.contextmanager
+    def waiting() -> Any:
+        line.phase(
+            f"plt-agent: reviewing with {safe(label)} (budget {options.time_budget_s:g} s; "
+            "Ctrl-C aborts the commit)"
         )
+        try:
+            yield
+        finally:
+            line.stop()
 
     return review_diff(
         lambda: load_model(options.model),
         diff,
         budget_s=options.time_budget_s,
         max_chars=options.max_diff_chars,
-        waiting=spinner if console.is_terminal else None,
+        reply_tokens=options.reply_tokens,
+        on_progress=progress,
+        waiting=waiting,
     )
 
 
@@ -160,27 +191,21 @@ def _report(
     options: HookOptions,
     blocked: bool,
 ) -> None:
-    short = not console.is_terminal
-    shown = findings[:SHORT_LINES] if short else findings
-    _say(console, _headline(findings, review, options))
+    _say(console, safe(_headline(findings, review, options, blocked)), soft_wrap=True)
+    shown = findings if options.verbose else findings[:MAX_FINDINGS]
     for f in shown:
         origin = "" if f.source == "model" else " (check)"
+        message = f.message if options.verbose else first_sentence(f.message)
         _say(
             console,
             f"  [{_STYLE.get(f.severity, '')}]{safe(f.severity)}[/] {safe(f.location())}: "
-            f"{safe(f.message)}{origin}",
+            f"{safe(message)}{origin}",
             soft_wrap=True,
         )
     if len(shown) < len(findings):
-        _say(console, f"  ... {len(findings) - len(shown)} more (run `plt-agent hook run` in a terminal)")
-    if review and review.status == "ok" and not any(f.source == "model" for f in findings):
-        _print_prose(console, review.text, 3 if short else 30)
+        _say(console, f"  ... and {len(findings) - len(shown)} more (--verbose shows them all)")
     if review and review.status != "ok":
-        _say(
-            console,
-            f"plt-agent: {safe(_review_note(review, options))}; the commit is not held up",
-            soft_wrap=True,
-        )
+        _say(console, f"plt-agent: {safe(_review_note(review, options))}", soft_wrap=True)
     if patch:
         _say(
             console,
@@ -188,39 +213,60 @@ def _report(
             f"`git apply {safe(patch)}`)",
             soft_wrap=True,
         )
-    if blocked:
+    if options.verbose and review and review.text.strip():
         _say(
             console,
-            "plt-agent: commit blocked (--strict and a blocker above); fix it, or bypass with "
-            "`git commit --no-verify` or PLT_AGENT_SKIP=1",
+            "plt-agent: the model's answer" + (f" (cut short: {review.cut})" if review.cut else "") + ":",
         )
+        for text in review.text.strip().splitlines():
+            _say(console, f"  {safe(text)}", soft_wrap=True)
 
 
-def _print_prose(console: Console, text: str, max_lines: int) -> None:
-    """The model's answer when it gave no parseable findings (and said more than LGTM)."""
-    lines = [line for line in text.strip().splitlines() if line.strip()]
-    if not lines or (len(lines) == 1 and lines[0].strip(" .!`*").upper() == "LGTM"):
-        return
-    _say(console, "  the model said:")
-    for line in lines[:max_lines]:
-        _say(console, f"    {safe(line)}", soft_wrap=True)
-    if len(lines) > max_lines:
-        _say(console, f"    ... ({len(lines) - max_lines} more lines)")
+def first_sentence(message: str, limit: int = MESSAGE_CHARS) -> str:
+    """The first sentence of `message`, on one line, at most `limit` characters."""
+    text = " ".join(message.split())
+    match = re.search(r"(?<=[.!?])\s", text)
+    if match and match.start() >= 12:
+        text = text[: match.start()]
+    return text if len(text) <= limit else text[: limit - 3].rstrip() + "..."
 
 
-def _headline(findings: list[Finding], review: Review | None, options: HookOptions) -> str:
+def _headline(findings: list[Finding], review: Review | None, options: HookOptions, blocked: bool) -> str:
+    """One line: what was found, and what that does to the commit."""
     reviewed = review is not None and review.status == "ok"
-    took = f" (the model took {review.seconds:.1f} s)" if reviewed else ""
+    took = f" ({review.seconds:.1f} s)" if review is not None and review.status == "ok" else ""
     if not findings:
+        if reviewed and review is not None and not _said_lgtm(review):
+            return (
+                f"plt-agent: no findings in the staged diff{took}; the model's answer was not in the "
+                "asked form (--verbose shows it); the commit goes through"
+            )
         who = "no problems found" if reviewed else "the deterministic checks found no problems"
-        return f"plt-agent: {who} in the staged diff{took}"
-    blockers = sum(f.severity == "blocker" for f in findings)
-    summary = f"{len(findings)} finding{'s' * (len(findings) != 1)}"
-    summary += f" ({blockers} blocker{'s' * (blockers != 1)})" if blockers else ""
-    return f"plt-agent: {summary} in the staged diff{took}"
+        return f"plt-agent: {who} in the staged diff{took}; the commit goes through"
+    counts = [
+        plural(sum(f.severity == severity for f in findings), severity)
+        for severity in ("blocker", "warning", "info")
+        if any(f.severity == severity for f in findings)
+    ]
+    found = f"plt-agent: {', '.join(counts)} in the staged diff{took}"
+    if blocked:
+        return (
+            f"{found}: commit blocked (--strict); fix it, or bypass with `git commit --no-verify` "
+            "or PLT_AGENT_SKIP=1"
+        )
+    if any(f.severity == "blocker" for f in findings):
+        return f"{found}; not blocking: the commit goes through (run with --strict to block)"
+    return f"{found}; the commit goes through"
+
+
+def _said_lgtm(review: Review) -> bool:
+    lines = [line for line in review.text.strip().splitlines() if line.strip()]
+    return not lines or any(line.strip(" .!`*").upper() == "LGTM" for line in lines[:2])
 
 
 def _review_note(review: Review, options: HookOptions) -> str:
     if review.status == "timeout":
-        return f"the model review ran out of its {options.time_budget_s:g} s budget"
-    return f"the model review was skipped ({review.error or 'the model failed'})"
+        return (
+            f"the model review ran out of its {options.time_budget_s:g} s budget; the commit is not held up"
+        )
+    return f"the model review was skipped ({review.error or 'the model failed'}); the commit is not held up"

@@ -5,6 +5,7 @@
     load_model("openai:http://127.0.0.1:8000/v1#smollm2")  # any Chat Completions server
     load_model("scripted:replies.jsonl")                   # replays recorded replies
     load_model("smollm2-135m")                             # a name in the model store
+    load_model("models/smol.gguf")                         # a bare path (backend by architecture)
     load_model(None)                                       # the default demonstration model
     load_model(spec, ModelOptions.from_config(config, announce=print))
 
@@ -12,6 +13,10 @@
 plt and llama backends (auto, f16, q8_0, f32), native tool calls, whether to pull a store
 model on first use, where progress lines for the user go.
 
+`replywatch.ReplyWatch` cuts a streamed reply short (complete, rambling, looping) for the
+agent and the hook; `promptcache` keeps prompt states on disk for the local backends.
+Specs are parsed by `plt_agent.models.spec` (the one parser every command uses). A model that
+cannot be loaded or reached raises ModelError (exit 2 at the command line).
 Backends import their heavy libraries when loaded, never when this package is imported.
 """
 
@@ -25,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from plt_agent.errors import UsageError
 from plt_agent.models.base import ContextOverflow, Model, ModelError, Reply, ToolCall, Usage
+from plt_agent.models.spec import SPEC_FORMS, ModelSpec, parse_spec
 
 if TYPE_CHECKING:
     from plt_agent.config import Config
@@ -43,10 +49,6 @@ __all__ = [
 ]
 
 DEFAULT_MODEL = "smollm2-135m"
-SPEC_FORMS = (
-    "llama:PATH.gguf, plt:PATH.gguf, openai:URL#MODEL (e.g. openai:http://127.0.0.1:8000/v1#smollm2), "
-    "scripted:FILE.jsonl, or a model-store name (see `plt-agent models list`)"
-)
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,7 @@ class ModelOptions:
     store: Any = None  # the ModelStore to look names up in (else the user's)
     auto_pull: bool | None = None  # pull a store model on first use (None: the default model only)
     announce: Callable[[str], None] | None = None  # receives progress lines for the user
+    prompt_cache: Any = None  # a models.promptcache.PromptCache for the local backends (None: none)
 
     @classmethod
     def from_config(cls, config: Config, **overrides: Any) -> ModelOptions:
@@ -68,12 +71,23 @@ class ModelOptions:
             "threads": config.threads,
             "kv_type": config.kv_type,
             "native_tools": config.native_tools,
+            "prompt_cache": default_prompt_cache(config.prompt_cache_mb),
         }
         return cls(**{**fields, **overrides})
 
     def say(self, line: str) -> None:
         if self.announce is not None:
             self.announce(line)
+
+
+def default_prompt_cache(max_mb: int) -> Any:
+    """The user's prompt cache (in the model store's folder), or None when `max_mb` is 0."""
+    if max_mb <= 0:
+        return None
+    from plt_agent.models.promptcache import PromptCache
+    from plt_agent.store import store_root
+
+    return PromptCache(store_root() / "prompt-cache", max_mb << 20)
 
 
 def load_model(spec: str | None, options: ModelOptions | None = None) -> Model:
@@ -87,18 +101,24 @@ def load_model(spec: str | None, options: ModelOptions | None = None) -> Model:
         if options.auto_pull is None:
             options = dataclasses.replace(options, auto_pull=True)
         spec = DEFAULT_MODEL
-    scheme, sep, rest = spec.partition(":")
-    if sep and scheme in _LOADERS and rest:
-        return _LOADERS[scheme](rest, options)
-    if spec.endswith(".gguf") and Path(spec).expanduser().is_file():
-        return _load_gguf_by_arch(Path(spec).expanduser(), options)
-    return _load_from_store(spec, options)
+    parsed = parse_spec(spec, options.store)
+    if parsed.kind == "gguf":
+        return _load_gguf_by_arch(parsed.path, options)
+    if parsed.kind == "store":
+        return _load_from_store(parsed, options)
+    return _LOADERS[parsed.kind](parsed.target, options)
 
 
 def _load_llama(rest: str, options: ModelOptions) -> Model:
     from plt_agent.models.llama import LlamaModel
 
-    return LlamaModel(rest, context=options.context, threads=options.threads, kv_type=options.kv_type)
+    return LlamaModel(
+        rest,
+        context=options.context,
+        threads=options.threads,
+        kv_type=options.kv_type,
+        prompt_cache=options.prompt_cache,
+    )
 
 
 def _load_plt(rest: str, options: ModelOptions) -> Model:
@@ -106,7 +126,13 @@ def _load_plt(rest: str, options: ModelOptions) -> Model:
         from plt_agent.models.plt import PltModel
     except ImportError as exc:
         raise ModelError(f"plt backend is not available in this build ({exc})") from None
-    return PltModel(rest, context=options.context, threads=options.threads, kv_type=options.kv_type)
+    return PltModel(
+        rest,
+        context=options.context,
+        threads=options.threads,
+        kv_type=options.kv_type,
+        prompt_cache=options.prompt_cache,
+    )
 
 
 def _load_openai(rest: str, options: ModelOptions) -> Model:
@@ -150,11 +176,9 @@ def _load_gguf_by_arch(path: Path, options: ModelOptions) -> Model:
     return _LOADERS[scheme](str(path), options)
 
 
-def _load_from_store(name: str, options: ModelOptions) -> Model:
+def _load_from_store(parsed: ModelSpec, options: ModelOptions) -> Model:
     from plt_agent.store import ModelStore
 
     store = options.store or ModelStore()
-    if not store.knows(name):
-        raise UsageError(f"unknown model {name!r}: expected {SPEC_FORMS}")
-    spec = store.resolve(name, auto_pull=bool(options.auto_pull), announce=options.say)
+    spec = store.resolve(parsed.target, auto_pull=bool(options.auto_pull), announce=options.say)
     return load_model(spec, dataclasses.replace(options, store=None, auto_pull=None))

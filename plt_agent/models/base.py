@@ -21,7 +21,12 @@ from plt_agent.errors import PltAgentError
 
 
 class ModelError(PltAgentError):
-    """A backend could not load or answer (unreachable server, bad file, exhausted script)."""
+    """A backend could not load or answer (unreachable server, bad file, exhausted script).
+
+    At the command line it is a configuration problem (exit 2); inside a run, a failed answer
+    ends the run with the status "model_error" instead."""
+
+    exit_code = 2
 
 
 class ContextOverflow(ModelError):
@@ -83,6 +88,7 @@ class Model(Protocol):
         stop: list[str] | None = None,
         on_text: Callable[[str], None] | None = None,
         should_stop: Callable[[], bool] | None = None,
+        on_progress: Callable[[str, int, int], None] | None = None,
     ) -> Reply: ...
 
     def count_tokens(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None) -> int:
@@ -100,6 +106,7 @@ class Request:
     stop: list[str] | None = None
     on_text: Callable[[str], None] | None = None
     should_stop: Callable[[], bool] | None = None
+    on_progress: Callable[[str, int, int], None] | None = None  # (phase, done, total); see models.local
 
 
 class ModelBase:

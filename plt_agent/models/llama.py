@@ -2,9 +2,13 @@
 
 The prompt is rendered with the chat template stored in the GGUF (by the engine's bounded
 sandbox, `engine.api.ChatTemplate`, as for our own backend), tokenized with the model's own
-tokenizer and generated token by token with streaming. `Llama.generate` keeps the KV cache of
-the longest common prefix between calls, so an append-only conversation is not re-prefilled;
-`Usage.cached_tokens` reports how much was reused.
+tokenizer and generated token by token with streaming. The KV cache of the longest common
+prefix is kept between calls, so an append-only conversation is not re-prefilled;
+`Usage.cached_tokens` reports how much was reused. The rest of the prompt is evaluated here
+in chunks of PREFILL_CHUNK tokens (so progress can be reported) before
+`Llama.create_completion`, which then finds the whole prompt evaluated and samples at once.
+The prompt cache on disk (`models.local`) stores llama.cpp's own sequence state files
+(`llama_state_seq_save_file`/`load_file`).
 
 The backend speaks only text (no native tool calls): the agent's text protocol drives it.
 llama_cpp is imported when a model is loaded, never at import time.
@@ -21,6 +25,7 @@ from plt_agent.models.base import ModelError, Reply, Request, Usage
 from plt_agent.models.local import LocalModel
 
 DEFAULT_MAX_CONTEXT = 8192  # cap on the window when the model's training context is larger
+PREFILL_CHUNK = 128  # prompt tokens per decode call (each one a progress report)
 _CHATML = (
     "{% for message in messages %}"
     "{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}"
@@ -141,6 +146,8 @@ class LlamaModel(LocalModel):
 
     def _generate(self, ids: list[int], request: Request, max_tokens: int) -> Reply:
         cached = min(self._cached_prefix(ids), len(ids) - 1)
+        progress = request.on_progress
+        self._prefill(ids, (lambda done, total: progress("prompt", done, total)) if progress else None)
         pieces: list[str] = []
         finish = "length"
         stream = self._llm.create_completion(
@@ -180,6 +187,64 @@ class LlamaModel(LocalModel):
                 break
             n += 1
         return n
+
+    # -- prefill and the prompt cache (models.local) ------------------------------------------
+
+    def _prefill(self, ids: list[int], progress: Any) -> None:
+        """Make the KV cache hold exactly `ids` (the common prefix kept), PREFILL_CHUNK at a time."""
+        llm = self._llm
+        keep = self._cached_prefix(ids)
+        if keep == len(ids) and llm.n_tokens == keep and not llm._requires_eval:
+            return  # all there, with live logits: create_completion samples at once
+        keep = min(keep, len(ids) - 1)  # at least one token evaluated: its logits are needed
+        llm.n_tokens = keep
+        for start in range(keep, len(ids), PREFILL_CHUNK):
+            llm.eval(ids[start : start + PREFILL_CHUNK])
+            if progress is not None:
+                progress(min(start + PREFILL_CHUNK, len(ids)), len(ids))
+
+    def _cached_tokens(self) -> int:
+        return int(self._llm.n_tokens)
+
+    def _save_state(self, path: Path) -> None:
+        import llama_cpp
+
+        n = int(self._llm.n_tokens)
+        tokens = (llama_cpp.llama_token * n)(*self._llm._input_ids[:n])
+        written = llama_cpp.llama_state_seq_save_file(self._llm._ctx.ctx, str(path).encode(), 0, tokens, n)
+        if not written:
+            raise ModelError(f"llama backend: could not save the prompt state to {path}")
+
+    def _load_state(self, path: Path) -> list[int]:
+        import ctypes
+
+        import llama_cpp
+
+        llm = self._llm
+        self._reset_state()
+        capacity = llm.n_ctx()
+        tokens = (llama_cpp.llama_token * capacity)()
+        count = ctypes.c_size_t(0)
+        read = llama_cpp.llama_state_seq_load_file(
+            llm._ctx.ctx, str(path).encode(), 0, tokens, capacity, ctypes.byref(count)
+        )
+        if not read or count.value > capacity:
+            self._reset_state()
+            raise ModelError(f"llama backend: {path} is not a prompt state for this model")
+        loaded = list(tokens[: count.value])
+        llm.input_ids[: len(loaded)] = loaded
+        llm.n_tokens = len(loaded)
+        llm._requires_eval = True  # the KV is there, the logits are not
+        return loaded
+
+    def _reset_state(self) -> None:
+        self._llm.reset()
+        self._llm._ctx.kv_cache_clear()
+
+    def _cache_settings(self) -> str:
+        import llama_cpp
+
+        return f"llama-seq-state|{llama_cpp.__version__}|ctx{self._llm.n_ctx()}|kv{self.kv_type}"
 
 
 def _check_file(path: Path) -> None:

@@ -20,8 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from plt_agent.errors import PltAgentError
+from plt_agent.display import plural
+from plt_agent.errors import PltAgentError, UsageError
 from plt_agent.repl.commands import COMMANDS, find_command
+from plt_agent.repl.complete import completions
 from plt_agent.repl.session import ChatSession
 from plt_agent.repl.terminal import Terminal
 from plt_agent.repl.turn import ChatEvents, describe_action
@@ -71,16 +73,21 @@ class Repl:
             with self.terminal.interruptible(on_stop=stop_commands) as should_stop:
                 outcome = self.session.ask(text, events, should_stop)
         except KeyboardInterrupt:
+            events.close()
             if events.stream is not None:
                 events.stream.end()
             self.terminal.info("answer stopped")
             return
+        finally:
+            events.close()
         if outcome.status in STOPPED:
             detail = f": {outcome.message}" if outcome.status == "model_error" and outcome.message else ""
             self.terminal.say(STOPPED[outcome.status] + detail, style="yellow")
+        loops = outcome.loops_cut
+        loops_cut = f", {plural(loops, 'looping reply', 'looping replies')} cut" if loops else ""
         self.terminal.info(
-            f"[{outcome.steps} model call{'s' * (outcome.steps != 1)}, {outcome.prompt_tokens:,} prompt + "
-            f"{outcome.completion_tokens:,} reply tokens, {outcome.seconds:.1f} s]"
+            f"[{plural(outcome.steps, 'model call')}, {plural(outcome.prompt_tokens, 'prompt token')} + "
+            f"{plural(outcome.completion_tokens, 'reply token')}{loops_cut}, {outcome.seconds:.1f} s]"
         )
 
     def loop(self) -> None:
@@ -107,7 +114,7 @@ def open_workspace(path: Path, test_cmd: str | None) -> Any:
     from tools.workspace import Workspace
 
     if not path.is_dir():
-        raise PltAgentError(f"{path} is not a directory")
+        raise UsageError(f"{path} is not a directory")
     try:
         return Workspace(repo_root(path), test_command=test_cmd)
     except NotARepository:
@@ -131,6 +138,7 @@ def run_chat(
         session = open_session(path, config, load_model, terminal, wait=wait, yes=yes)
         try:
             _banner(terminal, session)
+            terminal.complete = lambda text: completions(text, session.root, session.files)
             Repl(session, terminal).loop()
         finally:
             session.run.finish()

@@ -15,12 +15,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from plt_agent.display import plural
 from plt_agent.errors import PltAgentError
 from plt_agent.repl.session import ChatSession
 from plt_agent.repl.terminal import Terminal
 from tools.base import ToolError
 from tools.registry import run_tool
 from tools.shell import BashTool
+
+NO_CHANGES = "no changes since the chat started"  # /diff and /undo say the same state the same way
 
 
 class Repl(Protocol):
@@ -95,13 +98,16 @@ def cmd_files(repl: Repl, text: str) -> None:
 def cmd_diff(repl: Repl, text: str) -> None:
     diff = repl.session.workspace.diff()
     if not diff:
-        repl.terminal.info("no changes since the chat started")
+        repl.terminal.info(NO_CHANGES)
         return
     repl.terminal.diff(diff)
 
 
 def cmd_undo(repl: Repl, text: str) -> None:
     observation = run_tool("undo", {}, repl.session.workspace)
+    if not any(observation.data.get(key) for key in ("restored", "removed", "skipped")):
+        repl.terminal.info(f"nothing to undo: {NO_CHANGES}")  # the words /diff uses
+        return
     repl.terminal.say(observation.text, style="" if observation.ok else "yellow")
     if observation.data.get("restored") or observation.data.get("removed"):
         repl.session.pending.append(f"Note: I undid all of your changes to the files.\n{observation.text}")
@@ -161,9 +167,10 @@ def cmd_tokens(repl: Repl, text: str) -> None:
         if rel not in unsent:
             repl.terminal.info(f"  ({rel}: {session.file_tokens(rel):,} tokens, part of the conversation)")
     t = session.totals
+    loops = f", {plural(t.loops_cut, 'looping reply', 'looping replies')} cut" if t.loops_cut else ""
     repl.terminal.info(
-        f"this session so far: {t.steps} model call{'s' * (t.steps != 1)}, "
-        f"{t.prompt:,} prompt + {t.completion:,} reply tokens"
+        f"this session so far: {plural(t.steps, 'model call')}, "
+        f"{plural(t.prompt, 'prompt token')} + {plural(t.completion, 'reply token')}{loops}"
     )
 
 

@@ -30,7 +30,6 @@ from tools.workspace import Workspace
 
 MAX_FILE_BYTES = 200_000
 CHAT_MAX_STEPS = 20
-STOPPED_NOTE = "(the user stopped this answer)"
 
 
 @dataclass
@@ -40,6 +39,17 @@ class Totals:
     prompt: int = 0
     completion: int = 0
     steps: int = 0
+    loops_cut: int = 0  # replies ended early because they repeated themselves
+
+
+@dataclass
+class _Turn:
+    """What `ask` needs to take an unanswered turn back out."""
+
+    start: int  # messages before the turn
+    sent: dict[str, str]
+    pending: list[str]
+    changed: dict[str, str]  # changed files and their digests when the turn began
 
 
 @dataclass
@@ -152,23 +162,39 @@ class ChatSession:
         return "\n\n".join([*parts, text])
 
     def ask(self, text: str, events: AgentEvents, should_stop: Callable[[], bool]) -> Outcome:
-        """One chat turn: the agent acts with the tools until it answers (or is stopped)."""
+        """One chat turn: the agent acts with the tools until it answers (or is stopped).
+
+        A turn that ends without an answer (stopped by the user, a budget, a failure) is taken
+        out of the conversation again: the model never sees a half turn or a marker standing in
+        for its answer, and the next message is sent as if this one had not been (the chat
+        files and outputs it carried go again, with a note of the files changed meanwhile)."""
         agent = self.agent
         agent.events, agent.should_stop = events, should_stop
+        turn = _Turn(len(agent.messages), dict(self._sent), list(self.pending), self._changed())
+        answered = False
         try:
             outcome = agent.run(self.compose(text), purpose="chat")
+            answered = outcome.status in ("answered", "submitted")
         finally:
-            self._close_turn()
+            if not answered:
+                self._forget(turn)
         self.totals.prompt += outcome.prompt_tokens
         self.totals.completion += outcome.completion_tokens
         self.totals.steps += outcome.steps
+        self.totals.loops_cut += outcome.loops_cut
         return outcome
 
-    def _close_turn(self) -> None:
-        """After a stopped answer, keep the roles alternating (some chat templates insist)."""
-        messages = self.agent.messages
-        if messages and messages[-1]["role"] == "user":
-            messages.append({"role": "assistant", "content": STOPPED_NOTE})
+    def _changed(self) -> dict[str, str]:
+        return {rel: self._digest(rel) for rel in self.workspace.changed_files()}
+
+    def _forget(self, turn: _Turn) -> None:
+        """Take an unanswered turn out of the conversation (see `ask`)."""
+        del self.agent.messages[turn.start :]
+        self.agent.observations[:] = [i for i in self.agent.observations if i < turn.start]
+        self._sent, self.pending = turn.sent, turn.pending
+        moved = sorted(rel for rel, digest in self._changed().items() if turn.changed.get(rel) != digest)
+        if moved:
+            self.pending.append("Files changed since my last message: " + ", ".join(moved) + ".")
 
     def clear(self) -> None:
         """Forget the conversation; chat files will be sent again with the next message."""

@@ -7,6 +7,10 @@
 - plain (anything else, e.g. a script piping commands in): lines are read from stdin as
   they come, answers are written chunk by chunk as plain text.
 
+Tab completes the word before the cursor (what follows the line's last space) with what
+`Terminal.complete` returns for the text before the cursor (`(replacement, display)` pairs;
+the chat sets it; unset, Tab completes nothing).
+
 Ctrl-C while a prompt is shown clears the line (and, on an empty line, says how to leave);
 Ctrl-D ends input. `interruptible()` is the window in which Ctrl-C means "stop the answer":
 the first press sets a flag the model polls (`should_stop`) and calls `on_stop` (the chat
@@ -45,6 +49,7 @@ class Terminal:
         self._read = reader
         self.interactive = interactive
         self._stop_requested = False
+        self.complete: Callable[[str], list[tuple[str, str]]] | None = None  # Tab's candidates
 
     @classmethod
     def open(
@@ -53,8 +58,10 @@ class Terminal:
         stdin, stdout = stdin or sys.stdin, stdout or sys.stdout
         interactive = stdin.isatty() and stdout.isatty()
         console = Console(file=stdout, highlight=False, soft_wrap=not interactive)
-        reader = _prompt_reader(history_file) if interactive else _line_reader(stdin)
-        return cls(console, reader, interactive)
+        terminal = cls(console, _line_reader(stdin), interactive)
+        if interactive:
+            terminal._read = _prompt_reader(history_file, lambda text: (terminal.complete or _none)(text))
+        return terminal
 
     # ---- input -------------------------------------------------------------------------
 
@@ -188,8 +195,15 @@ def _line_reader(stdin: TextIO) -> Callable[[], str]:
     return read
 
 
-def _prompt_reader(history_file: Path | None) -> Callable[[], str]:
+def _none(text: str) -> list[tuple[str, str]]:
+    return []
+
+
+def _prompt_reader(
+    history_file: Path | None, complete: Callable[[str], list[tuple[str, str]]]
+) -> Callable[[], str]:
     from prompt_toolkit import PromptSession
+    from prompt_toolkit.completion import Completer, Completion
     from prompt_toolkit.history import FileHistory, InMemoryHistory
     from prompt_toolkit.key_binding import KeyBindings
 
@@ -209,5 +223,18 @@ def _prompt_reader(history_file: Path | None) -> Callable[[], str]:
         else:
             event.app.exit(exception=KeyboardInterrupt())
 
-    session: Any = PromptSession(history=history, key_bindings=bindings)
+    class _Complete(Completer):
+        def get_completions(self, document: Any, complete_event: Any) -> Any:
+            before = document.text_before_cursor
+            word = before.rsplit(" ", 1)[-1]
+            try:
+                candidates = complete(before)
+            except Exception:  # a completion problem must never end the chat
+                return
+            for replacement, display in candidates:
+                yield Completion(replacement, start_position=-len(word), display=display)
+
+    session: Any = PromptSession(
+        history=history, key_bindings=bindings, completer=_Complete(), complete_while_typing=False
+    )
     return lambda: session.prompt(PROMPT)

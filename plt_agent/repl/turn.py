@@ -13,6 +13,7 @@ import difflib
 from typing import Any
 
 from plt_agent.agent.events import AgentEvents
+from plt_agent.liveline import LiveLine
 from plt_agent.repl.terminal import Stream, Terminal
 from tools.registry import file_editors
 
@@ -65,26 +66,55 @@ def describe_action(name: str, args: dict[str, Any]) -> str:
 
 
 class ChatEvents(AgentEvents):
+    """Shows a turn: a progress line while the model reads the prompt (a live line on a
+    terminal, plain `...` lines after a quiet spell elsewhere), then the answer as it streams.
+    `close()` ends the progress line (the chat calls it however the turn ends)."""
+
     def __init__(self, terminal: Terminal, workspace: Any) -> None:
         self.terminal = terminal
         self.workspace = workspace
         self.stream: Stream | None = None
         self.filter = ProseFilter()
+        self.line = LiveLine(terminal.console, live=terminal.interactive)
+        self._replying = False
         self._before: tuple[str, str | None] | None = None
 
     def step_started(self, step: int, max_steps: int, prompt_tokens: int) -> None:
         self.filter = ProseFilter()
-        self.stream = self.terminal.begin_stream()
+        self._replying = False
+        self.line.phase("the model reads the prompt", total=prompt_tokens)
+
+    def progress(self, phase: str, done: int, total: int) -> None:
+        if self.stream is not None:
+            return  # the answer is showing: it is the progress
+        if phase == "reply" and not self._replying:
+            self._replying = True
+            self.line.phase("the model writes its reply", total=total, done=done)
+        self.line.update(done, total)
 
     def text(self, chunk: str) -> None:
-        if self.stream is not None:
-            self.stream.write(self.filter.feed(chunk))
+        shown = self.filter.feed(chunk)
+        if shown:
+            self._stream().write(shown)
 
     def reply(self, reply: Any) -> None:
+        rest = self.filter.flush()
+        if rest:
+            self._stream().write(rest)
+        self.line.stop()
         if self.stream is not None:
-            self.stream.write(self.filter.flush())
             self.stream.end()
             self.stream = None
+
+    def close(self) -> None:
+        self.line.stop()
+
+    def _stream(self) -> Stream:
+        """The answer's stream, begun at its first visible text (the progress line goes then)."""
+        if self.stream is None:
+            self.line.stop()
+            self.stream = self.terminal.begin_stream()
+        return self.stream
 
     def action(self, action: Any) -> None:
         self.terminal.say(describe_action(action.name, action.arguments), style="bold cyan")

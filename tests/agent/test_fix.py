@@ -253,6 +253,18 @@ def test_the_repository_config_applies_and_flags_override_it(demo_repo, tmp_path
     script = write_script(tmp_path / "r.jsonl", _fixing_replies())
     limited = cli("fix", str(demo_repo), "--model", f"scripted:{script}")
     assert limited.exit_code == 1
-    assert "used all 1 steps" in limited.stderr
+    assert "used all 1 step)" in limited.stderr
     allowed = cli("fix", str(demo_repo), "--model", f"scripted:{script}", "--max-steps", "2")
     assert allowed.exit_code == 0, allowed.output
+
+
+def test_a_model_that_fails_to_load_leaves_no_progress_line_running(demo_repo, cli):
+    import threading
+
+    from plt_agent.liveline import THREAD_NAME
+
+    result = cli("fix", str(demo_repo), "--model", str(demo_repo / "missing.gguf"))
+
+    assert result.exit_code == 2
+    assert "no such model file" in result.stderr
+    assert [t for t in threading.enumerate() if t.name == THREAD_NAME and t.is_alive()] == []

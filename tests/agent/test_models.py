@@ -24,11 +24,20 @@ def test_bad_specs_list_the_valid_forms(hermetic, spec):
     assert "openai:URL#MODEL" in str(info.value)
 
 
-def test_missing_files_are_model_errors(hermetic, tmp_path):
-    with pytest.raises(ModelError, match="no model file"):
-        load_model(f"llama:{tmp_path / 'none.gguf'}")
-    with pytest.raises(ModelError, match="cannot read"):
+def test_missing_files_are_told_apart_from_unknown_specs(hermetic, tmp_path):
+    from plt_agent.models.spec import NoSuchModelFile, UnknownModelSpec
+
+    for spec in (f"llama:{tmp_path / 'none.gguf'}", f"plt:{tmp_path}/x.gguf", str(tmp_path / "none.gguf")):
+        with pytest.raises(NoSuchModelFile, match="no such model file"):
+            load_model(spec)
+    with pytest.raises(NoSuchModelFile, match="no such model file"):
         load_model(f"scripted:{tmp_path / 'none.jsonl'}")
+    with pytest.raises(NoSuchModelFile, match="is a directory"):
+        load_model(f"plt:{tmp_path}")
+    for spec in ("no-such-model", "bogus:thing"):
+        with pytest.raises(UnknownModelSpec, match="unknown model spec"):
+            load_model(spec)
+    assert NoSuchModelFile.exit_code == UnknownModelSpec.exit_code == ModelError.exit_code == 2
 
 
 def test_an_unreachable_server_is_reported(hermetic):

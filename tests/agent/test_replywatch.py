@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from pathlib import Path
 
 import pytest
 from agent_helpers import TOOL_SCHEMAS as TOOLS
@@ -15,10 +16,10 @@ from plt_agent.agent.actions import ACTION_OPENER, FormatError, action_complete,
 from plt_agent.agent.fix import fix_tools, make_verifier, settings_from
 from plt_agent.agent.loop import Agent
 from plt_agent.agent.profile import choose_profile
-from plt_agent.agent.replywatch import ReplyWatch, repeats_at_end
 from plt_agent.agent.run import AgentSettings
 from plt_agent.config import Config
 from plt_agent.models.base import Reply, Usage
+from plt_agent.models.replywatch import ReplyWatch, loop_at_end, repeats_at_end, trim_loop
 from plt_agent.models.wire import approx_message_tokens, cut_at_stop
 from tools.workspace import Workspace
 
@@ -86,7 +87,13 @@ def _feed(watch: ReplyWatch, text: str, size: int = 5) -> str:
 
 def test_prose_without_an_action_is_cut_after_the_limit():
     watch = ReplyWatch(opener=ACTION_OPENER, prose_chars=300)
-    seen = _feed(watch, "I will now think about the problem in detail. " * 40)
+    prose = (  # no loop: every sentence is new
+        "I will now think about the problem. First the tests, which fail in one place. Then the "
+        "code they call, a small module of string helpers. The helper that counts words divides "
+        "by the wrong number, so the mean comes out too small. Before changing it I want to read "
+        "the other helpers too, in case they share the mistake, and the documentation of each."
+    )
+    seen = _feed(watch, prose)
     assert watch.reason == "rambling"
     assert 300 < len(seen) <= 305
     assert str(len(seen)) in watch.describe()
@@ -94,7 +101,8 @@ def test_prose_without_an_action_is_cut_after_the_limit():
 
 def test_prose_that_starts_an_action_in_time_is_not_cut():
     watch = ReplyWatch(opener=ACTION_OPENER, prose_chars=300)
-    reply = "Let me look at the file first.\n" + "<function=edit>\n<parameter=new>" + "x = 1\n" * 200
+    lines = "".join(f"{name} = compute({name!r})\n" for name in ("alpha", "beta", "gamma", "delta") * 2)
+    reply = "Let me look at the file first.\n" + "<function=edit>\n<parameter=new>" + lines
     _feed(watch, reply)
     assert watch.reason == ""
 
@@ -232,3 +240,49 @@ def test_the_loop_asks_for_no_more_than_the_capped_reply(demo_repo):
     Agent(model, workspace, fix_tools(), settings=settings, verify=make_verifier(workspace)).run("fix it")
     assert model.max_tokens
     assert max(model.max_tokens) <= settings.reply_tokens < Config().reply_tokens
+
+
+# -- loops whatever the line breaks (issue 12: a 987-token chat reply repeating a sentence) -------
+
+
+def test_a_sentence_repeated_inside_one_paragraph_is_a_loop():
+    sentence = "The function is defined as `mean` and is used to calculate the mean of the list. "
+    watch = ReplyWatch()
+    seen = _feed(watch, "It returns a float. " + sentence * 30)
+    assert watch.reason == "repeating"
+    assert seen.count("is defined as") <= 4  # stopped within about three copies, not thirty
+    assert trim_loop(seen) == "It returns a float. " + sentence.strip()
+
+
+def test_a_short_line_repeated_many_times_is_a_loop_but_a_few_are_not():
+    watch = ReplyWatch()
+    seen = _feed(watch, "def f(a, b):\n" + "    return a + b\n" * 100)
+    assert watch.reason == "repeating"
+    assert seen.count("return a + b") < 20
+    assert trim_loop(seen) == "def f(a, b):\n    return a + b"
+    assert loop_at_end("    return a + b\n" * 3) == ""
+
+
+def test_a_counter_going_up_is_a_loop_only_over_a_longer_span():
+    counted = "".join(f"Step {i}: check the value again.\n" for i in range(1, 40))
+    assert loop_at_end(counted)
+    assert loop_at_end(counted[:300]) == ""  # only numbers differ: more than 300 characters needed
+    assert trim_loop("x = 1\n" + counted).endswith("Step 1: check the value again.")
+
+
+def test_a_repetition_copied_from_the_source_file_is_not_a_loop():
+    table = "".join(f"    {i}: 'entry number {i}',\n" for i in range(60))
+    source = "TABLE = {\n" + table + "}\n"
+    copying = ReplyWatch(source=source)
+    _feed(copying, "```python\n" + source)
+    assert copying.reason == ""
+    looping = ReplyWatch()
+    _feed(looping, "```python\n" + source)
+    assert looping.reason == "repeating"
+
+
+def test_ordinary_code_and_prose_are_not_loops():
+    code = (Path(__file__).parent / "test_replywatch.py").read_text()
+    watch = ReplyWatch()
+    _feed(watch, code[:6000], size=40)
+    assert watch.reason == ""

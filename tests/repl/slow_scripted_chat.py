@@ -1,8 +1,10 @@
 """Start `plt-agent` with a scripted backend that streams word by word, slowly.
 
 Used by the pseudo-terminal tests to press Ctrl-C in the middle of an answer. The delay per
-word comes from PLT_TEST_WORD_DELAY (seconds). The model stops as real backends do: it polls
-`should_stop` between pieces and returns what it has with finish_reason "cancelled".
+word comes from PLT_TEST_WORD_DELAY (seconds); PLT_TEST_PREFILL_S makes the prompt take that
+long first, reported through `on_progress` as a real backend does. The model stops as real
+backends do: it polls `should_stop` between pieces and returns what it has with
+finish_reason "cancelled".
 """
 
 from __future__ import annotations
@@ -23,6 +25,12 @@ class SlowScriptedModel(scripted.ScriptedModel):
         content = str(self.replies[self.n_calls].get("content") or "")
         self.n_calls += 1
         delay = float(os.environ.get("PLT_TEST_WORD_DELAY", "0.2"))
+        prefill = float(os.environ.get("PLT_TEST_PREFILL_S", "0"))  # a slow prompt, reported as it goes
+        total = self.count_tokens(messages)
+        for step in range(1, 11 if prefill else 0):
+            time.sleep(prefill / 10)
+            if request.on_progress:
+                request.on_progress("prompt", total * step // 10, total)
         sent = ""
         for word in re.findall(r"\S+\s*", content):
             if request.should_stop and request.should_stop():

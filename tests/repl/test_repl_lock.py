@@ -56,6 +56,7 @@ def test_a_chat_killed_in_a_command_keeps_its_finished_edits_and_loses_the_comma
     chat = plt_agent(
         "chat",
         ".",
+        "--yes",  # stdin is not a terminal: without it the model's command would be refused
         "--model",
         f"scripted:{_script(tmp_path, [edit, kill])}",
         "--yes",  # without a terminal the model's commands are refused otherwise

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -137,6 +138,63 @@ def test_ctrl_d_leaves(repo, tmp_path, hermetic_env):
 
     screen.key("d")
 
+    assert screen.finish() == 0
+
+
+def test_a_slow_prompt_shows_a_live_progress_line_then_the_answer(repo, tmp_path, hermetic_env):
+    env = {**hermetic_env, "PLT_TEST_PREFILL_S": "3"}
+    screen = Screen(repo, write_replies(tmp_path / "r.jsonl", "Here is the answer."), env, delay=0.01)
+    screen.wait_for("Ctrl-D leaves")
+
+    screen.line("hello")
+    screen.wait_for("the model reads the prompt", timeout=2.5)  # on screen while it reads
+    seen = screen.wait_for("Here is the answer.")
+
+    assert re.search(r"\d[\d,]*/[\d,]+ tokens", seen)  # how far along, of how many
+    screen.line("/exit")
+    assert screen.finish() == 0
+
+
+def test_off_a_terminal_a_slow_prompt_prints_a_plain_progress_line(repo, tmp_path, hermetic_env):
+    env = {**hermetic_env, "PLT_TEST_PREFILL_S": "7", "PLT_TEST_WORD_DELAY": "0"}
+    spec = write_replies(tmp_path / "r.jsonl", "Here is the answer.")
+
+    proc = subprocess.run(
+        [sys.executable, str(LAUNCHER), "chat", "--model", spec],
+        cwd=repo, env=env, input="hello\n/exit\n", capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+
+    assert proc.returncode == 0, proc.stderr
+    progress = [
+        line for line in proc.stdout.splitlines() if line.startswith("  ... the model reads the prompt")
+    ]
+    assert len(progress) == 1, proc.stdout  # after 5 s of silence; the next would come 10 s later
+    assert re.search(r"\d[\d,]*/[\d,]+ tokens", progress[0])
+    assert proc.stdout.index(progress[0]) < proc.stdout.index("Here is the answer.")
+
+
+def test_tab_completes_commands_and_paths(repo, tmp_path, hermetic_env):
+    (repo / "src").mkdir()
+    (repo / "src" / "helpers.py").write_text("X = 1\n")
+    screen = Screen(repo, write_replies(tmp_path / "r.jsonl", "unused"), hermetic_env)
+    screen.wait_for("Ctrl-D leaves")
+
+    def typed(*pieces: str) -> None:
+        for piece in pieces:  # completion runs between keys: give it a moment after each Tab
+            time.sleep(0.4)
+            screen.child.send(piece)
+
+    typed("/ad", "\t", " ca", "\t", "\r")  # one candidate each: /add, calc.py
+    screen.wait_for("added calc.py to the chat")
+    typed("/add s", "\t", "h", "\t", "\r")  # a folder, then a file in it
+    screen.wait_for("added src/helpers.py to the chat")
+    typed("/dr", "\t", " src", "\t", "\r")  # /drop offers the files in the chat
+    screen.wait_for("dropped src/helpers.py")
+    screen.line("/files")
+    files = screen.wait_for("calc.py (goes with your next message)")
+    assert "helpers" not in files
+
+    screen.line("/exit")
     assert screen.finish() == 0
 
 

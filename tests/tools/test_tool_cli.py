@@ -56,8 +56,8 @@ def test_tool_run_failure_exits_1(repo):
 
 def test_tool_run_unknown_tool_and_bad_json_are_one_line_errors(repo):
     result = runner.invoke(app, ["tool", "run", "nope", "--repo", str(repo)])
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # bad usage, not a tool that ran and failed
     assert "unknown tool" in result.output
     result = runner.invoke(app, ["tool", "run", "view", "--repo", str(repo), "--args", "{bad"])
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "not valid JSON" in result.output

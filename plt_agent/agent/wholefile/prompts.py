@@ -11,10 +11,12 @@ from tools.filekinds import fence_lang
 SYSTEM = "You are an expert programmer. You fix bugs. You answer with code only."
 
 
-def prompt(path: str, content: str, failure: str) -> list[dict[str, str]]:
+def prompt(path: str, content: str, failure: str, task: str | None = None) -> list[dict[str, str]]:
+    """The prompt for failing tests; `task`, the user's own words, goes first when given."""
     lang = fence_lang(path)
+    asked = f"The user asks: {task.strip()}\n\n" if task and task.strip() else ""
     user = (
-        f"The tests fail with this error:\n```\n{failure.strip()}\n```\n\n"
+        f"{asked}The tests fail with this error:\n```\n{failure.strip()}\n```\n\n"
         f"This is the file {path}:\n```{lang}\n{content.rstrip()}\n```\n\n"
         f"Find the bug in {path} and fix it so the tests pass. "
         f"Reply with the complete corrected file {path} in one ```{lang} code block."

@@ -38,12 +38,12 @@ from plt_agent.agent.actions import first_closed_block, first_code_block
 from plt_agent.agent.events import AgentEvents
 from plt_agent.agent.outcome import Outcome, Verdict
 from plt_agent.agent.profile import FAILURE_ROUNDS, ISSUE_ROUNDS, Rounds, temperature_rounds
-from plt_agent.agent.replywatch import ReplyWatch
 from plt_agent.agent.run import AgentSettings, Run, Stop
 from plt_agent.agent.trajectory import Trajectory
 from plt_agent.agent.wholefile.answers import check_answer, merge_answer
 from plt_agent.agent.wholefile.prompts import failure_excerpt, issue_prompt, prompt
 from plt_agent.models.base import ContextOverflow, Model, text_tokens
+from plt_agent.models.replywatch import ReplyWatch
 from tools.localize import (
     candidate_files,
     issue_candidates,
@@ -79,11 +79,14 @@ class WholeFileRun:
         self.trajectory = trajectory or Trajectory(None)
         self.current = Run(settings, self.events, self.trajectory, should_stop)  # the run in progress
         self.statement: str | None = None  # the issue text (issue goal) or None (failing tests)
+        self.task: str | None = None  # the user's own words alongside failing tests (`fix -m`)
         self._usage: dict[str, tuple[str, str] | None] = {}
 
-    def run(self, first: Verdict) -> Outcome:
-        """Try to make `first` (a failing verdict) pass; see the module docstring."""
-        ranked = repo_map_ranking(self.workspace, first.summary)
+    def run(self, first: Verdict, task: str | None = None) -> Outcome:
+        """Try to make `first` (a failing verdict) pass; see the module docstring. `task`, the
+        user's words (`fix -m`), is shown to the model with the failure in every prompt."""
+        self.task = task
+        ranked = repo_map_ranking(self.workspace, f"{task or ''}\n{first.summary}")
         candidates = candidate_files(self.workspace, first.summary, ranked=ranked)
         self.events.note("whole-file mode; candidate files: " + ", ".join(candidates))
         rounds = self.rounds or temperature_rounds(self.settings.temperature, FAILURE_ROUNDS)
@@ -116,6 +119,12 @@ class WholeFileRun:
             original = self.workspace.read_text(path)
             if len(original) > MAX_FILE_CHARS:
                 self.events.note(f"{path} is too large for a whole-file answer; skipped")
+                return baseline
+            if self._answer_tokens(original) > self.settings.reply_tokens:
+                self.events.note(
+                    f"{path} is too large to rewrite within the reply cap of "
+                    f"{self.settings.reply_tokens} tokens (reply_tokens); skipped"
+                )
                 return baseline
             variants = self._ask(path, original, baseline, temperature)
             baseline = self._try_variants(path, original, variants, baseline)
@@ -153,9 +162,15 @@ class WholeFileRun:
             opener=_FENCE_START,
             prose_chars=self.settings.prose_chars,
             user_stop=self.current.should_stop,
+            source=original,  # a repetition copied from the file is no loop
         )
         reply = self.model.complete(
-            messages, max_tokens=room, temperature=temperature, on_text=watch.feed, should_stop=watch.done
+            messages,
+            max_tokens=room,
+            temperature=temperature,
+            on_text=watch.feed,
+            should_stop=watch.done,
+            on_progress=self.events.progress,
         )
         self.current.replied(reply, temperature=temperature, path=path, cut=watch.reason)
         if watch.interrupted(reply):
@@ -164,7 +179,7 @@ class WholeFileRun:
 
     def _messages(self, path: str, original: str, baseline: Verdict) -> list[dict[str, str]]:
         if self.statement is None:
-            return prompt(path, original, failure_excerpt(baseline.summary))
+            return prompt(path, original, failure_excerpt(baseline.summary), self.task)
         if path not in self._usage:
             self._usage[path] = self._usage_for(path)
         return issue_prompt(path, original, self.statement, self._usage[path])
@@ -190,11 +205,16 @@ class WholeFileRun:
             self._reject(path, problems[0], format_error=False)
         return variants
 
+    def _answer_tokens(self, original: str) -> int:
+        """Tokens a whole-file answer for `original` needs: the file again plus a little."""
+        return text_tokens(self.model, original) * 5 // 4 + 64
+
     def _reply_room(self, messages: list[dict[str, str]], original: str) -> tuple[int, int]:
-        """(prompt tokens, reply room): room for the file again plus a little, within the window."""
+        """(prompt tokens, reply room): room for the file again plus a little, within the window
+        and never above `reply_tokens` (the hard cap of every mode)."""
         prompt_tokens = self.model.count_tokens(messages)
-        file_tokens = text_tokens(self.model, original)
-        need = min(self.settings.reply_tokens * 4, max(256, file_tokens * 5 // 4 + 64))
+        cap = self.settings.reply_tokens
+        need = min(cap, max(min(256, cap), self._answer_tokens(original)))
         room = self.model.context_window - prompt_tokens
         if room < min(need, 256):
             raise ContextOverflow(
@@ -221,7 +241,7 @@ class WholeFileRun:
         self.trajectory.log(
             "action", step=self.current.steps, name="write", arguments={"path": path}, ok=True, chars=len(new)
         )
-        return self.current.verified(self.verify())
+        return self.current.check(self.verify)
 
 
 def _has_closed_block(text: str) -> bool:
