@@ -96,7 +96,7 @@ def test_cli_prints_one_line_without_traceback(good):
         capture_output=True,
         text=True,
     )
-    assert proc.returncode == 1
+    assert proc.returncode == 2  # a model that cannot be loaded is a configuration error
     assert "Traceback" not in proc.stderr
     assert proc.stderr.strip().count("\n") == 0
     assert "truncated" in proc.stderr

@@ -99,7 +99,7 @@ def test_logits_command_takes_a_cache_type(tiny_gguf, tmp_path, kv_type):
 
 def test_generate_refuses_an_unknown_cache_type(tiny_gguf):
     result = runner.invoke(app, ["generate", str(tiny_gguf("f32")), "-p", "x", "--kv-type", "q3"])
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "kv cache type must be one of" in result.output
 
 

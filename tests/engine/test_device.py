@@ -116,7 +116,7 @@ def test_device_gpu_on_this_cpu_build_is_one_clear_line(tiny_gguf):
         text=True,
         timeout=120,
     )
-    assert out.returncode == 1
+    assert out.returncode == 2
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1, out.stderr
     assert "no GPU backend" in lines[0]

@@ -97,7 +97,7 @@ def test_refusal_through_the_cli_is_one_line(tiny_gguf, monkeypatch):
     result = CliRunner().invoke(
         app, ["generate", str(tiny_gguf("f32", **HUGE)), "-p", "hi", "--ctx", str(1 << 20), "-n", "2"]
     )
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert len(lines) == 1
     for part in ("needs", "available", "q8_0"):
@@ -131,6 +131,6 @@ def test_parse_bytes():
 def test_a_malformed_limit_on_the_cli_is_one_line(tiny_gguf, monkeypatch):
     monkeypatch.setenv("PLT_AGENT_MEMORY_LIMIT", "lots")
     result = CliRunner().invoke(app, ["generate", str(tiny_gguf("f32")), "-p", "hi", "-n", "1"])
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "memory limit must look like 8G" in result.output
     assert "Traceback" not in result.output
