@@ -16,6 +16,7 @@ from typing import Any
 import typer
 from rich.console import Console
 
+from plt_agent.commands.common import YES_OPTION
 from plt_agent.display import literal, plural
 
 err = Console(stderr=True)
@@ -38,13 +39,7 @@ def fix(
     model: str = typer.Option(None, "--model", "-M", help="Model spec or store name (default: from config)."),
     max_steps: int = typer.Option(None, "--max-steps", help="Most model calls (default: config, else 30)."),
     mode: str = typer.Option(None, "--mode", help="Action format: auto, tools, text or whole-file."),
-    yes: bool = typer.Option(
-        False,
-        "--yes",
-        "-y",
-        help="Run the model's shell commands without asking. Without it they are asked about in a "
-        "terminal and refused when stdin is not one.",
-    ),
+    yes: bool = YES_OPTION,
     commit: bool = typer.Option(False, "--commit", help="Commit the agent's changes when the fix succeeds."),
     no_git: bool = typer.Option(False, "--no-git", help="Work on a directory that is not a git repository."),
     replay: Path = typer.Option(

@@ -11,6 +11,15 @@ from typing import Any
 
 import typer
 
+# `--yes` of the commands that run the model's shell commands (fix, chat)
+YES_OPTION = typer.Option(
+    False,
+    "--yes",
+    "-y",
+    help="Run the model's shell commands without asking. Without it they are asked about in a "
+    "terminal and refused when stdin is not one.",
+)
+
 
 def group(name: str, help: str, **options: Any) -> typer.Typer:
     """A command group (`plt-agent NAME ...`) that shows its help when called bare."""

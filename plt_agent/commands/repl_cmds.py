@@ -10,7 +10,7 @@ from pathlib import Path
 
 import typer
 
-from plt_agent.commands.common import config_for, load_model_for
+from plt_agent.commands.common import YES_OPTION, config_for, load_model_for
 
 
 def register(app: typer.Typer) -> None:
@@ -26,13 +26,7 @@ def chat(
     wait: bool = typer.Option(
         False, "--wait", help="If another plt-agent run is working in the repository, wait for it."
     ),
-    yes: bool = typer.Option(
-        False,
-        "--yes",
-        "-y",
-        help="Run the model's shell commands without asking. Without it they are asked about in a "
-        "terminal and refused when stdin is not one.",
-    ),
+    yes: bool = YES_OPTION,
 ) -> None:
     """Chat with the model about a repository, in an interactive REPL.
 

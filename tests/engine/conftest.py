@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from engine_helpers import TINY_SHAPE
+from engine_helpers import TINY_SHAPE, llama_layer
 
 # plt-model.md §6.1: a tiny config, with hidden_scale 0.5 so that the CLP path is loud.
 TINY_PLT = {
@@ -38,8 +38,8 @@ def _hf_config(llama: bool = False, **overrides) -> dict:
 def _random_tensors(hf: dict, seed: int = 0) -> dict[str, torch.Tensor]:
     """Random weights with the §2 names: matrices N(0, 0.2^2), norms 1 + N(0, 0.1^2)."""
     gen = torch.Generator().manual_seed(seed)
-    d, f, v = hf["hidden_size"], hf["intermediate_size"], hf["vocab_size"]
-    heads, kv, hd = hf["num_attention_heads"], hf["num_key_value_heads"], hf["head_dim"]
+    d, v = hf["hidden_size"], hf["vocab_size"]
+    heads, hd = hf["num_attention_heads"], hf["head_dim"]
 
     def mat(*shape: int) -> torch.Tensor:
         return 0.2 * torch.randn(*shape, generator=gen)
@@ -54,17 +54,7 @@ def _random_tensors(hf: dict, seed: int = 0) -> dict[str, torch.Tensor]:
     hidden_gate = hf.get("plt_gate_use_hidden_states", True)
     for j in range(hf["num_hidden_layers"]):
         p = f"model.layers.{j}."
-        out |= {
-            p + "input_layernorm.weight": norm(d),
-            p + "self_attn.q_proj.weight": mat(heads * hd, d),
-            p + "self_attn.k_proj.weight": mat(kv * hd, d),
-            p + "self_attn.v_proj.weight": mat(kv * hd, d),
-            p + "self_attn.o_proj.weight": mat(d, heads * hd),
-            p + "post_attention_layernorm.weight": norm(d),
-            p + "mlp.gate_proj.weight": mat(f, d),
-            p + "mlp.up_proj.weight": mat(f, d),
-            p + "mlp.down_proj.weight": mat(d, f),
-        }
+        out |= llama_layer(p, hf, mat, norm)
         if looped:
             out[p + "self_attn.plt_gate.weight"] = mat(heads, d if hidden_gate else hd)
             out[p + "self_attn.plt_gate.bias"] = 0.5 * torch.randn(heads, generator=gen)

@@ -3,6 +3,9 @@ in each mode, the relative error."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 
 from engine import api
@@ -43,3 +46,20 @@ def engine_logits(path, ids, mode: str, **load) -> np.ndarray:
 
 def rel_err(a: np.ndarray, ref: np.ndarray) -> float:
     return float(np.abs(a - ref).max() / np.abs(ref).max())
+
+
+def llama_layer(prefix: str, hf: dict, mat: Callable[..., Any], norm: Callable[[int], Any]) -> dict:
+    """The HF tensors of one Llama-style layer (plt-model.md §2), drawn in this order."""
+    d, f = hf["hidden_size"], hf["intermediate_size"]
+    heads, kv, hd = hf["num_attention_heads"], hf["num_key_value_heads"], hf["head_dim"]
+    return {
+        prefix + "input_layernorm.weight": norm(d),
+        prefix + "self_attn.q_proj.weight": mat(heads * hd, d),
+        prefix + "self_attn.k_proj.weight": mat(kv * hd, d),
+        prefix + "self_attn.v_proj.weight": mat(kv * hd, d),
+        prefix + "self_attn.o_proj.weight": mat(d, heads * hd),
+        prefix + "post_attention_layernorm.weight": norm(d),
+        prefix + "mlp.gate_proj.weight": mat(f, d),
+        prefix + "mlp.up_proj.weight": mat(f, d),
+        prefix + "mlp.down_proj.weight": mat(d, f),
+    }

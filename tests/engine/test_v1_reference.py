@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from engine_helpers import TINY_SHAPE
+from engine_helpers import TINY_SHAPE, llama_layer
 from naive_ops import attention, rotation, tokens
 from naive_ops import norm as norm_
 
@@ -36,8 +36,8 @@ def tiny_v1(**overrides) -> dict:
 def v1_tensors(hf: dict, seed: int = 0) -> dict[str, torch.Tensor]:
     """Random weights under the HF names of §5: the layers of §2 plus model.gate_projections.{j}."""
     gen = torch.Generator().manual_seed(seed)
-    d, f, v = hf["hidden_size"], hf["intermediate_size"], hf["vocab_size"]
-    heads, kv, hd = hf["num_attention_heads"], hf["num_key_value_heads"], hf["head_dim"]
+    d, v = hf["hidden_size"], hf["vocab_size"]
+    heads, hd = hf["num_attention_heads"], hf["head_dim"]
 
     def mat(*shape: int, std: float = 0.2) -> torch.Tensor:
         return std * torch.randn(*shape, generator=gen)
@@ -48,16 +48,8 @@ def v1_tensors(hf: dict, seed: int = 0) -> dict[str, torch.Tensor]:
     out = {"model.embed_tokens.weight": mat(v, d), "model.norm.weight": norm(d), "lm_head.weight": mat(v, d)}
     for j in range(hf["num_hidden_layers"]):
         p = f"model.layers.{j}."
+        out |= llama_layer(p, hf, mat, norm)
         out |= {
-            p + "input_layernorm.weight": norm(d),
-            p + "self_attn.q_proj.weight": mat(heads * hd, d),
-            p + "self_attn.k_proj.weight": mat(kv * hd, d),
-            p + "self_attn.v_proj.weight": mat(kv * hd, d),
-            p + "self_attn.o_proj.weight": mat(d, heads * hd),
-            p + "post_attention_layernorm.weight": norm(d),
-            p + "mlp.gate_proj.weight": mat(f, d),
-            p + "mlp.up_proj.weight": mat(f, d),
-            p + "mlp.down_proj.weight": mat(d, f),
             f"model.gate_projections.{j}.weight": mat(heads, hd, std=0.3),
             f"model.gate_projections.{j}.bias": 0.5 * torch.randn(heads, generator=gen),
         }
