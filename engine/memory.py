@@ -72,6 +72,11 @@ class Budget:
 
 
 def _gib(n: int) -> str:
+    """Bytes as GiB (two decimals under 10 GiB), or MiB / KiB where GiB would read 0.00."""
+    if n < (1 << 20):
+        return f"{n / 1024:.1f} KiB"
+    if n < GIB // 100:
+        return f"{n / (1 << 20):.1f} MiB"
     return f"{n / GIB:.2f} GiB" if n < 10 * GIB else f"{n / GIB:.1f} GiB"
 
 

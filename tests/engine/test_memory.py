@@ -134,3 +134,12 @@ def test_a_malformed_limit_on_the_cli_is_one_line(tiny_gguf, monkeypatch):
     assert result.exit_code == 2
     assert "memory limit must look like 8G" in result.output
     assert "Traceback" not in result.output
+
+
+def test_sizes_in_messages_never_read_zero():
+    from engine.memory import _gib
+
+    assert _gib(1024) == "1.0 KiB"
+    assert _gib(5 << 20) == "5.0 MiB"
+    assert _gib(3 << 30) == "3.00 GiB"
+    assert _gib(64 << 20) == "0.06 GiB"
