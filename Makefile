@@ -62,9 +62,10 @@ ifdef K_X86
 	$(CC) $(KCFLAGS) -mavx2 -mfma -mf16c -c $(KDIR)/mv_avx2.c -o $(KBUILD)/mv_avx2.o
 	$(CC) $(KCFLAGS) $(AVX512) -c $(KDIR)/mv_avx512.c -o $(KBUILD)/mv_avx512.o
 	$(CC) $(KCFLAGS) $(AVX512) -mavx512vnni -DPLTK_VNNI=1 -c $(KDIR)/mv_avx512.c -o $(KBUILD)/mv_avx512vnni.o
-	$(CC) -shared -o $@.tmp $(KBUILD)/pltk.o $(KBUILD)/mv_scalar.o $(KBUILD)/mv_avx2.o $(KBUILD)/mv_avx512.o $(KBUILD)/mv_avx512vnni.o
+	$(CC) $(KCFLAGS) $(AVX512) -c $(KDIR)/attn_avx512.c -o $(KBUILD)/attn_avx512.o
+	$(CC) -shared -o $@.tmp $(KBUILD)/pltk.o $(KBUILD)/mv_scalar.o $(KBUILD)/mv_avx2.o $(KBUILD)/mv_avx512.o $(KBUILD)/mv_avx512vnni.o $(KBUILD)/attn_avx512.o -lm
 else
-	$(CC) -shared -o $@.tmp $(KBUILD)/pltk.o $(KBUILD)/mv_scalar.o
+	$(CC) -shared -o $@.tmp $(KBUILD)/pltk.o $(KBUILD)/mv_scalar.o -lm
 endif
 	mv $@.tmp $@
 

@@ -41,8 +41,8 @@ from engine import ggml
 from engine.arch import PLTConfig, Tensors
 from engine.backend import Weights
 from engine.errors import EngineError
-from engine.loopkernels import GGML, Kernels
-from engine.state import State
+from engine.loopkernels import ATTN_SCRATCH, GGML, Kernels
+from engine.state import BLOCK_KV_TYPES, State
 
 GRAPH_NODES = 16384
 WIDEN_BLOCK_CACHE_AT = 2  # prefill chunks this long read a q8_0 cache widened to F32
@@ -199,7 +199,7 @@ class GraphBuilder:
             vs = v.contents
             span = o.view_2d(v, n_kv, st.kv_dim, vs.nb[1], 0)
             return self._cache_view(k, n_kv), self._heads(o.cont(o.transpose(span)))
-        if not self._decoding and n_queries >= WIDEN_BLOCK_CACHE_AT:
+        if not self._decoding and n_queries >= WIDEN_BLOCK_CACHE_AT and st.kv_type_name in BLOCK_KV_TYPES:
             ks, vs = k.contents, v.contents
             k_rows = o.cast(o.view_2d(k, st.kv_dim, n_kv, ks.nb[1], 0), ggml.TYPE_F32)
             v_rows = o.cast(o.view_2d(v, st.kv_dim, n_kv, vs.nb[1], 0), ggml.TYPE_F32)
@@ -209,12 +209,41 @@ class GraphBuilder:
     def _attend_global(self, j: int, q: Tensor, n_kv: int, mask: Tensor) -> Tensor:
         """q [d, H, n] against layer j's global cache -> [d, H, n] (which kernel: module doc)."""
         n = q.contents.ne[2]
+        if n < FA_TILE:
+            ours = self._attend_ours(j, q, mask)
+            if ours is not None:
+                return ours
         if self._decoding and self.st.v_trans:
             return self._attend_step(j, q, n_kv, mask)
         if self._products(n):
             return self._attend_products(j, q, n_kv, mask)
         k, v = self._global_kv(j, n_kv, n)
         return self._attend(q, k, v, mask)
+
+    def _attend_ours(self, j: int, q: Tensor, mask: Tensor) -> Tensor | None:
+        """q [d, H, n] against layer j's global cache through libpltk's attention (each slice of
+        as many queries as one call takes reads the cache once), or None where it does not apply.
+        A decode step's rows share mask row 0; a chunk's query i has row i."""
+        o, c, ms = self._o, self.cfg, mask.contents
+        n = q.contents.ne[2]
+        per = max(1, ATTN_SCRATCH // (c.num_heads // c.num_kv_heads * c.head_dim))
+        out = None
+        for first in range(0, n, per):
+            count = min(per, n - first)
+            rows = o.view_2d(
+                mask,
+                ms.ne[0],
+                1 if self._decoding else count,
+                ms.nb[1],
+                0 if self._decoding else first * ms.nb[1],
+            )
+            part = self.kernels.attend(
+                o.ctx, self._slice3(q, first, count), self.st.k[j], self.st.v[j], rows, self.scale
+            )
+            if part is None:
+                return None
+            out = part if out is None else o.concat(out, part, 2)
+        return out
 
     def _products(self, n_queries: int) -> bool:
         """Whether a chunk of n queries reads the global cache through `_attend_products` (else
@@ -441,12 +470,14 @@ class GraphBuilder:
         gates = self._gate(j, self._rows(r, 1, L - 1), self._slice3(q, 1, L - 1), L - 1)  # [1, H, L-1]
         for loop in range(1, L):
             ring_k, ring_v = st.ring_k[loop - 1][j], st.ring_v[loop - 1][j]  # [Hkv*d, K]
-            loc = self._attend(  # [d, H, 1] over the K ring keys
-                self._slice3(q, loop, 1),
-                self._cache_view(ring_k, c.local_keys),
-                self._cache_view(ring_v, c.local_keys),
-                inputs.mask_local,
-            )
+            q_l = self._slice3(q, loop, 1)
+            loc = self.kernels.attend(o.ctx, q_l, ring_k, ring_v, inputs.mask_local, self.scale)
+            if loc is None:  # [d, H, 1] over the K ring keys
+                k_ring, v_ring = (
+                    self._cache_view(ring_k, c.local_keys),
+                    self._cache_view(ring_v, c.local_keys),
+                )
+                loc = self._attend(q_l, k_ring, v_ring, inputs.mask_local)
             rows.append(self._mix(self._slice3(gates, loop - 1, 1), self._slice3(glob, loop, 1), loc))
         att = rows[0]
         for row in rows[1:]:

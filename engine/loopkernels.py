@@ -36,7 +36,7 @@ CHOICES = ("auto", "ggml", "loop")
 ISAS = ("scalar", "avx2", "avx512", "avx512vnni")  # libpltk's order
 TYPES = frozenset({ggml.TYPE_Q4_K, ggml.TYPE_Q6_K, ggml.TYPE_Q8_0, ggml.TYPE_Q4_0})
 MAX_ROWS = 4
-ABI = 2
+ABI = 3
 LIB_NAME = "libpltk.so"
 
 log = logging.getLogger("engine.kernels")
@@ -63,6 +63,8 @@ class _Lib:
         d.pltk_code.argtypes = [C.c_int, C.c_int, C.c_int]
         d.pltk_act_bytes.restype = C.c_int64
         d.pltk_act_bytes.argtypes = [C.c_ssize_t, C.c_int64, C.c_int]
+        d.pltk_attn_code.restype = C.c_ssize_t
+        d.pltk_attn_code.argtypes = [C.c_float]
         if d.pltk_abi() != ABI:
             raise EngineError(f"{path} is from another version of plt-agent: run `make install`")
         self._check_layout(path)
@@ -70,6 +72,8 @@ class _Lib:
         self.best = d.pltk_init(_from_float(g, ggml.TYPE_Q8_K), _from_float(g, ggml.TYPE_Q8_0))
         self.quantize_op = C.cast(d.pltk_quantize_op, C.c_void_p).value
         self.matvec_op = C.cast(d.pltk_matvec_op, C.c_void_p).value
+        self.attn_partial_op = C.cast(d.pltk_attn_partial_op, C.c_void_p).value
+        self.attn_merge_op = C.cast(d.pltk_attn_merge_op, C.c_void_p).value
 
     def _check_layout(self, path: Path) -> None:
         got = (C.c_size_t * 5)()
@@ -84,6 +88,9 @@ class _Lib:
 
     def act_bytes(self, code: int, k: int, rows: int) -> int:
         return int(self.dll.pltk_act_bytes(code, k, rows))
+
+    def attn_code(self, scale: float) -> int:
+        return int(self.dll.pltk_attn_code(scale))
 
 
 def _from_float(g, gtype: int) -> int:  # noqa: ANN001 - ggml library
@@ -177,6 +184,76 @@ class Kernels:
             ggml.N_TASKS_MAX,
             lib.code(isa, gtype, slot),
         )
+
+    def attends(self, kv_type: int) -> bool:
+        """Whether `attend` takes a cache of this ggml type (then it wants V as position rows)."""
+        return self.name == "loop" and self.isa in ("avx512", "avx512vnni") and kv_type == ggml.TYPE_F16
+
+    def attend(
+        self, ctx: int, q: C._Pointer, k: C._Pointer, v: C._Pointer, mask: C._Pointer, scale: float
+    ) -> C._Pointer | None:
+        """softmax(scale q.k + mask) v for a few query rows, or None where ours do not apply
+        (ggml's ops then): q F32 [d, H, n]; k and v F16 caches [Hkv d, >= n_kv] of position
+        rows; mask F16 [n_kv, 1 or >= n] (one row shared, or a row per query row).
+        -> F32 [d, H, n]."""
+        qs, ks, vs, ms = q.contents, k.contents, v.contents, mask.contents
+        if not self.attends(ks.type):
+            return None
+        d, heads, rows, n_kv = int(qs.ne[0]), int(qs.ne[1]), int(qs.ne[2]), int(ms.ne[0])
+        hkv = int(ks.ne[0]) // d if d else 0
+        if not (
+            qs.type == ggml.TYPE_F32
+            and qs.nb[0] == 4
+            and qs.ne[3] == 1
+            and vs.type == ms.type == ggml.TYPE_F16
+            and d % 16 == 0
+            and 0 < d <= ATTN_MAX_D
+            and hkv > 0
+            and ks.ne[0] == vs.ne[0] == hkv * d
+            and heads % hkv == 0
+            and ks.ne[1] >= n_kv
+            and vs.ne[1] >= n_kv
+            and (ms.ne[1] == 1 or ms.ne[1] >= rows)
+        ):
+            return None
+        cols = heads // hkv * rows
+        if cols * d > ATTN_SCRATCH or cols * 16 > ATTN_SCRATCH:
+            return None
+        lib = _library()
+        assert isinstance(lib, _Lib)
+        code = lib.attn_code(scale)
+        if not code:
+            return None
+        g = ggml.lib()
+        chunks = attn_chunks(n_kv, hkv, cols)
+        part = g.ggml_custom_4d(
+            ctx, ggml.TYPE_F32, cols * (d + 2), hkv * chunks, 1, 1, (ggml.T * 4)(q, k, v, mask), 4,
+            lib.attn_partial_op, ggml.N_TASKS_MAX, code,
+        )  # fmt: skip
+        return g.ggml_custom_4d(
+            ctx,
+            ggml.TYPE_F32,
+            d,
+            heads,
+            rows,
+            1,
+            (ggml.T * 1)(part),
+            1,
+            lib.attn_merge_op,
+            ggml.N_TASKS_MAX,
+            code,
+        )
+
+
+ATTN_SCRATCH = 8192  # libpltk's PLTK_ATTN_SCRATCH: floats of a work item's queries and scores
+ATTN_MAX_D = 256
+ATTN_ITEMS = 8  # work items a step's attention is split into at least (threads to keep busy)
+
+
+def attn_chunks(n_kv: int, hkv: int, cols: int) -> int:
+    """Key spans per KV head: enough for ATTN_ITEMS items, each span's scores within the scratch."""
+    longest = ATTN_SCRATCH // cols // 16 * 16  # a multiple of 16: spans of n_kv / chunks fit
+    return max(1, min(max(-(-n_kv // longest), -(-ATTN_ITEMS // hkv)), -(-n_kv // 16)))
 
 
 GGML = Kernels("ggml", reason="requested")

@@ -31,7 +31,7 @@ from engine.backend import Backend, Weights
 from engine.errors import EngineError
 from engine.graph import GraphBuilder, Plan
 from engine.loopkernels import GGML, Kernels
-from engine.state import State, cache_bytes, check_kv_type
+from engine.state import KV_TYPES, State, cache_bytes, check_kv_type
 
 GIB = 1 << 30
 CONTEXT_STEP = 256  # contexts suggested or chosen are multiples of this
@@ -126,7 +126,8 @@ def compute_bytes(
     """The compute buffer the runtime's graphs need at span n_ctx (with these weight kernels),
     without allocating it."""
     g = ggml.lib()
-    probe = State(cfg, backend, n_ctx, kv_type, loops, allocate=False)
+    v_rows = kernels.attends(KV_TYPES[kv_type])
+    probe = State(cfg, backend, n_ctx, kv_type, loops, allocate=False, v_rows=v_rows)
     try:
         builder = GraphBuilder(cfg, weights, probe, kernels)
         sizes = []

@@ -29,7 +29,7 @@ from engine.gguf_file import ModelFile, with_context
 from engine.graph import Built, GraphBuilder, Plan
 from engine.loopkernels import select as select_kernels
 from engine.memory import Budget, Planner
-from engine.state import State, check_kv_type
+from engine.state import KV_TYPES, State, check_kv_type
 
 NEG_INF = np.float16(-np.inf)
 DECODE_MODES = ("fused", "serial")
@@ -82,7 +82,8 @@ class Runner:
             self._close_weights()
             raise
         self.n_ctx = self.config.context_length
-        self.state = State(self.config, self.backend, self.n_ctx, kv_type, loops)
+        v_rows = self.kernels.attends(KV_TYPES[kv_type])  # libpltk's attention reads V as rows
+        self.state = State(self.config, self.backend, self.n_ctx, kv_type, loops, v_rows=v_rows)
         self.builder = GraphBuilder(self.config, self.weights, self.state, self.kernels)
         self._graphs: OrderedDict[Plan, Built] = OrderedDict()
         # one compute buffer for every graph: graphs run one at a time, so a graph's tensors are

@@ -90,14 +90,17 @@ class State:
         loops: int | None = None,
         *,
         allocate: bool = True,
+        v_rows: bool = False,
     ):
         """`allocate=False` makes a probe: tensors with shapes and a placeholder data address that
-        is never dereferenced, so graphs over it can be sized (engine.memory) without the memory."""
+        is never dereferenced, so graphs over it can be sized (engine.memory) without the memory.
+        `v_rows` keeps an f16/f32 global V as position rows too (for attention kernels that read
+        V so, engine.loopkernels)."""
         check_kv_type(cfg, kv_type)
         self.g = g = ggml.lib()
         self.cfg, self.n_ctx, self.kv_type = cfg, n_ctx, KV_TYPES[kv_type]
         self.kv_type_name = kv_type
-        self.v_trans = kv_type not in BLOCK_KV_TYPES  # global V as [n_ctx] rows per channel
+        self.v_trans = kv_type not in BLOCK_KV_TYPES and not v_rows  # V as [n_ctx] rows per channel
         self.loops = loops or cfg.loops
         self.slots = cfg.local_keys  # W + 1
         self.kv_dim = kv_dim = cfg.num_kv_heads * cfg.head_dim

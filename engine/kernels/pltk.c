@@ -15,12 +15,14 @@
  * The ggml_tensor struct below mirrors ggml 0.25.3; the Python side compares pltk_layout()
  * with its own declaration before using any op.
  */
+#include <math.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "pltk.h"
 
-#define PLTK_ABI 2
+#define PLTK_ABI 3
 #define SLOTS 8       /* weights sharing one packed buffer with dynamic chunks (more: static) */
 #define HEADER 64     /* bytes of counters before the packed rows */
 #define CHUNK_BYTES 65536 /* weight bytes per chunk, at least */
@@ -176,5 +178,76 @@ void pltk_matvec_op(struct ggml_tensor *dst, int ith, int nth, void *userdata) {
     for (int64_t c = ith; c < chunks; c = nth + __atomic_fetch_add(counter, 1, __ATOMIC_RELAXED)) {
         const int64_t i0 = c * per, i1 = i0 + per < n ? i0 + per : n;
         rows_of(kern, w, dst, &acts, i0, i1);
+    }
+}
+
+/* ---- decode attention ---------------------------------------------------------------------- */
+/* Two ops (attn_avx512.c has the algorithm): partial, dst = F32 [cols (d + 2), hkv nchunks]
+   from q, k, v, mask (srcs 0-3); merge, dst = F32 [d, H, L] from the partial. Their userdata
+   carries the softmax scale's bits; 0 when this CPU (or build) has no AVX-512. */
+
+intptr_t pltk_attn_code(float scale) {
+#if PLTK_X86
+    if (g_best >= ISA_AVX512) {
+        uint32_t bits;
+        memcpy(&bits, &scale, 4);
+        return (intptr_t)(((uint64_t)bits << 8) | 1);
+    }
+#endif
+    (void)scale;
+    return 0;
+}
+
+static float code_scale(void *userdata) {
+    const uint32_t bits = (uint32_t)((uint64_t)(intptr_t)userdata >> 8);
+    float scale;
+    memcpy(&scale, &bits, 4);
+    return scale;
+}
+
+void pltk_attn_partial_op(struct ggml_tensor *dst, int ith, int nth, void *userdata) {
+#if PLTK_X86
+    const struct ggml_tensor *q = dst->src[0], *k = dst->src[1], *v = dst->src[2], *mask = dst->src[3];
+    pltk_attn_args a = {
+        .q = q->data, .k = k->data, .v = v->data,
+        .q_nb1 = q->nb[1], .q_nb2 = q->nb[2], .k_nb1 = k->nb[1], .v_nb1 = v->nb[1],
+        .mask = mask->data, .mask_row = mask->ne[1] > 1 ? mask->nb[1] / 2 : 0,
+        .d = (int)q->ne[0], .H = (int)q->ne[1], .L = (int)q->ne[2], .hkv = (int)(k->ne[0] / q->ne[0]),
+        .n_kv = (int)mask->ne[0], .scale = code_scale(userdata),
+        .part = dst->data, .part_nb1 = dst->nb[1],
+    };
+    a.nchunks = (int)(dst->ne[1] / a.hkv);
+    for (int item = ith; item < (int)dst->ne[1]; item += nth) pltk_attn_partial_avx512(&a, item);
+#else
+    (void)dst, (void)ith, (void)nth, (void)userdata;
+#endif
+}
+
+void pltk_attn_merge_op(struct ggml_tensor *dst, int ith, int nth, void *userdata) {
+    (void)userdata;
+    const struct ggml_tensor *part = dst->src[0];
+    const int d = (int)dst->ne[0], H = (int)dst->ne[1], L = (int)dst->ne[2];
+    const int cols = (int)(part->ne[0] / (d + 2)), group = cols / L, hkv = H / group;
+    const int nchunks = (int)(part->ne[1] / hkv), pairs = hkv * cols;
+    for (int t = ith; t < pairs; t += nth) {
+        const int h = t / cols, c = t % cols, l = c / group, g = c % group;
+        float *out = (float *)((char *)dst->data + (size_t)l * dst->nb[2] + (size_t)(h * group + g) * dst->nb[1]);
+        const float *item0 = (const float *)((const char *)part->data + (size_t)h * nchunks * part->nb[1]);
+        float m = -INFINITY, sum = 0.0f;
+        for (int i = 0; i < nchunks; i++) {
+            const float mi = ((const float *)((const char *)item0 + (size_t)i * part->nb[1]))[c];
+            m = mi > m ? mi : m;
+        }
+        for (int ch = 0; ch < d; ch++) out[ch] = 0.0f;
+        if (m == -INFINITY) continue;
+        for (int i = 0; i < nchunks; i++) {
+            const float *it = (const float *)((const char *)item0 + (size_t)i * part->nb[1]);
+            if (it[c] == -INFINITY) continue;
+            const float w = expf(it[c] - m), *o = it + 2 * cols + (size_t)c * d;
+            sum += w * it[cols + c];
+            for (int ch = 0; ch < d; ch++) out[ch] += w * o[ch];
+        }
+        const float inv = 1.0f / sum;
+        for (int ch = 0; ch < d; ch++) out[ch] *= inv;
     }
 }

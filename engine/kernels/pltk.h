@@ -127,4 +127,29 @@ static inline void pltk_q4k_scales64(const uint8_t s[12], uint64_t *sc, uint64_t
 
 static inline size_t pltk_round64(size_t n) { return (n + 63) & ~(size_t)63; }
 
+/* ---- decode attention (attn_avx512.c) ---------------------------------------------------- */
+/* One decode step's query rows against one layer's F16 cache. q: F32 [d, H, L] (row of query
+   head hq of loop row l at q + l q_nb2 + hq q_nb1); k: rows are positions, KV head h at
+   element h d; v: the same; mask: F16, row l (mask_row values apart) for the query rows of
+   loop row (or chunk position) l. part: per work item
+   (KV head h = item / nchunks, span item % nchunks), m[cols], l[cols], o[cols][d]. */
+#define PLTK_ATTN_SCRATCH 8192 /* floats: cols * d and cols * span (rounded to 16) at most */
+#define PLTK_ATTN_MAX_D 256
+
+typedef struct {
+    const char *q, *k, *v;
+    size_t q_nb1, q_nb2, k_nb1, v_nb1;
+    const uint16_t *mask;
+    size_t mask_row;
+    int d, H, L, hkv, n_kv, nchunks;
+    float scale;
+    char *part;
+    size_t part_nb1;
+} pltk_attn_args;
+
+/* keys per work item: n_kv over nchunks, rounded up to 16 */
+static inline int pltk_attn_span(int n_kv, int nchunks) { return ((n_kv + nchunks - 1) / nchunks + 15) & ~15; }
+
+void pltk_attn_partial_avx512(const pltk_attn_args *a, int item);
+
 #endif

@@ -198,7 +198,7 @@ def test_a_graph_that_is_not_a_ggml_graph_is_left_alone():
 
 
 def test_unsupported_nodes_names_each_rejected_op_once(tiny_gguf):
-    with api.load(tiny_gguf("f16"), n_ctx=64, threads=1) as m:
+    with api.load(tiny_gguf("f16"), n_ctx=64, threads=1, kernels="ggml") as m:  # ggml's attention ops
         graph = m.runner._graph(Plan("decode", 1, 64)).graph
         assert m.runner.backend.unsupported(graph) == []  # the CPU runs everything
         g = ggml.lib()
@@ -222,7 +222,7 @@ def _device_path_runner(path, monkeypatch=None, unsupported=None):  # noqa: ANN0
 
 def test_the_device_path_uploads_weights_and_computes_the_same_logits(tiny_gguf):
     path = tiny_gguf("f16")
-    with api.load(path, n_ctx=64, threads=1) as m:
+    with api.load(path, n_ctx=64, threads=1, kernels="ggml") as m:  # what a GPU backend runs
         want_prefill = m.runner.prefill(IDS, chunk=7, all_logits=True)
         m.runner.reset()
         want_decode = np.stack([m.runner.decode(t) for t in IDS])

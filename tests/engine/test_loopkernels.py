@@ -24,6 +24,7 @@ pytestmark = pytest.mark.skipif(loopkernels.best_isa() is None, reason="libpltk.
 TYPES = {"q4_k": ggml.TYPE_Q4_K, "q6_k": ggml.TYPE_Q6_K, "q8_0": ggml.TYPE_Q8_0, "q4_0": ggml.TYPE_Q4_0}
 SHAPES = [(37, 512), (129, 1280), (5, 256), (300, 2560)]  # (weight rows n, values per row k)
 Q0_SHAPES = [(37, 32), (65, 96), (3, 160), (9, 192), (130, 2080)]  # block counts 4q+1, +2, +3
+LONG_ROWS = [(19, 6944)]  # 54 quads + 1 block: packed rows of 10 KB each
 
 
 def _isas() -> list[str]:
@@ -117,7 +118,7 @@ def test_k_quant_kernels_match_ggml_mul_mat(name):
 
 @pytest.mark.parametrize("name", ["q8_0", "q4_0"])
 def test_32_value_kernels_match_ggml_mul_mat(name):
-    _check(name, Q0_SHAPES + SHAPES[:2])
+    _check(name, Q0_SHAPES + SHAPES[:2] + LONG_ROWS)
 
 
 def test_weights_sharing_one_quantized_input_each_get_their_rows():
