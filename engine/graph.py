@@ -21,7 +21,10 @@ size, d head_dim, H query heads, Hkv KV heads, F FFN width, V vocabulary, n the 
 tokens, L loops, n_kv the padded global span, K = W+1 local keys (`cfg.local_keys`).
 
 Attention over the global cache (the part that grows with the context):
-- decode and short chunks, f16/f32 cache: matrix-vector products and a softmax, K·q then
+- decode and chunks below FA_TILE queries, f16 cache, loop kernels with AVX-512: libpltk's
+  attention (`Kernels.attend`): each KV head's keys and values are read once for all the
+  query rows of a call (the L loop rows of a step; a chunk in slices), V kept as position rows;
+- otherwise, decode and short chunks, f16/f32 cache: matrix-vector products and a softmax, K·q then
   V^T·p over the transposed V (ggml's flash-attention kernel walks the keys one at a time
   per query head with a scalar expf each: at 8k positions it was 55% of a SmolLM2 decode
   step; README, Performance);

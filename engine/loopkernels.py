@@ -187,15 +187,15 @@ class Kernels:
 
     def attends(self, kv_type: int) -> bool:
         """Whether `attend` takes a cache of this ggml type (then it wants V as position rows)."""
-        return self.name == "loop" and self.isa in ("avx512", "avx512vnni") and kv_type == ggml.TYPE_F16
+        return self.name == "loop" and self.isa in ("avx512", "avx512vnni") and kv_type in ATTN_CACHE_TYPES
 
     def attend(
         self, ctx: int, q: C._Pointer, k: C._Pointer, v: C._Pointer, mask: C._Pointer, scale: float
     ) -> C._Pointer | None:
         """softmax(scale q.k + mask) v for a few query rows, or None where ours do not apply
-        (ggml's ops then): q F32 [d, H, n]; k and v F16 caches [Hkv d, >= n_kv] of position
-        rows; mask F16 [n_kv, 1 or >= n] (one row shared, or a row per query row).
-        -> F32 [d, H, n]."""
+        (ggml's ops then): q F32 [d, H, n]; k and v caches [Hkv d, >= n_kv] of position rows,
+        both F16 or both Q8_0; mask F16 [n_kv, 1 or >= n] (one row shared, or a row per query
+        row). -> F32 [d, H, n]."""
         qs, ks, vs, ms = q.contents, k.contents, v.contents, mask.contents
         if not self.attends(ks.type):
             return None
@@ -205,8 +205,9 @@ class Kernels:
             qs.type == ggml.TYPE_F32
             and qs.nb[0] == 4
             and qs.ne[3] == 1
-            and vs.type == ms.type == ggml.TYPE_F16
-            and d % 16 == 0
+            and vs.type == ks.type
+            and ms.type == ggml.TYPE_F16
+            and d % (32 if ks.type == ggml.TYPE_Q8_0 else 16) == 0
             and 0 < d <= ATTN_MAX_D
             and hkv > 0
             and ks.ne[0] == vs.ne[0] == hkv * d
@@ -245,6 +246,7 @@ class Kernels:
         )
 
 
+ATTN_CACHE_TYPES = frozenset({ggml.TYPE_F16, ggml.TYPE_Q8_0})  # what libpltk's attention reads
 ATTN_SCRATCH = 8192  # libpltk's PLTK_ATTN_SCRATCH: floats of a work item's queries and scores
 ATTN_MAX_D = 256
 ATTN_ITEMS = 8  # work items a step's attention is split into at least (threads to keep busy)

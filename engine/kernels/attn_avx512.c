@@ -1,4 +1,4 @@
-/* Attention of a few query rows over an F16 KV cache (AVX-512): every query row of a decode
+/* Attention of a few query rows over an F16 or Q8_0 KV cache (AVX-512): every query row of a decode
  * step (the L loops' rows at one position) or of a short chunk, each KV head's group of query
  * heads, against one layer's cache, reading each cached key and value ONCE for all of them.
  *
@@ -56,29 +56,41 @@ ALWAYS __mmask16 tail_mask(int left) { return left >= 16 ? (__mmask16)0xffff : (
 
 ALWAYS __m512 ld_h(const uint16_t *p) { return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)p)); }
 
-/* o[t][16 b .. 16 b + 16 NB) += sum over live keys p of e[t][p] v_p, for NC columns */
+/* values 16 j .. 16 j + 15 of a head's row of the cache: F16, or (Q8) Q8_0 blocks */
+ALWAYS __m512 ld16(const char *row, int j, const int Q8) {
+    if (!Q8) return ld_h((const uint16_t *)row + 16 * j);
+    const blk_q8_0 *b = (const blk_q8_0 *)row + j / 2;
+    const __m512 v = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(b->qs + 16 * (j & 1)))));
+    return _mm512_mul_ps(v, _mm512_set1_ps(_cvtsh_ss(b->d)));
+}
+
+/* bytes of d values of a cache row, and where KV head h starts in it */
+ALWAYS size_t head_bytes(int d, const int Q8) { return Q8 ? (size_t)(d / 32) * sizeof(blk_q8_0) : (size_t)2 * d; }
+
+/* o[t][16 (b0 + b)] for b < NB = sum over live keys p of e[t][p] v_p, for NC columns; v is
+   the head's start in the row of the span's first key */
 ALWAYS void ev_tile(const char *v, size_t v_nb1, const uint8_t *live, int n, const float *e, int stride, float *o,
-                    int d, const int NC, const int NB) {
+                    int d, int b0, const int NC, const int NB, const int Q8) {
     __m512 acc[V_COLS][4];
     UNROLLED (int t = 0; t < NC; t++) UNROLLED (int b = 0; b < NB; b++) acc[t][b] = _mm512_setzero_ps();
     for (int p = 0; p < n; p++) {
         if (!live[p]) continue;
-        const uint16_t *vr = (const uint16_t *)(v + (size_t)p * v_nb1);
-        UNROLLED (int b = 0; b < NB; b += 2) _mm_prefetch((const char *)(vr + 16 * b) + 4 * v_nb1, _MM_HINT_T0);
+        const char *vr = v + (size_t)p * v_nb1;
+        UNROLLED (int b = 0; b < NB; b += 2) _mm_prefetch(vr + head_bytes(16 * (b0 + b), Q8) + 4 * v_nb1, _MM_HINT_T0);
         __m512 vv[4];
-        UNROLLED (int b = 0; b < NB; b++) vv[b] = ld_h(vr + 16 * b);
+        UNROLLED (int b = 0; b < NB; b++) vv[b] = ld16(vr, b0 + b, Q8);
         UNROLLED (int t = 0; t < NC; t++) {
             const __m512 w = _mm512_set1_ps(e[t * stride + p]);
             UNROLLED (int b = 0; b < NB; b++) acc[t][b] = _mm512_fmadd_ps(w, vv[b], acc[t][b]);
         }
     }
-    UNROLLED (int t = 0; t < NC; t++) UNROLLED (int b = 0; b < NB; b++) _mm512_storeu_ps(o + t * d + 16 * b, acc[t][b]);
+    UNROLLED (int t = 0; t < NC; t++) UNROLLED (int b = 0; b < NB; b++) _mm512_storeu_ps(o + t * d + 16 * (b0 + b), acc[t][b]);
 }
 
-static void ev_some(const char *v, size_t v_nb1, const uint8_t *live, int n, const float *e, int stride, float *o,
-                    int d, int nc, int nb) {
+ALWAYS void ev_some(const char *v, size_t v_nb1, const uint8_t *live, int n, const float *e, int stride, float *o,
+                    int d, int b0, int nc, int nb, const int Q8) {
     switch (nc * 4 + nb - 1) {
-#define EV(NC, NB) case NC * 4 + NB - 1: ev_tile(v, v_nb1, live, n, e, stride, o, d, NC, NB); break;
+#define EV(NC, NB) case NC * 4 + NB - 1: ev_tile(v, v_nb1, live, n, e, stride, o, d, b0, NC, NB, Q8); break;
 #define EV4(NC) EV(NC, 1) EV(NC, 2) EV(NC, 3) EV(NC, 4)
     EV4(1) EV4(2) EV4(3) EV4(4) EV4(5) EV4(6)
 #undef EV4
@@ -87,11 +99,12 @@ static void ev_some(const char *v, size_t v_nb1, const uint8_t *live, int n, con
     }
 }
 
-void pltk_attn_partial_avx512(const pltk_attn_args *a, int item) {
+ALWAYS void partial(const pltk_attn_args *a, int item, const int Q8) {
     const int d = a->d, group = a->H / a->hkv, cols = group * a->L, dv = d / 16;
     const int h = item / a->nchunks, ci = item % a->nchunks;
     const int span = pltk_attn_span(a->n_kv, a->nchunks);
     const int p0 = ci * span, p1 = p0 + span < a->n_kv ? p0 + span : a->n_kv, n = p1 > p0 ? p1 - p0 : 0;
+    const size_t hb = head_bytes(d, Q8), h0 = (size_t)h * hb; /* a head's bytes in a row, its start */
     float *mo = (float *)(a->part + (size_t)item * a->part_nb1), *lo = mo + cols, *o = lo + cols;
     _Alignas(64) float qs[PLTK_ATTN_SCRATCH];
     _Alignas(64) float s[PLTK_ATTN_SCRATCH];
@@ -110,9 +123,9 @@ void pltk_attn_partial_avx512(const pltk_attn_args *a, int item) {
     for (int p = 0; p < n; p += 4) {
         const int nk = n - p < 4 ? n - p : 4;
         for (int t = 8; t < 12 && p + t < n; t++) /* rows two blocks ahead (rows are far apart): */
-            for (int j = 0; j < 2 * d; j += 64) { /* their K now, their V for the pass below */
-                _mm_prefetch(a->k + (size_t)(p0 + p + t) * a->k_nb1 + 2 * h * d + j, _MM_HINT_T0);
-                _mm_prefetch(a->v + (size_t)(p0 + p + t) * a->v_nb1 + 2 * h * d + j, _MM_HINT_T1);
+            for (size_t j = 0; j < hb; j += 64) { /* their K now, their V for the pass below */
+                _mm_prefetch(a->k + (size_t)(p0 + p + t) * a->k_nb1 + h0 + j, _MM_HINT_T0);
+                _mm_prefetch(a->v + (size_t)(p0 + p + t) * a->v_nb1 + h0 + j, _MM_HINT_T1);
             }
         _Alignas(16) float mask[PLTK_ATTN_SCRATCH / 16][4]; /* per row */
         int any = 0;
@@ -124,9 +137,9 @@ void pltk_attn_partial_avx512(const pltk_attn_args *a, int item) {
             }
             if (t < nk) live[p + t] = (uint8_t)on;
             any |= on;
-            const uint16_t *kr = (const uint16_t *)(a->k + (size_t)(p0 + p + t) * a->k_nb1) + h * d;
+            const char *kr = a->k + (size_t)(p0 + p + t) * a->k_nb1 + h0;
             for (int j = 0; j < dv; j++)
-                _mm512_store_ps(kf + t * PLTK_ATTN_MAX_D + 16 * j, on ? ld_h(kr + 16 * j) : _mm512_setzero_ps());
+                _mm512_store_ps(kf + t * PLTK_ATTN_MAX_D + 16 * j, on ? ld16(kr, j, Q8) : _mm512_setzero_ps());
         }
         if (!any) {
             for (int c = 0; c < cols; c++) _mm_storeu_ps(s + c * stride + p, _mm_set1_ps(-INFINITY));
@@ -162,12 +175,19 @@ void pltk_attn_partial_avx512(const pltk_attn_args *a, int item) {
         lo[c] = _mm512_reduce_add_ps(sum);
     }
     /* values: tiles of up to V_COLS columns x 64 channels, the span's V rows in cache */
-    const char *v = a->v + (size_t)p0 * a->v_nb1 + (size_t)2 * h * d;
+    const char *v = a->v + (size_t)p0 * a->v_nb1 + h0;
     const int passes = (cols + V_COLS - 1) / V_COLS;
     for (int i = 0, c = 0; i < passes; i++) {
         const int nc = (cols - c) / (passes - i);
         for (int b = 0; b < dv; b += 4)
-            ev_some(v + 32 * b, a->v_nb1, live, n, s + c * stride, stride, o + c * d + 16 * b, d, nc, dv - b < 4 ? dv - b : 4);
+            ev_some(v, a->v_nb1, live, n, s + c * stride, stride, o + c * d, d, b, nc, dv - b < 4 ? dv - b : 4, Q8);
         c += nc;
     }
+}
+
+void pltk_attn_partial_avx512(const pltk_attn_args *a, int item) {
+    if (a->q8)
+        partial(a, item, 1);
+    else
+        partial(a, item, 0);
 }

@@ -334,6 +334,10 @@ ALWAYS void q80_quad(const uint8_t *x0, const uint8_t *const aq[PLTK_MAX_ROWS], 
     }
 }
 
+/* Software prefetch only with 2+ rows: for one row it cost Q8_0 4-7% (the 1.5 GB model's
+   single-loop step, 5 A/B pairs of processes, each timing ours and ggml's interleaved: ours /
+   ggml's speed 0.93-1.09, median 0.98, with it; 1.02-1.05 without), where Q4_K at LoopCoder-V2's
+   shape gains from it even with one row (1.03 and 1.06 with, 0.92 and 0.97 without). */
 ALWAYS void q80_rows(const uint8_t *w, size_t row_bytes, int64_t n, const pltk_acts *a,
                      float *const dst[PLTK_MAX_ROWS], const int L) {
     const int64_t nb = a->k / 32, nq = nb / 4;
@@ -348,7 +352,8 @@ ALWAYS void q80_rows(const uint8_t *w, size_t row_bytes, int64_t n, const pltk_a
             aq[r] = a->act[r];
         }
         for (int64_t q = 0; q < nq; q++) {
-            PLTK_PREFETCH_BLOCK(x, 4 * bsz);
+            if (L > 1) /* one row keeps up with the hardware prefetchers alone (see below) */
+                PLTK_PREFETCH_BLOCK(x, 4 * bsz);
             q80_quad(x, aq, accf, L);
             x += 4 * bsz;
             ROWS (int r = 0; r < L; r++) aq[r] += 192;

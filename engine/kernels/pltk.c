@@ -214,7 +214,7 @@ void pltk_attn_partial_op(struct ggml_tensor *dst, int ith, int nth, void *userd
         .mask = mask->data, .mask_row = mask->ne[1] > 1 ? mask->nb[1] / 2 : 0,
         .d = (int)q->ne[0], .H = (int)q->ne[1], .L = (int)q->ne[2], .hkv = (int)(k->ne[0] / q->ne[0]),
         .n_kv = (int)mask->ne[0], .scale = code_scale(userdata),
-        .part = dst->data, .part_nb1 = dst->nb[1],
+        .part = dst->data, .part_nb1 = dst->nb[1], .q8 = k->type == PLTK_Q8_0,
     };
     a.nchunks = (int)(dst->ne[1] / a.hkv);
     for (int item = ith; item < (int)dst->ne[1]; item += nth) pltk_attn_partial_avx512(&a, item);

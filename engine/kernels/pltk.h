@@ -128,7 +128,7 @@ static inline void pltk_q4k_scales64(const uint8_t s[12], uint64_t *sc, uint64_t
 static inline size_t pltk_round64(size_t n) { return (n + 63) & ~(size_t)63; }
 
 /* ---- decode attention (attn_avx512.c) ---------------------------------------------------- */
-/* One decode step's query rows against one layer's F16 cache. q: F32 [d, H, L] (row of query
+/* One decode step's query rows against one layer's F16 or Q8_0 cache. q: F32 [d, H, L] (row of query
    head hq of loop row l at q + l q_nb2 + hq q_nb1); k: rows are positions, KV head h at
    element h d; v: the same; mask: F16, row l (mask_row values apart) for the query rows of
    loop row (or chunk position) l. part: per work item
@@ -142,6 +142,7 @@ typedef struct {
     const uint16_t *mask;
     size_t mask_row;
     int d, H, L, hkv, n_kv, nchunks;
+    int q8; /* K and V are Q8_0 blocks (else F16) */
     float scale;
     char *part;
     size_t part_nb1;

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 import torch
 
-from engine import api
+from engine import api, loopkernels
 from engine.reference.model import Reference
 
 LONG = dict(head_dim=32, max_position=4096)
@@ -58,8 +58,8 @@ def _reference(checkpoint, ids, kv_type: str) -> np.ndarray:
         return model.logits(ids, mode="full").numpy()
 
 
-def _engine(path, ids, mode: str, kv_type: str) -> np.ndarray:
-    with api.load(path, n_ctx=len(ids) + 8, threads=2, kv_type=kv_type) as m:
+def _engine(path, ids, mode: str, kv_type: str, kernels: str | None = None) -> np.ndarray:
+    with api.load(path, n_ctx=len(ids) + 8, threads=2, kv_type=kv_type, kernels=kernels) as m:
         r = m.runner
         if mode == "full":
             return r.prefill(ids, chunk=len(ids), all_logits=True)
@@ -93,6 +93,19 @@ def test_long_sequence_matches_the_reference(tiny_checkpoint, tiny_gguf, kv_type
     assert _rel_err(got, ref) <= (DECODE_BOUNDS if decoding else BOUNDS)[kv_type]
     if decoding:  # the bound above is loose: the decided tokens must still agree
         assert float((got.argmax(1) == ref.argmax(1)).mean()) >= 0.85
+
+
+@pytest.mark.skipif(
+    loopkernels.best_isa() not in ("avx512", "avx512vnni"), reason="libpltk's attention needs AVX-512"
+)
+def test_q8_0_decode_through_our_attention_is_as_close_as_prefill(tiny_checkpoint, tiny_gguf):
+    """ggml's decode step rounds the query to q8_0 against a q8_0 cache (DECODE_BOUNDS); libpltk's
+    attention keeps it in F32, so decoding stays within the prefill bound and its tokens."""
+    ids = _ids(300)
+    ref = _reference(tiny_checkpoint(**LONG), ids, "q8_0")
+    got = _engine(tiny_gguf("f32", **LONG), ids, "prefill+decode:280", "q8_0", kernels="loop")
+    assert _rel_err(got, ref) <= BOUNDS["q8_0"]
+    assert (got.argmax(1) == ref.argmax(1)).all()
 
 
 @pytest.mark.slow

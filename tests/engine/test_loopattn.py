@@ -1,7 +1,7 @@
 """libpltk's decode attention (two custom ops: partial over key spans, then merge).
 
-Each case runs the ops on random F32 queries and random F16 caches (K and V as position
-rows), with masked keys, one mask row shared by all query rows (a decode step) or a row per
+Each case runs the ops on random F32 queries and random F16 or Q8_0 caches (K and V as
+position rows), with masked keys, one mask row shared by all query rows (a decode step) or a row per
 query row (a short chunk), several head groupings, 1-4 rows, spans from one key to thousands
 (so the key range is split into several spans per KV head) and every thread count up to the
 cores, and compares with softmax(scale q.k + mask) v computed in float64 from the same F16
@@ -25,13 +25,27 @@ pytestmark = pytest.mark.skipif(
 LOOP = loopkernels.Kernels("loop", ISA) if ISA else None
 
 
+Q8_0 = np.dtype([("d", "<f2"), ("qs", "i1", 32)])  # one block of ggml's Q8_0, 34 bytes
+
+
+def _q8_0(rng: np.random.Generator, shape: tuple[int, int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Random Q8_0 cache rows [n, Hkv, d]: their values (float32, exact) and their blocks."""
+    n = shape[0]
+    blocks = np.empty((n, shape[1] * shape[2] // 32), dtype=Q8_0)
+    blocks["d"] = rng.uniform(0.002, 0.03, blocks.shape)
+    blocks["qs"] = rng.integers(-127, 128, (*blocks.shape, 32))
+    values = blocks["d"].astype(np.float32)[..., None] * blocks["qs"]
+    return values.reshape(shape), blocks
+
+
 def _attend(backend: Backend, q: np.ndarray, k: np.ndarray, v: np.ndarray, mask: np.ndarray, scale: float,
-            n_ctx: int) -> tuple[np.ndarray, list[int]]:  # fmt: skip
-    """q [L, H, d] F32, k and v [n_kv, Hkv, d], mask [n_kv] (shared) or [L, n_kv] -> ours
-    [L, H, d] and the ops that ran."""
+            n_ctx: int, blocks: tuple | None = None) -> tuple[np.ndarray, list[int]]:  # fmt: skip
+    """q [L, H, d] F32, k and v [n_kv, Hkv, d] F16 (or with `blocks`, K's and V's Q8_0 blocks,
+    a q8_0 cache), mask [n_kv] (shared) or [L, n_kv] -> ours [L, H, d] and the ops that ran."""
     g = ggml.lib()
     rows, heads, d = q.shape
     n_kv, hkv, _ = k.shape
+    ctype = ggml.TYPE_F16 if blocks is None else ggml.TYPE_Q8_0
     ctx = g.ggml_init(
         ggml.ggml_init_params(
             16 * g.ggml_tensor_overhead() + g.ggml_graph_overhead_custom(16, False), None, True
@@ -39,8 +53,8 @@ def _attend(backend: Backend, q: np.ndarray, k: np.ndarray, v: np.ndarray, mask:
     )
     try:
         qt = g.ggml_new_tensor_3d(ctx, ggml.TYPE_F32, d, heads, rows)
-        kt = g.ggml_new_tensor_2d(ctx, ggml.TYPE_F16, hkv * d, n_ctx)  # a cache longer than the span
-        vt = g.ggml_new_tensor_2d(ctx, ggml.TYPE_F16, hkv * d, n_ctx)
+        kt = g.ggml_new_tensor_2d(ctx, ctype, hkv * d, n_ctx)  # a cache longer than the span
+        vt = g.ggml_new_tensor_2d(ctx, ctype, hkv * d, n_ctx)
         mt = g.ggml_new_tensor_2d(ctx, ggml.TYPE_F16, n_kv, 1 if mask.ndim == 1 else rows)
         out = LOOP.attend(ctx, qt, kt, vt, mt, scale)
         assert out is not None
@@ -49,10 +63,13 @@ def _attend(backend: Backend, q: np.ndarray, k: np.ndarray, v: np.ndarray, mask:
         alloc = g.ggml_gallocr_new(g.ggml_backend_get_default_buffer_type(backend.handle))
         try:
             assert g.ggml_gallocr_alloc_graph(alloc, graph)
-            kc = np.full((n_ctx, hkv * d), np.nan, dtype=np.float16)  # keys past the span: NaN, never read
-            kc[:n_kv] = k.reshape(n_kv, hkv * d)
-            vc = np.full((n_ctx, hkv * d), np.nan, dtype=np.float16)
-            vc[:n_kv] = v.reshape(n_kv, hkv * d)
+            if blocks is None:  # NaN past the span: never read
+                kc, vc = (np.full((n_ctx, hkv * d), np.nan, dtype=np.float16) for _ in range(2))
+                kc[:n_kv], vc[:n_kv] = k.reshape(n_kv, hkv * d), v.reshape(n_kv, hkv * d)
+            else:  # blocks with a NaN scale past the span
+                kc, vc = (np.zeros((n_ctx, hkv * d // 32), dtype=Q8_0) for _ in range(2))
+                kc["d"] = vc["d"] = np.nan
+                kc[:n_kv], vc[:n_kv] = blocks
             m2 = np.ascontiguousarray(mask, dtype=np.float16)
             for t, arr in ((qt, np.ascontiguousarray(q, dtype=np.float32)), (kt, kc), (vt, vc), (mt, m2)):
                 g.ggml_backend_tensor_set(t, arr.ctypes.data, 0, arr.nbytes)
@@ -92,14 +109,19 @@ CASES = [  # (n_kv, heads, hkv, d, rows)
 ]
 
 
+@pytest.mark.parametrize("cache", ["f16", "q8_0"])
 @pytest.mark.parametrize("per_row", [False, True])
 @pytest.mark.parametrize("case", CASES, ids=lambda c: "x".join(map(str, c)))
-def test_attention_matches_float64(case, per_row):
+def test_attention_matches_float64(case, per_row, cache):
     n_kv, heads, hkv, d, rows = case
     rng = np.random.default_rng(n_kv * 7 + heads + rows)
     q = rng.standard_normal((rows, heads, d)).astype(np.float32) * 2
     k = rng.standard_normal((n_kv, hkv, d)).astype(np.float16)
     v = rng.standard_normal((n_kv, hkv, d)).astype(np.float16)
+    blocks = None
+    if cache == "q8_0":
+        (k, kb), (v, vb) = _q8_0(rng, k.shape), _q8_0(rng, v.shape)
+        blocks = (kb, vb)
     mask = np.zeros((rows, n_kv) if per_row else n_kv, dtype=np.float32)
     if n_kv > 1:  # some keys masked, the first never; with a row per query, causal-like too
         mask[..., 1:][rng.random(mask[..., 1:].shape) < 0.3] = -np.inf
@@ -111,7 +133,9 @@ def test_attention_matches_float64(case, per_row):
     for threads in range(1, len(os.sched_getaffinity(0)) + 1):
         backend = Backend("cpu", threads)
         try:
-            got, ops = _attend(backend, q, k, v, mask.astype(np.float16), scale, n_ctx=n_kv + 37)
+            got, ops = _attend(
+                backend, q, k, v, mask.astype(np.float16), scale, n_ctx=n_kv + 37, blocks=blocks
+            )
         finally:
             backend.close()
         assert ops == [ggml.OP_CUSTOM, ggml.OP_CUSTOM]
@@ -151,8 +175,8 @@ def test_spans_split_each_head_and_fit_the_scratch():
 
 
 def test_not_taken_where_it_does_not_apply():
-    """An F32 cache, a head size that is not a multiple of 16, too few mask rows, or ggml's
-    kernels: None."""
+    """An F32 cache, a head size that is not a multiple of 16 (32 with q8_0), K and V of two
+    types, too few mask rows, or ggml's kernels: None."""
     g = ggml.lib()
     ctx = g.ggml_init(ggml.ggml_init_params(16 * g.ggml_tensor_overhead(), None, True))
     try:
@@ -166,6 +190,11 @@ def test_not_taken_where_it_does_not_apply():
         q40 = g.ggml_new_tensor_3d(ctx, ggml.TYPE_F32, 40, 4, 1)
         k40 = g.ggml_new_tensor_2d(ctx, ggml.TYPE_F16, 80, 32)
         assert LOOP.attend(ctx, q40, k40, k40, m, 0.1) is None
+        k8 = g.ggml_new_tensor_2d(ctx, ggml.TYPE_Q8_0, 128, 32)
+        assert LOOP.attend(ctx, q, k8, k8, m, 0.1) is not None  # q8_0, head size 64
+        assert LOOP.attend(ctx, q, k8, k16, m, 0.1) is None  # K and V of different types
+        q16 = g.ggml_new_tensor_3d(ctx, ggml.TYPE_F32, 16, 4, 1)
+        assert LOOP.attend(ctx, q16, k8, k8, m, 0.1) is None  # q8_0 blocks would straddle heads
         q3 = g.ggml_new_tensor_3d(ctx, ggml.TYPE_F32, 64, 4, 3)
         m2 = g.ggml_new_tensor_2d(ctx, ggml.TYPE_F16, 32, 2)
         assert LOOP.attend(ctx, q3, k16, k16, m2, 0.1) is None
