@@ -263,6 +263,7 @@ static void mv_q40(const uint8_t *w, size_t row_bytes, int64_t n, const pltk_act
      [0, 64)    first halves of the four blocks, 16 bytes each, each value plus Q80_BIAS
      [64, 128)  their second halves
      [128, 192) 16 floats: each block's scale four times
+   or for long rows (Q80_LONG, below) the quads' [0, 128) back to back, then 4 floats per quad.
    Blocks past the row's end are zero with scale 0. With VNNI the activations carry +128 and
    sum(W) * 128 is taken off once per quad for all rows; without VNNI (255 * 128 * 2 would
    saturate vpmaddubsw) the weights' signs move onto the activations: |W| . (a sign W). */
@@ -273,28 +274,41 @@ static void mv_q40(const uint8_t *w, size_t row_bytes, int64_t n, const pltk_act
 #define Q80_BIAS 0
 #endif
 
-static size_t q80_bytes(int64_t k) { return (size_t)((k / 32 + 3) / 4) * 192; }
+/* Rows of Q80_LONG values or more are packed compact: the values of all quads (128 bytes
+   each), then each quad's 4 scales as 4 floats, spread over the lanes by one permutation per
+   row. Two or three packed rows of a long weight row (k = 6912: 21 or 31 KB at 192 bytes a
+   quad, 16 or 23 KB compact) otherwise crowd L1 and the extra rows cost far more. */
+#define Q80_LONG 4096
 
-static void q80_half(uint8_t *quad, int j, const int8_t *xs, float d) {
+static int64_t q80_quads(int64_t k) { return (k / 32 + 3) / 4; }
+static size_t q80_bytes(int64_t k) { return pltk_round64((size_t)q80_quads(k) * (k >= Q80_LONG ? 144 : 192)); }
+
+static void q80_half(uint8_t *quad, float *scales, int j, const int8_t *xs, float d) {
     for (int t = 0; t < 16; t++) {
         quad[16 * j + t] = (uint8_t)((xs ? xs[t] : 0) ^ Q80_BIAS);
         quad[64 + 16 * j + t] = (uint8_t)((xs ? xs[16 + t] : 0) ^ Q80_BIAS);
     }
-    for (int t = 0; t < 4; t++) memcpy(quad + 128 + 16 * j + 4 * t, &d, 4);
+    if (scales)
+        scales[j] = d;
+    else
+        for (int t = 0; t < 4; t++) memcpy(quad + 128 + 16 * j + 4 * t, &d, 4);
 }
 
 static void pack_q80(const void *src, int64_t b0, int64_t b1, int64_t k, uint8_t *dst) {
-    const int64_t nb = k / 32;
+    const int64_t nb = k / 32, step = k >= Q80_LONG ? 128 : 192;
+    float *scales = k >= Q80_LONG ? (float *)(dst + 128 * q80_quads(k)) : NULL;
     const blk_q8_0 *y = src;
     for (int64_t b = b0; b < b1; b++, y++) {
-        uint8_t *quad = dst + 192 * (b / 4);
-        q80_half(quad, (int)(b % 4), y->qs, h2f(y->d));
+        uint8_t *quad = dst + step * (b / 4);
+        float *sq = scales ? scales + 4 * (b / 4) : NULL;
+        q80_half(quad, sq, (int)(b % 4), y->qs, h2f(y->d));
         if (b == nb - 1)
-            for (int j = (int)(b % 4) + 1; j < 4; j++) q80_half(quad, j, NULL, 0.0f);
+            for (int j = (int)(b % 4) + 1; j < 4; j++) q80_half(quad, sq, j, NULL, 0.0f);
     }
 }
 
 static const int16_t QUAD_IDX[16] = {0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3};
+static const int32_t QUAD_IDX32[16] = {0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3};
 
 ALWAYS uint64_t ld16(const uint8_t *p) {
     uint16_t v;
@@ -302,9 +316,10 @@ ALWAYS uint64_t ld16(const uint8_t *p) {
     return v;
 }
 
-/* the rows' products with the quad of weight blocks at x0 (4 whole blocks), into accf */
-ALWAYS void q80_quad(const uint8_t *x0, const uint8_t *const aq[PLTK_MAX_ROWS], __m512 accf[PLTK_MAX_ROWS],
-                     const int L) {
+/* the rows' products with the quad of weight blocks at x0 (4 whole blocks), into accf; the
+   rows' scales at as[r] (compact) or after their values */
+ALWAYS void q80_quad(const uint8_t *x0, const uint8_t *const aq[PLTK_MAX_ROWS], const float *const as[PLTK_MAX_ROWS],
+                     __m512 accf[PLTK_MAX_ROWS], const int L, const int COMPACT) {
     const size_t bsz = sizeof(blk_q8_0);
     const __m512i zero = _mm512_setzero_si512();
     const uint64_t d64 = ld16(x0) | ld16(x0 + bsz) << 16 | ld16(x0 + 2 * bsz) << 32 | ld16(x0 + 3 * bsz) << 48;
@@ -330,7 +345,9 @@ ALWAYS void q80_quad(const uint8_t *x0, const uint8_t *const aq[PLTK_MAX_ROWS], 
         const __m512i acc = dpbusd(dpbusd(zero, aw1, _mm512_mask_sub_epi8(a1, n1, zero, a1)), aw2,
                                    _mm512_mask_sub_epi8(a2, n2, zero, a2));
 #endif
-        accf[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc), _mm512_mul_ps(dw, _mm512_load_ps((const float *)(aq[r] + 128))), accf[r]);
+        const __m512 sa = COMPACT ? _mm512_permutexvar_ps(_mm512_loadu_si512(QUAD_IDX32), _mm512_castps128_ps512(_mm_loadu_ps(as[r])))
+                                  : _mm512_load_ps((const float *)(aq[r] + 128));
+        accf[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc), _mm512_mul_ps(dw, sa), accf[r]);
     }
 }
 
@@ -339,29 +356,34 @@ ALWAYS void q80_quad(const uint8_t *x0, const uint8_t *const aq[PLTK_MAX_ROWS], 
    ggml's speed 0.93-1.09, median 0.98, with it; 1.02-1.05 without), where Q4_K at LoopCoder-V2's
    shape gains from it even with one row (1.03 and 1.06 with, 0.92 and 0.97 without). */
 ALWAYS void q80_rows(const uint8_t *w, size_t row_bytes, int64_t n, const pltk_acts *a,
-                     float *const dst[PLTK_MAX_ROWS], const int L) {
+                     float *const dst[PLTK_MAX_ROWS], const int L, const int COMPACT) {
     const int64_t nb = a->k / 32, nq = nb / 4;
     const int tail = (int)(nb % 4);
-    const size_t bsz = sizeof(blk_q8_0);
+    const size_t bsz = sizeof(blk_q8_0), step = COMPACT ? 128 : 192;
     for (int64_t i = 0; i < n; i++) {
         const uint8_t *x = w + i * row_bytes;
         const uint8_t *aq[PLTK_MAX_ROWS];
+        const float *as[PLTK_MAX_ROWS];
         __m512 accf[PLTK_MAX_ROWS];
         ROWS (int r = 0; r < L; r++) {
             accf[r] = _mm512_setzero_ps();
             aq[r] = a->act[r];
+            as[r] = (const float *)(a->act[r] + 128 * nq + (tail ? 128 : 0));
         }
         for (int64_t q = 0; q < nq; q++) {
-            if (L > 1) /* one row keeps up with the hardware prefetchers alone (see below) */
+            if (L > 1) /* one row keeps up with the hardware prefetchers alone (see above) */
                 PLTK_PREFETCH_BLOCK(x, 4 * bsz);
-            q80_quad(x, aq, accf, L);
+            q80_quad(x, aq, as, accf, L, COMPACT);
             x += 4 * bsz;
-            ROWS (int r = 0; r < L; r++) aq[r] += 192;
+            ROWS (int r = 0; r < L; r++) {
+                aq[r] += step;
+                as[r] += 4;
+            }
         }
         if (tail) { /* the last 1-3 blocks beside zero ones (scale 0) */
             uint8_t last[4 * sizeof(blk_q8_0)] = {0};
             memcpy(last, x, tail * bsz);
-            q80_quad(last, aq, accf, L);
+            q80_quad(last, aq, as, accf, L, COMPACT);
         }
         ROWS (int r = 0; r < L; r++) dst[r][i] = _mm512_reduce_add_ps(accf[r]);
     }
@@ -369,11 +391,16 @@ ALWAYS void q80_rows(const uint8_t *w, size_t row_bytes, int64_t n, const pltk_a
 
 static void mv_q80(const uint8_t *w, size_t row_bytes, int64_t n, const pltk_acts *a,
                    float *const dst[PLTK_MAX_ROWS]) {
-    switch (a->rows) {
-    case 1: q80_rows(w, row_bytes, n, a, dst, 1); break;
-    case 2: q80_rows(w, row_bytes, n, a, dst, 2); break;
-    case 3: q80_rows(w, row_bytes, n, a, dst, 3); break;
-    default: q80_rows(w, row_bytes, n, a, dst, 4); break;
+    const int compact = a->k >= Q80_LONG;
+    switch (a->rows * 2 + compact) {
+    case 2: q80_rows(w, row_bytes, n, a, dst, 1, 0); break;
+    case 3: q80_rows(w, row_bytes, n, a, dst, 1, 1); break;
+    case 4: q80_rows(w, row_bytes, n, a, dst, 2, 0); break;
+    case 5: q80_rows(w, row_bytes, n, a, dst, 2, 1); break;
+    case 6: q80_rows(w, row_bytes, n, a, dst, 3, 0); break;
+    case 7: q80_rows(w, row_bytes, n, a, dst, 3, 1); break;
+    case 8: q80_rows(w, row_bytes, n, a, dst, 4, 0); break;
+    default: q80_rows(w, row_bytes, n, a, dst, 4, 1); break;
     }
 }
 
