@@ -21,15 +21,16 @@ size, d head_dim, H query heads, Hkv KV heads, F FFN width, V vocabulary, n the 
 tokens, L loops, n_kv the padded global span, K = W+1 local keys (`cfg.local_keys`).
 
 Attention over the global cache (the part that grows with the context):
-- decode and chunks below FA_TILE queries, f16 cache, loop kernels with AVX-512: libpltk's
-  attention (`Kernels.attend`): each KV head's keys and values are read once for all the
-  query rows of a call (the L loop rows of a step; a chunk in slices), V kept as position rows;
-- otherwise, decode and short chunks, f16/f32 cache: matrix-vector products and a softmax, K·q then
-  V^T·p over the transposed V (ggml's flash-attention kernel walks the keys one at a time
-  per query head with a scalar expf each: at 8k positions it was 55% of a SmolLM2 decode
-  step; README, Performance);
-- decode with a q8_0 cache, and every longer chunk: ggml_flash_attn_ext, whose tiled kernel
-  suits many queries; the transposed V is copied back to rows for it. A block-type cache is
+- decode and chunks below FA_TILE queries, f16 or q8_0 cache, loop kernels with AVX-512:
+  libpltk's attention (`Kernels.attend`): each KV head's keys and values are read once for
+  all the query rows of a call (the L loop rows of a step; a chunk in slices), the query in
+  F32; V is then kept as position rows (`State(v_rows=True)`);
+- otherwise, decode and short chunks, f16/f32 cache: matrix-vector products and a softmax,
+  K·q then V^T·p over the transposed V (ggml's flash-attention kernel walks the keys one at a
+  time per query head with a scalar expf each: at 8k positions it was 55% of a SmolLM2
+  decode step; README, Performance);
+- otherwise (a q8_0 cache without ours, and every longer chunk): ggml_flash_attn_ext, whose
+  tiled kernel suits many queries; a transposed V is copied back to rows for it. A block-type cache is
   read as it is by a decode step (ggml then rounds the query to q8_0 too, as llama.cpp does)
   and widened to F32 for a prefill chunk (the tiled kernel takes F16/F32 only; the query
   stays exact).

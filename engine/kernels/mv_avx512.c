@@ -307,14 +307,8 @@ static void pack_q80(const void *src, int64_t b0, int64_t b1, int64_t k, uint8_t
     }
 }
 
-static const int16_t QUAD_IDX[16] = {0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3};
 static const int32_t QUAD_IDX32[16] = {0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3};
-
-ALWAYS uint64_t ld16(const uint8_t *p) {
-    uint16_t v;
-    memcpy(&v, p, 2);
-    return v;
-}
+static const int16_t QUAD_SCALES[32] = {0, 0, 0, 0, 17, 17, 17, 17, 34, 34, 34, 34, 51, 51, 51, 51};
 
 /* the rows' products with the quad of weight blocks at x0 (4 whole blocks), into accf; the
    rows' scales at as[r] (compact) or after their values */
@@ -322,9 +316,10 @@ ALWAYS void q80_quad(const uint8_t *x0, const uint8_t *const aq[PLTK_MAX_ROWS], 
                      __m512 accf[PLTK_MAX_ROWS], const int L, const int COMPACT) {
     const size_t bsz = sizeof(blk_q8_0);
     const __m512i zero = _mm512_setzero_si512();
-    const uint64_t d64 = ld16(x0) | ld16(x0 + bsz) << 16 | ld16(x0 + 2 * bsz) << 32 | ld16(x0 + 3 * bsz) << 48;
-    const __m256i idx = _mm256_loadu_si256((const __m256i *)QUAD_IDX);
-    const __m512 dw = _mm512_cvtph_ps(_mm256_permutexvar_epi16(idx, _mm256_castsi128_si256(_mm_cvtsi64_si128((long long)d64))));
+    /* the four F16 scales are 16-bit words 0, 17, 34 and 51 of the quad's first 128 bytes */
+    const __m512i d2 = _mm512_permutex2var_epi16(_mm512_loadu_si512(x0), _mm512_loadu_si512(QUAD_SCALES),
+                                                 _mm512_loadu_si512(x0 + 64));
+    const __m512 dw = _mm512_cvtph_ps(_mm512_castsi512_si256(d2));
     const __m512i ab = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(x0 + 2))),
                                           _mm256_loadu_si256((const __m256i *)(x0 + bsz + 2)), 1);
     const __m512i cd = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(x0 + 2 * bsz + 2))),
