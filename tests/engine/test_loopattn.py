@@ -200,3 +200,32 @@ def test_not_taken_where_it_does_not_apply():
         assert LOOP.attend(ctx, q3, k16, k16, m2, 0.1) is None
     finally:
         g.ggml_free(ctx)
+
+
+def test_a_decode_step_attends_through_ours(tiny_gguf):
+    """The fused decode graph uses our attention for every layer's global cache and every later
+    loop's window (a silent fall back to ggml's ops would still pass the parity tests), and
+    `--kernels ggml` none of it. (q8_0: test_long_context's decode accuracy test.)"""
+    from engine.gguf_file import open_model
+    from engine.graph import Plan
+    from engine.runtime import Runner
+
+    model = open_model(tiny_gguf("q8_0", loops=3))
+    cfg = model.config
+    counts = {}
+    for kernels in ("loop", "ggml"):
+        with Runner(model, n_ctx=64, threads=1, kernels=kernels) as runner:  # f16 cache
+            built = runner.builder.build(Plan("decode", 1, 64))
+            g = ggml.lib()
+            try:
+                nodes = [
+                    g.ggml_graph_node(built.graph, i).contents
+                    for i in range(g.ggml_graph_n_nodes(built.graph))
+                ]
+                counts[kernels] = sum(
+                    1 for n in nodes if n.op == ggml.OP_CUSTOM and n.src[3]
+                )  # q, k, v, mask
+                assert runner.state.v_trans == (kernels == "ggml")  # V as rows for ours
+            finally:
+                g.ggml_free(built.ctx)
+    assert counts == {"loop": cfg.num_layers * 3, "ggml": 0}  # global + two windows per layer
