@@ -75,6 +75,15 @@ class ModelOptions:
         }
         return cls(**{**fields, **overrides})
 
+    def local(self) -> dict[str, Any]:
+        """The keyword arguments both local backends (llama, plt) take from these options."""
+        return {
+            "context": self.context,
+            "threads": self.threads,
+            "kv_type": self.kv_type,
+            "prompt_cache": self.prompt_cache,
+        }
+
     def say(self, line: str) -> None:
         if self.announce is not None:
             self.announce(line)
@@ -112,13 +121,7 @@ def load_model(spec: str | None, options: ModelOptions | None = None) -> Model:
 def _load_llama(rest: str, options: ModelOptions) -> Model:
     from plt_agent.models.llama import LlamaModel
 
-    return LlamaModel(
-        rest,
-        context=options.context,
-        threads=options.threads,
-        kv_type=options.kv_type,
-        prompt_cache=options.prompt_cache,
-    )
+    return LlamaModel(rest, **options.local())
 
 
 def _load_plt(rest: str, options: ModelOptions) -> Model:
@@ -126,13 +129,7 @@ def _load_plt(rest: str, options: ModelOptions) -> Model:
         from plt_agent.models.plt import PltModel
     except ImportError as exc:
         raise ModelError(f"plt backend is not available in this build ({exc})") from None
-    return PltModel(
-        rest,
-        context=options.context,
-        threads=options.threads,
-        kv_type=options.kv_type,
-        prompt_cache=options.prompt_cache,
-    )
+    return PltModel(rest, **options.local())
 
 
 def _load_openai(rest: str, options: ModelOptions) -> Model:

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from plt_agent.models.base import ModelError, Reply, Request, Usage
-from plt_agent.models.local import LocalModel
+from plt_agent.models.local import LocalModel, common_prefix
 
 DEFAULT_MAX_CONTEXT = 8192  # cap on the window when the model's training context is larger
 PREFILL_CHUNK = 128  # prompt tokens per decode call (each one a progress report)
@@ -180,13 +180,7 @@ class LlamaModel(LocalModel):
         return Reply(content=text, finish_reason=finish, usage=usage)
 
     def _cached_prefix(self, ids: list[int]) -> int:
-        evaluated = self._llm._input_ids[: self._llm.n_tokens]
-        n = 0
-        for a, b in zip(evaluated, ids, strict=False):
-            if a != b:
-                break
-            n += 1
-        return n
+        return common_prefix(self._llm._input_ids[: self._llm.n_tokens], ids)
 
     # -- prefill and the prompt cache (models.local) ------------------------------------------
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -153,7 +153,7 @@ class LocalModel(ModelBase):
         last token (the same prompt again then prefills one token)."""
         found = [len(ids) - 1]
         if len(messages) > 1 and messages[0].get("role") == "system":
-            found.append(_common(self.tokenize(self.render(messages[:1], tools)), ids))
+            found.append(common_prefix(self.tokenize(self.render(messages[:1], tools)), ids))
         return sorted({n for n in found if MIN_BOUNDARY <= n < len(ids)})
 
     def _cached_tokens(self) -> int:
@@ -176,7 +176,8 @@ class LocalModel(ModelBase):
         return ""
 
 
-def _common(a: list[int], b: list[int]) -> int:
+def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
+    """How many leading tokens a and b share."""
     n = 0
     for x, y in zip(a, b, strict=False):
         if x != y:
