@@ -253,132 +253,131 @@ static void mv_q40(const uint8_t *w, size_t row_bytes, int64_t n, const pltk_act
 }
 
 /* ---- Q8_0: quads of 32-value blocks ------------------------------------------------------ */
-/* Four blocks A, B, C, D are loaded as [A B] and [C D] and regrouped by two 128-bit shuffles
-   into W1 = [A0 B0 C0 D0] and W2 = [A1 B1 C1 D1] (16-byte halves), so that two vpdpbusd
-   into one accumulator leave each block's sum in 4 lanes of its own. Per row and 128
-   weights that is two dot-product instructions, one conversion, one multiply of the weight
-   scales with the row's scale vector (a memory operand) and one multiply-add; everything
-   else (loads, shuffles, scales, the bias term) is shared by the rows.
-   Packed row, per quad of blocks 4q .. 4q+3 (192 bytes, 64-aligned):
-     [0, 64)    first halves of the four blocks, 16 bytes each, each value plus Q80_BIAS
-     [64, 128)  their second halves
-     [128, 192) 16 floats: each block's scale four times
-   or for long rows (Q80_LONG, below) the quads' [0, 128) back to back, then 4 floats per quad.
-   Blocks past the row's end are zero with scale 0. With VNNI the activations carry +128 and
-   sum(W) * 128 is taken off once per quad for all rows; without VNNI (255 * 128 * 2 would
-   saturate vpmaddubsw) the weights' signs move onto the activations: |W| . (a sign W). */
-
-#if PLTK_VNNI
-#define Q80_BIAS 0x80
-#else
-#define Q80_BIAS 0
-#endif
-
-/* Rows of Q80_LONG values or more are packed compact: the values of all quads (128 bytes
-   each), then each quad's 4 scales as 4 floats, spread over the lanes by one permutation per
-   row. Two or three packed rows of a long weight row (k = 6912: 21 or 31 KB at 192 bytes a
-   quad, 16 or 23 KB compact) otherwise crowd L1 and the extra rows cost far more. */
-#define Q80_LONG 4096
+/* Four blocks j = 0..3 (A, B, C, D) are gathered by two 16-bit word permutations (vpermt2w)
+   so that 32-bit lane 4m + j holds block j's values 4m .. 4m+3 of its first half (W1) or of
+   its second half (W2). Two vpdpbusd into one accumulator then leave each block's sum spread
+   over lanes j, 4 + j, 8 + j and 12 + j: a block's scale sits in the same lane of every
+   128-bit group, so a row's four scales are one 16-byte broadcast. Per row and 128 weights
+   that is two dot-product instructions, one conversion, one multiply of the weight scales
+   with the row's scales and one multiply-add; the permutations, the weight scales and (with
+   VNNI) the sign flip are shared by the rows.
+   Packed row, nq = ceil(k/128) quads, 160 bytes per quad for every k:
+     [0, 128 nq)            per quad, 128 bytes: W1's order, then W2's (the values as int8)
+     [128 nq, 160 nq)       per quad, 32 bytes: 4 int32 (-128 times each block's sum of
+                            values; VNNI only, else 0), then the 4 block scales as floats
+   Blocks past the row's end are zero with scale 0. vpdpbusd multiplies unsigned by signed
+   bytes: with VNNI the weights are made unsigned (plus 128, one xor shared by the rows) and
+   the row's 128 * sum of a block's values is taken off by starting the accumulator at the
+   packed int32s (a load); without VNNI (255 * 127 * 2 would saturate vpmaddubsw) the weights'
+   signs move onto the activations: |W| . (a sign W).
+   The layout before (blocks per 128-bit group, each scale stored 4 times: 192 bytes a quad,
+   144 for rows of 4096+ values with a permutation per row, and 128 * sum(W) worked out per
+   quad by two more vpdpbusd) cost more once the weights come from cache: 2 or 3 rows over 1
+   of a 6912 x 2560 or 2560 x 6912 matrix, 2 threads, 1.23-1.32 and 1.50-1.68 before, 1.17-1.22
+   and 1.39-1.53 now. */
 
 static int64_t q80_quads(int64_t k) { return (k / 32 + 3) / 4; }
-static size_t q80_bytes(int64_t k) { return pltk_round64((size_t)q80_quads(k) * (k >= Q80_LONG ? 144 : 192)); }
+static size_t q80_bytes(int64_t k) { return pltk_round64((size_t)q80_quads(k) * 160); }
 
-static void q80_half(uint8_t *quad, float *scales, int j, const int8_t *xs, float d) {
-    for (int t = 0; t < 16; t++) {
-        quad[16 * j + t] = (uint8_t)((xs ? xs[t] : 0) ^ Q80_BIAS);
-        quad[64 + 16 * j + t] = (uint8_t)((xs ? xs[16 + t] : 0) ^ Q80_BIAS);
-    }
-    if (scales)
-        scales[j] = d;
-    else
-        for (int t = 0; t < 4; t++) memcpy(quad + 128 + 16 * j + 4 * t, &d, 4);
+static void q80_block(uint8_t *quad, uint8_t *meta, int j, const int8_t *xs, float d) {
+    int32_t sum = 0;
+    for (int m = 0; m < 4; m++)
+        for (int t = 0; t < 4; t++) {
+            const int8_t lo = xs ? xs[4 * m + t] : 0, hi = xs ? xs[16 + 4 * m + t] : 0;
+            quad[16 * m + 4 * j + t] = (uint8_t)lo;
+            quad[64 + 16 * m + 4 * j + t] = (uint8_t)hi;
+            sum += lo + hi;
+        }
+    const int32_t corr = PLTK_VNNI ? -128 * sum : 0;
+    memcpy(meta + 4 * j, &corr, 4);
+    memcpy(meta + 16 + 4 * j, &d, 4);
 }
 
 static void pack_q80(const void *src, int64_t b0, int64_t b1, int64_t k, uint8_t *dst) {
-    const int64_t nb = k / 32, step = k >= Q80_LONG ? 128 : 192;
-    float *scales = k >= Q80_LONG ? (float *)(dst + 128 * q80_quads(k)) : NULL;
+    const int64_t nb = k / 32, nq = q80_quads(k);
     const blk_q8_0 *y = src;
     for (int64_t b = b0; b < b1; b++, y++) {
-        uint8_t *quad = dst + step * (b / 4);
-        float *sq = scales ? scales + 4 * (b / 4) : NULL;
-        q80_half(quad, sq, (int)(b % 4), y->qs, h2f(y->d));
+        uint8_t *quad = dst + 128 * (b / 4), *meta = dst + 128 * nq + 32 * (b / 4);
+        q80_block(quad, meta, (int)(b % 4), y->qs, h2f(y->d));
         if (b == nb - 1)
-            for (int j = (int)(b % 4) + 1; j < 4; j++) q80_half(quad, sq, j, NULL, 0.0f);
+            for (int j = (int)(b % 4) + 1; j < 4; j++) q80_block(quad, meta, j, NULL, 0.0f);
     }
 }
 
-static const int32_t QUAD_IDX32[16] = {0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3};
-static const int16_t QUAD_SCALES[32] = {0, 0, 0, 0, 17, 17, 17, 17, 34, 34, 34, 34, 51, 51, 51, 51};
+/* 16-bit word i of W1 (from the quad's bytes [0, 128)) and of W2 (from [8, 136)): lane
+   4m + j, word h is block j's values 4m + 2h, +1 (W1) or 16 + 4m + 2h, +1 (W2); a block is an
+   F16 scale and 32 values, 34 bytes, so every piece starts at an even byte */
+#define Q80_W(i, half) (17 * (((i) / 2) % 4) + 1 + 4 * (half) + 2 * ((i) / 8) + (i) % 2)
+#define Q80_W8(i, h) Q80_W(i, h), Q80_W(i + 1, h), Q80_W(i + 2, h), Q80_W(i + 3, h), \
+                     Q80_W(i + 4, h), Q80_W(i + 5, h), Q80_W(i + 6, h), Q80_W(i + 7, h)
+static const int16_t Q80_W1[32] = {Q80_W8(0, 0), Q80_W8(8, 0), Q80_W8(16, 0), Q80_W8(24, 0)};
+static const int16_t Q80_W2[32] = {Q80_W8(0, 1), Q80_W8(8, 1), Q80_W8(16, 1), Q80_W8(24, 1)};
+/* the four F16 scales are 16-bit words 0, 17, 34 and 51 of the quad's first 128 bytes */
+static const int16_t Q80_D[32] = {0, 17, 34, 51, 0, 17, 34, 51, 0, 17, 34, 51, 0, 17, 34, 51};
 
-/* the rows' products with the quad of weight blocks at x0 (4 whole blocks), into accf; the
-   rows' scales at as[r] (compact) or after their values */
-ALWAYS void q80_quad(const uint8_t *x0, const uint8_t *const aq[PLTK_MAX_ROWS], const float *const as[PLTK_MAX_ROWS],
-                     __m512 accf[PLTK_MAX_ROWS], const int L, const int COMPACT) {
-    const size_t bsz = sizeof(blk_q8_0);
-    const __m512i zero = _mm512_setzero_si512();
-    /* the four F16 scales are 16-bit words 0, 17, 34 and 51 of the quad's first 128 bytes */
-    const __m512i d2 = _mm512_permutex2var_epi16(_mm512_loadu_si512(x0), _mm512_loadu_si512(QUAD_SCALES),
-                                                 _mm512_loadu_si512(x0 + 64));
-    const __m512 dw = _mm512_cvtph_ps(_mm512_castsi512_si256(d2));
-    const __m512i ab = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(x0 + 2))),
-                                          _mm256_loadu_si256((const __m256i *)(x0 + bsz + 2)), 1);
-    const __m512i cd = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(x0 + 2 * bsz + 2))),
-                                          _mm256_loadu_si256((const __m256i *)(x0 + 3 * bsz + 2)), 1);
-    const __m512i w1 = _mm512_shuffle_i64x2(ab, cd, 0x88), w2 = _mm512_shuffle_i64x2(ab, cd, 0xdd);
+/* the rows' products with the quad of weight blocks at x0 (4 whole blocks, 136 bytes), into
+   accf; the rows' values at aq[r], their int32s and scales at am[r] */
+ALWAYS void q80_quad(const uint8_t *x0, const uint8_t *const aq[PLTK_MAX_ROWS], const uint8_t *const am[PLTK_MAX_ROWS],
+                     __m512 accf[PLTK_MAX_ROWS], const int L) {
+    const __m512i lo = _mm512_loadu_si512(x0), hi = _mm512_loadu_si512(x0 + 64);
+    const __m512 dw = _mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_permutex2var_epi16(lo, _mm512_loadu_si512(Q80_D), hi)));
+    const __m512i w1 = _mm512_permutex2var_epi16(lo, _mm512_loadu_si512(Q80_W1), hi);
+    const __m512i w2 = _mm512_permutex2var_epi16(_mm512_loadu_si512(x0 + 8), _mm512_loadu_si512(Q80_W2),
+                                                _mm512_loadu_si512(x0 + 72));
 #if PLTK_VNNI
     const __m512i bias = _mm512_set1_epi8((char)0x80);
-    const __m512i init = _mm512_sub_epi32(zero, dpbusd(dpbusd(zero, bias, w1), bias, w2));
+    const __m512i u1 = _mm512_xor_si512(w1, bias), u2 = _mm512_xor_si512(w2, bias);
 #else
+    const __m512i zero = _mm512_setzero_si512();
     const __m512i aw1 = _mm512_abs_epi8(w1), aw2 = _mm512_abs_epi8(w2);
     const __mmask64 n1 = _mm512_movepi8_mask(w1), n2 = _mm512_movepi8_mask(w2);
 #endif
     ROWS (int r = 0; r < L; r++) {
         const __m512i a1 = _mm512_load_si512(aq[r]), a2 = _mm512_load_si512(aq[r] + 64);
 #if PLTK_VNNI
-        const __m512i acc = dpbusd(dpbusd(init, a1, w1), a2, w2);
+        const __m512i init = _mm512_zextsi128_si512(_mm_load_si128((const __m128i *)am[r]));
+        const __m512i acc = dpbusd(dpbusd(init, u1, a1), u2, a2);
 #else
         const __m512i acc = dpbusd(dpbusd(zero, aw1, _mm512_mask_sub_epi8(a1, n1, zero, a1)), aw2,
                                    _mm512_mask_sub_epi8(a2, n2, zero, a2));
 #endif
-        const __m512 sa = COMPACT ? _mm512_permutexvar_ps(_mm512_loadu_si512(QUAD_IDX32), _mm512_castps128_ps512(_mm_loadu_ps(as[r])))
-                                  : _mm512_load_ps((const float *)(aq[r] + 128));
+        const __m512 sa = _mm512_broadcast_f32x4(_mm_load_ps((const float *)(am[r] + 16)));
         accf[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc), _mm512_mul_ps(dw, sa), accf[r]);
     }
 }
 
-/* Software prefetch only with 2+ rows: for one row it cost Q8_0 4-7% (the 1.5 GB model's
-   single-loop step, 5 A/B pairs of processes, each timing ours and ggml's interleaved: ours /
-   ggml's speed 0.93-1.09, median 0.98, with it; 1.02-1.05 without), where Q4_K at LoopCoder-V2's
-   shape gains from it even with one row (1.03 and 1.06 with, 0.92 and 0.97 without). */
+/* Software prefetch only with 2+ rows. With one row the hardware prefetchers keep up alone,
+   and the prefetches cost: the single-loop step of the 1.5 GB model 4-7% (into L1, 2 KB ahead,
+   an earlier build), and SmolLM2-135M's Q8_0 decode 6-15% (into L2, 6 KB ahead: ours / ggml's
+   speed 1.00 and 1.06 with them, 1.10 and 1.03 without, 1.15 and 1.10 with the build before). */
 ALWAYS void q80_rows(const uint8_t *w, size_t row_bytes, int64_t n, const pltk_acts *a,
-                     float *const dst[PLTK_MAX_ROWS], const int L, const int COMPACT) {
-    const int64_t nb = a->k / 32, nq = nb / 4;
+                     float *const dst[PLTK_MAX_ROWS], const int L) {
+    const int64_t nb = a->k / 32, nq = nb / 4, nqt = q80_quads(a->k);
     const int tail = (int)(nb % 4);
-    const size_t bsz = sizeof(blk_q8_0), step = COMPACT ? 128 : 192;
+    const size_t bsz = sizeof(blk_q8_0);
     for (int64_t i = 0; i < n; i++) {
         const uint8_t *x = w + i * row_bytes;
-        const uint8_t *aq[PLTK_MAX_ROWS];
-        const float *as[PLTK_MAX_ROWS];
+        const uint8_t *aq[PLTK_MAX_ROWS], *am[PLTK_MAX_ROWS];
         __m512 accf[PLTK_MAX_ROWS];
         ROWS (int r = 0; r < L; r++) {
             accf[r] = _mm512_setzero_ps();
             aq[r] = a->act[r];
-            as[r] = (const float *)(a->act[r] + 128 * nq + (tail ? 128 : 0));
+            am[r] = a->act[r] + 128 * nqt;
         }
         for (int64_t q = 0; q < nq; q++) {
-            if (L > 1) /* one row keeps up with the hardware prefetchers alone (see above) */
+            if (L > 1) /* one row: see above */
                 PLTK_PREFETCH_BLOCK(x, 4 * bsz);
-            q80_quad(x, aq, as, accf, L, COMPACT);
+            q80_quad(x, aq, am, accf, L);
             x += 4 * bsz;
             ROWS (int r = 0; r < L; r++) {
-                aq[r] += step;
-                as[r] += 4;
+                aq[r] += 128;
+                am[r] += 32;
             }
         }
         if (tail) { /* the last 1-3 blocks beside zero ones (scale 0) */
             uint8_t last[4 * sizeof(blk_q8_0)] = {0};
             memcpy(last, x, tail * bsz);
-            q80_quad(last, aq, as, accf, L, COMPACT);
+            q80_quad(last, aq, am, accf, L);
         }
         ROWS (int r = 0; r < L; r++) dst[r][i] = _mm512_reduce_add_ps(accf[r]);
     }
@@ -386,16 +385,11 @@ ALWAYS void q80_rows(const uint8_t *w, size_t row_bytes, int64_t n, const pltk_a
 
 static void mv_q80(const uint8_t *w, size_t row_bytes, int64_t n, const pltk_acts *a,
                    float *const dst[PLTK_MAX_ROWS]) {
-    const int compact = a->k >= Q80_LONG;
-    switch (a->rows * 2 + compact) {
-    case 2: q80_rows(w, row_bytes, n, a, dst, 1, 0); break;
-    case 3: q80_rows(w, row_bytes, n, a, dst, 1, 1); break;
-    case 4: q80_rows(w, row_bytes, n, a, dst, 2, 0); break;
-    case 5: q80_rows(w, row_bytes, n, a, dst, 2, 1); break;
-    case 6: q80_rows(w, row_bytes, n, a, dst, 3, 0); break;
-    case 7: q80_rows(w, row_bytes, n, a, dst, 3, 1); break;
-    case 8: q80_rows(w, row_bytes, n, a, dst, 4, 0); break;
-    default: q80_rows(w, row_bytes, n, a, dst, 4, 1); break;
+    switch (a->rows) {
+    case 1: q80_rows(w, row_bytes, n, a, dst, 1); break;
+    case 2: q80_rows(w, row_bytes, n, a, dst, 2); break;
+    case 3: q80_rows(w, row_bytes, n, a, dst, 3); break;
+    default: q80_rows(w, row_bytes, n, a, dst, 4); break;
     }
 }
 

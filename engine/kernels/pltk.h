@@ -109,20 +109,28 @@ static inline void pltk_q4k_scales64(const uint8_t s[12], uint64_t *sc, uint64_t
     *mn = (uint64_t)(((u2 >> 4) & lo4) | (((u1 >> 6) & top2) << 4)) << 32 | (u1 & lo6);
 }
 
-/* Software prefetch of the weight stream, PLTK_PREFETCH bytes ahead (0: hardware only).
-   The multi-row kernels spend more time per weight byte than one-row ones, and the hardware
-   prefetchers alone then leave the memory idle in between. Measured here (Zen 4, 2 threads,
-   the model's 4 KB-page file mapping), fused step / single-loop step without -> with 2 KB:
-   LoopCoder-V2 shape Q4_K 1.24 -> 1.11, 1.5 GB Q8_0 1.20 -> 1.07, the same with 3 loops
-   1.42 -> 1.18 (1, 1.5 and 3 KB were close behind). Used by the SIMD files. */
+/* Software prefetch of the weight stream, PLTK_PREFETCH bytes ahead (0: hardware only), into
+   L2 (the T1 hint): the weights are read once, and fetched into L1 as well they crowd out the
+   packed activation rows the kernels read again for every weight row. The multi-row kernels
+   spend more time per weight byte than one-row ones, and the hardware prefetchers alone then
+   leave the memory idle in between. Measured here (Zen 4, 2 threads, the model's 4 KB-page
+   file mapping), the 1.5 GB Q8_0 model's decode steps, in processes timing the fused and the
+   single-loop step alternately (ms, fused / single):
+     none                  1.20 (earlier build)
+     2 KB into L1 (T0)     61-66 / 50-55 ms, 1.09-1.19
+     2 KB into L2          71-74 / 57 ms
+     4 KB into L2          61-62 / 55-60 ms
+     5-7 KB into L2        52-57 / 50-56 ms, 0.99-1.06 (6 KB as built)
+   LoopCoder-V2's shape in Q4_K did not move (fused 161-167 ms, single 148-157). Used by the
+   SIMD files. */
 #ifndef PLTK_PREFETCH
-#define PLTK_PREFETCH 2048
+#define PLTK_PREFETCH 6144
 #endif
 #define PLTK_PREFETCH_BLOCK(p, nbytes)                                                          \
     do {                                                                                        \
         if (PLTK_PREFETCH)                                                                      \
             for (int o_ = 0; o_ < (int)(nbytes); o_ += 64)                                      \
-                _mm_prefetch((const char *)(p) + PLTK_PREFETCH + o_, _MM_HINT_T0);              \
+                _mm_prefetch((const char *)(p) + PLTK_PREFETCH + o_, _MM_HINT_T1);              \
     } while (0)
 
 static inline size_t pltk_round64(size_t n) { return (n + 63) & ~(size_t)63; }
