@@ -1,16 +1,22 @@
 """The engine benchmark: fused vs serial vs single-loop on the same weights, and vs llama.cpp.
 
 All variants share one copy of the weights (one memory map) and run side by side in one
-process, interleaved round by round, so ratios are robust to a noisy machine even when the
-absolute figures are not. Decode cost is the median time of one step after a prompt;
-prefill is tokens per second over the whole prompt.
+process. In each round every variant prefills the prompt, then they decode step by step in
+turn (variant A's step 1, B's step 1, ..., A's step 2, ...), so each step of one variant has a
+step of every other next to it in time. A ratio between two variants is the median over the
+steps of these neighbours' ratios: a shared machine's speed drifts over seconds (on the 2-core
+development VM by 10-20% between whole runs), far slower than one step, so the paired ratios
+hold where the absolute figures move. Decode cost is the median time of one step after a
+prompt (`steps_ms` lists them all); prefill is tokens per second over the whole prompt.
 
 Figures (JSON keys):
 - `fused_over_single`: decode step time, fused L-loop / one loop (PLT's promise: ~1.1-1.3x);
 - `serial_over_fused`: decode step time, serial L-loop / fused (what fusion saves, ~L x);
-- `ours_over_llamacpp`: decode tokens/s, our single loop / llama-cpp-python (llama files only);
+- `ours_over_llamacpp`: decode tokens/s, our single loop / llama-cpp-python (llama files
+  only; medians: llama-cpp-python runs its own rounds after ours, not paired);
 - `rows_over_single`: L tokens pushed through the single loop in one pass / one token: the
-  cost of L rows through these weights on this machine, which a fused step cannot beat;
+  cost of L rows through these weights on this machine, which a fused step cannot beat
+  (medians: the passes run after the round's steps, not paired);
 - `yardstick`: one of the model's own FFN matrices multiplied by L columns vs one column, on
   the same backend: the least a fused step can cost relative to a single-loop one on this
   hardware and this ggml (a compute-bound kernel pays ~L x, a bandwidth-bound one much less);
@@ -60,26 +66,33 @@ def _ids(n: int, vocab: int, seed: int = 0) -> list[int]:
     return [int(x) for x in np.random.default_rng(seed).integers(10, min(vocab, 30000), size=n)]
 
 
-def _measure(v: Variant, prompt: list[int], steps: int) -> None:
-    r = v.runner
-    r.reset()
-    start = time.perf_counter()
-    logits = r.prefill(prompt, chunk=512)
-    v.prefill_s.append(time.perf_counter() - start)
-    token = int(np.argmax(logits[-1]))
-    times = []
-    for _ in range(steps):
+def _round(variants: list[Variant], prompt: list[int], steps: int) -> None:
+    """One round: each variant prefills `prompt`, then they decode `steps` tokens in turn."""
+    tokens = []
+    for v in variants:
+        v.runner.reset()
         start = time.perf_counter()
-        token = int(np.argmax(r.decode(token)))
-        times.append(time.perf_counter() - start)
-    v.step_s.append(statistics.median(times))
-    if v.rows:
-        times = []
-        for _ in range(steps):
+        logits = v.runner.prefill(prompt, chunk=512)
+        v.prefill_s.append(time.perf_counter() - start)
+        tokens.append(int(np.argmax(logits[-1])))
+    for _ in range(steps):
+        for i, v in enumerate(variants):
             start = time.perf_counter()
-            r.prefill([token] * v.rows)
-            times.append(time.perf_counter() - start)
-        v.rows_s.append(statistics.median(times))
+            tokens[i] = int(np.argmax(v.runner.decode(tokens[i])))
+            v.step_s.append(time.perf_counter() - start)
+    for v, token in zip(variants, tokens, strict=True):
+        if v.rows:
+            times = []
+            for _ in range(steps):
+                start = time.perf_counter()
+                v.runner.prefill([token] * v.rows)
+                times.append(time.perf_counter() - start)
+            v.rows_s.append(statistics.median(times))
+
+
+def _paired(a: Variant, b: Variant) -> float:
+    """Median over the steps of a's step time / b's step time next to it."""
+    return statistics.median(x / y for x, y in zip(a.step_s, b.step_s, strict=True))
 
 
 def _llama_cpp(
@@ -222,14 +235,15 @@ def bench_engine(
         if cfg.loops > 1:
             variants.append(Variant("single_ggml", runner(loops=1, kernels="ggml")))
     prompt = _ids(prompt_tokens, cfg.vocab_size)
-    _measure(variants[0], prompt[:16], 2)  # warm-up: page the weights in, build graphs
-    variants[0].prefill_s.clear()
-    variants[0].step_s.clear()
+    _round(variants, prompt[:16], 2)  # warm-up: page the weights in, build every graph
+    for v in variants:
+        v.prefill_s.clear()
+        v.step_s.clear()
+        v.rows_s.clear()
     for i in range(rounds):
-        for v in variants[i % len(variants) :] + variants[: i % len(variants)]:  # rotate the order
-            if progress:
-                progress(f"round {i + 1}/{rounds}: {v.name}")
-            _measure(v, prompt, decode_tokens)
+        if progress:
+            progress(f"round {i + 1}/{rounds}: " + ", ".join(v.name for v in variants))
+        _round(variants[i % len(variants) :] + variants[: i % len(variants)], prompt, decode_tokens)
     result = _summary(path, cfg, backend, variants, prompt_tokens)
     result["kernels"] = chosen.describe()
     if cfg.loops > 1:
@@ -282,32 +296,29 @@ def _summary(
             "kernels": v.runner.kernels.name,
             "decode_step_ms": round(step * 1e3, 3),
             "decode_tok_s": 1 / step,
+            "steps_ms": [round(t * 1e3, 5) for t in v.step_s],
             "prefill_tok_s": prompt_tokens / statistics.median(v.prefill_s),
             "kv_bytes_per_token": v.runner.state.kv_bytes_per_token(),
             "constant_state_bytes": v.runner.state.constant_bytes(),
         }
     vs = out["variants"]
+    by = {v.name: v for v in variants}
     if cfg.is_v1:
         out["note"] = (
             f"IQuest-Coder-V1-Loop: decode is {cfg.loops} passes over the weights per step "
             "(loop 1 needs loop 0's output at the same step; no fused step exists)"
         )
-        out["serial_over_single"] = vs["serial"]["decode_step_ms"] / vs["single"]["decode_step_ms"]
-        single = next(v for v in variants if v.name == "single")
-        out["rows_over_single"] = statistics.median(single.rows_s) * 1e3 / vs["single"]["decode_step_ms"]
-    elif "single" in vs:
-        out["fused_over_single"] = vs["fused"]["decode_step_ms"] / vs["single"]["decode_step_ms"]
-        single = next(v for v in variants if v.name == "single")
+        out["serial_over_single"] = _paired(by["serial"], by["single"])
+    elif "single" in by:
+        out["fused_over_single"] = _paired(by["fused"], by["single"])
+        out["serial_over_fused"] = _paired(by["serial"], by["fused"])
+    if "single" in by:
         # the same weights, one loop, L tokens in one pass: what L rows cost here, PLT or not
-        out["rows_over_single"] = statistics.median(single.rows_s) * 1e3 / vs["single"]["decode_step_ms"]
-        out["serial_over_fused"] = vs["serial"]["decode_step_ms"] / vs["fused"]["decode_step_ms"]
+        rows_ms = statistics.median(by["single"].rows_s) * 1e3
+        out["rows_over_single"] = rows_ms / vs["single"]["decode_step_ms"]
     for name in ("fused", "serial", "single"):
-        if f"{name}_ggml" in vs:
-            out[f"{name}_speedup_over_ggml"] = (
-                vs[f"{name}_ggml"]["decode_step_ms"] / vs[name]["decode_step_ms"]
-            )
-    if "single_ggml" in vs and "fused_ggml" in vs:
-        out["fused_over_single_ggml"] = (
-            vs["fused_ggml"]["decode_step_ms"] / vs["single_ggml"]["decode_step_ms"]
-        )
+        if f"{name}_ggml" in by:
+            out[f"{name}_speedup_over_ggml"] = _paired(by[f"{name}_ggml"], by[name])
+    if "single_ggml" in by and "fused_ggml" in by:
+        out["fused_over_single_ggml"] = _paired(by["fused_ggml"], by["single_ggml"])
     return out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import statistics
 
 import numpy as np
 import pytest
@@ -77,7 +78,7 @@ def test_bench_engine_json_reports_the_ratios(tiny_gguf):
             str(tiny_gguf("q8_0")),
             "--json",
             "--rounds",
-            "1",
+            "2",
             "--prompt-tokens",
             "16",
             "--decode-tokens",
@@ -90,8 +91,16 @@ def test_bench_engine_json_reports_the_ratios(tiny_gguf):
     data = json.loads(result.stdout)
     variants = data["variants"]
     assert set(variants) == {"fused", "serial", "single"}
+    # every step of every variant, in turn: a ratio is the median of neighbouring steps' ratios
+    fused, single = variants["fused"]["steps_ms"], variants["single"]["steps_ms"]
+    assert len(fused) == len(single) == 2 * 3
+    assert variants["fused"]["decode_step_ms"] == pytest.approx(statistics.median(fused), abs=1e-3)
     assert data["fused_over_single"] == pytest.approx(
-        variants["fused"]["decode_step_ms"] / variants["single"]["decode_step_ms"]
+        statistics.median(f / s for f, s in zip(fused, single, strict=True)), rel=1e-3
+    )
+    serial = variants["serial"]["steps_ms"]
+    assert data["serial_over_fused"] == pytest.approx(
+        statistics.median(s / f for s, f in zip(serial, fused, strict=True)), rel=1e-3
     )
     assert data["rows_over_single"] > 0
     assert data["yardstick"]["columns"] == 2

@@ -259,6 +259,7 @@ def test_fork_refusal_is_one_line_on_the_cli(tiny_gguf, tmp_path):
 
 def test_bench_says_v1_decode_is_two_passes(tiny_gguf):
     import json
+    import statistics
 
     from typer.testing import CliRunner
 
@@ -274,8 +275,9 @@ def test_bench_says_v1_decode_is_two_passes(tiny_gguf):
     assert data["variants"]["serial"]["decode_passes"] == 2
     assert data["variants"]["single"]["decode_passes"] == 1
     assert "two passes" in data["note"] or "2 passes" in data["note"]
+    serial, single = data["variants"]["serial"]["steps_ms"], data["variants"]["single"]["steps_ms"]
     assert data["serial_over_single"] == pytest.approx(
-        data["variants"]["serial"]["decode_step_ms"] / data["variants"]["single"]["decode_step_ms"]
+        statistics.median(a / b for a, b in zip(serial, single, strict=True)), rel=1e-3
     )
 
 
