@@ -29,9 +29,9 @@
    keeps them between CHUNK_MIN rows and CHUNK_BYTES of weights. Each chunk is a new stream for
    the prefetchers (the software prefetch reaches 6 KB past its end and misses its first
    6 KB), so long ones stream better, while a few per thread let a thread that the VM held up
-   do less. The 1.5 GB Q8_0 model's single-loop step against ggml's (which splits mat-vecs
-   evenly, one stream per thread), 2 threads, paired steps: 0.94 and 0.98 with 64 KB chunks,
-   1.06-1.12 with 256 KB, 1.10-1.20 with 1 MB, 1.11-1.14 split evenly. */
+   do less. The 1.5 GB Q8_0 model's single-loop step, ggml's step time / ours, 2 threads,
+   paired steps: 0.94 and 0.98 with 64 KB chunks, 1.06-1.12 with 256 KB, 1.10-1.20 with 1 MB,
+   1.11-1.14 with one chunk per thread (no hedge against a slow core), 1.08-1.12 as built. */
 #define CHUNK_BYTES (1 << 20)
 #define CHUNK_MIN 16
 #define CHUNKS_PER_THREAD 4

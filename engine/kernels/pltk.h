@@ -116,7 +116,7 @@ static inline void pltk_q4k_scales64(const uint8_t s[12], uint64_t *sc, uint64_t
    leave the memory idle in between. Measured here (Zen 4, 2 threads, the model's 4 KB-page
    file mapping), the 1.5 GB Q8_0 model's decode steps, in processes timing the fused and the
    single-loop step alternately (ms, fused / single):
-     none                  1.20 (earlier build)
+     none                  fused / single 1.20 (an earlier build)
      2 KB into L1 (T0)     61-66 / 50-55 ms, 1.09-1.19
      2 KB into L2          71-74 / 57 ms
      4 KB into L2          61-62 / 55-60 ms
