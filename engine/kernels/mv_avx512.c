@@ -46,21 +46,6 @@ ALWAYS __m512i dpwssd(__m512i acc, __m512i a, __m512i b) {
 
 ALWAYS float h2f(uint16_t h) { return _cvtsh_ss(h); }
 
-/* Activation prefetch. The kernels read the packed activation rows again for every weight
-   row; once the L rows together outgrow L1 (32 KB here: the FFN down matrix's k of 27,648
-   makes a Q4_K row 31.5 KB), every block of them comes from L2, and the loads wait. Fetching
-   the next block of each row into L1 ahead of its use takes the wait away. A/B on LoopCoder-V2's
-   down matrix (5120 x 27648, Q4_K, 2 threads, one process alternating two builds, median of
-   15 paired ratios): 2 rows 0.91, 3 rows 0.84 of the time without; with one row (31.5 KB)
-   0.99. At a k of 5120 with 3 rows (17.4 KB) it cost 8%, so only above ACT_L1_BYTES. */
-#define ACT_L1_BYTES 24576
-
-ALWAYS int act_prefetch_wanted(int rows, size_t row_bytes) { return (size_t)rows * row_bytes > ACT_L1_BYTES; }
-
-ALWAYS void act_prefetch(const void *p, int nbytes) {
-    _Pragma("GCC unroll 8") for (int o = 0; o < nbytes; o += 64) _mm_prefetch((const char *)p + o, _MM_HINT_T0);
-}
-
 /* ---- Q4_K ------------------------------------------------------------------------------ */
 /* Per block, the 128 nibble bytes are taken as 16-byte units, even units into P0 and odd
    ones into P1 (two 128-bit shuffles). Then 32-bit lane group m (16 bytes) of lo(P0) and
@@ -195,7 +180,7 @@ ALWAYS void q4k_rows(const uint8_t *w, size_t row_bytes, int64_t n, const pltk_a
     q4k_pair pm[P ? P : 1][P ? nb : 1];
     for (int p = 0; p < P; p++) q4k_pair_fill(&rows[2 * p], &rows[2 * p + 1], nb, pm[p]);
     const __m512i m4 = _mm512_set1_epi8(0x0f);
-    const int apf = act_prefetch_wanted(L, kq_bytes(a->k));
+    const int apf = PLTK_ACT_PREFETCH_WANTED(L, kq_bytes(a->k));
     for (int64_t i = 0; i < n; i++) {
         const blk_q4_k *x = (const blk_q4_k *)(w + i * row_bytes);
         __m512 accf[PLTK_MAX_ROWS];
@@ -207,7 +192,7 @@ ALWAYS void q4k_rows(const uint8_t *w, size_t row_bytes, int64_t n, const pltk_a
         for (int64_t b = 0; b < nb; b++) {
             PLTK_PREFETCH_BLOCK(x + b, sizeof(blk_q4_k));
             if (apf)
-                ROWS (int r = 0; r < L; r++) act_prefetch(rows[r].q + 256 * (b + 1), 256);
+                ROWS (int r = 0; r < L; r++) PLTK_PREFETCH_L1(rows[r].q + 256 * (b + 1), 256);
             q4k_blk u;
             q4k_unpack(x + b, m4, &u, S, P);
             ROWS (int p = 0; p < P; p++) q4k_dot2(&u, &rows[2 * p], &rows[2 * p + 1], &pm[p][b], b, &accf[p], &acc2[p]);
@@ -233,7 +218,7 @@ ALWAYS void q4k_rows(const uint8_t *w, size_t row_bytes, int64_t n, const pltk_a
    table beside the rows in L1 they lost 5%. */
 static void mv_q4k(const uint8_t *w, size_t row_bytes, int64_t n, const pltk_acts *a,
                    float *const dst[PLTK_MAX_ROWS]) {
-    const int paired = !act_prefetch_wanted(a->rows, kq_bytes(a->k));
+    const int paired = !PLTK_ACT_PREFETCH_WANTED(a->rows, kq_bytes(a->k));
     switch (a->rows) {
     case 1: q4k_rows(w, row_bytes, n, a, dst, 1, 0); break;
     case 2: paired ? q4k_rows(w, row_bytes, n, a, dst, 2, 1) : q4k_rows(w, row_bytes, n, a, dst, 2, 0); break;
@@ -260,7 +245,7 @@ ALWAYS void q6k_rows(const uint8_t *w, size_t row_bytes, int64_t n, const pltk_a
     ROWS (int r = 0; r < L; r++) rows[r] = kq_row(a->act[r], a->k);
     const __m512i idx0 = _mm512_loadu_si512(Q6K_IDX[0]), idx1 = _mm512_loadu_si512(Q6K_IDX[1]);
     const __m512i m4 = _mm512_set1_epi8(0x0f), m30 = _mm512_set1_epi8(0x30), zero = _mm512_setzero_si512();
-    const int apf = act_prefetch_wanted(L, kq_bytes(a->k));
+    const int apf = PLTK_ACT_PREFETCH_WANTED(L, kq_bytes(a->k));
     for (int64_t i = 0; i < n; i++) {
         const blk_q6_k *x = (const blk_q6_k *)(w + i * row_bytes);
         __m512 accf[PLTK_MAX_ROWS];
@@ -268,7 +253,7 @@ ALWAYS void q6k_rows(const uint8_t *w, size_t row_bytes, int64_t n, const pltk_a
         for (int64_t b = 0; b < nb; b++, x++) {
             PLTK_PREFETCH_BLOCK(x, sizeof(blk_q6_k));
             if (apf)
-                ROWS (int r = 0; r < L; r++) act_prefetch(rows[r].q + 256 * (b + 1), 256);
+                ROWS (int r = 0; r < L; r++) PLTK_PREFETCH_L1(rows[r].q + 256 * (b + 1), 256);
             const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)x->scales));
             const __m512i vsc = _mm512_castsi256_si512(sc16);
             const __m512i s0 = _mm512_permutexvar_epi16(idx0, vsc), s1 = _mm512_permutexvar_epi16(idx1, vsc);
@@ -469,7 +454,7 @@ ALWAYS void q80_quad(const uint8_t *x0, const uint8_t *const aq[PLTK_MAX_ROWS], 
 }
 
 /* Software prefetch of the weights only with 2+ rows, or with one row whose packed
-   activations outgrow L1 (act_prefetch_wanted). With one short row the hardware prefetchers
+   activations outgrow L1 (PLTK_ACT_PREFETCH_WANTED). With one short row the hardware prefetchers
    keep up alone, and the prefetches cost: the single-loop step of the 1.5 GB model 4-7% (into
    L1, 2 KB ahead, an earlier build), SmolLM2-135M's Q8_0 decode 6-15% (into L2, 6 KB ahead:
    ours / ggml's speed 1.00 and 1.06 with them, 1.10 and 1.03 without), its 49152 x 576 output
@@ -480,7 +465,7 @@ ALWAYS void q80_rows(const uint8_t *w, size_t row_bytes, int64_t n, const pltk_a
     const int64_t nb = a->k / 32, nq = nb / 4, nqt = q80_quads(a->k);
     const int tail = (int)(nb % 4);
     const size_t bsz = sizeof(blk_q8_0);
-    const int apf = act_prefetch_wanted(L, q80_bytes(a->k));
+    const int apf = PLTK_ACT_PREFETCH_WANTED(L, q80_bytes(a->k));
     for (int64_t i = 0; i < n; i++) {
         const uint8_t *x = w + i * row_bytes;
         const uint8_t *aq[PLTK_MAX_ROWS], *am[PLTK_MAX_ROWS];
@@ -494,7 +479,7 @@ ALWAYS void q80_rows(const uint8_t *w, size_t row_bytes, int64_t n, const pltk_a
             if (L > 1 || apf) /* one row: see above */
                 PLTK_PREFETCH_BLOCK(x, 4 * bsz);
             if (apf)
-                ROWS (int r = 0; r < L; r++) act_prefetch(aq[r] + 128, 128);
+                ROWS (int r = 0; r < L; r++) PLTK_PREFETCH_L1(aq[r] + 128, 128);
             q80_quad(x, aq, am, accf, L);
             x += 4 * bsz;
             ROWS (int r = 0; r < L; r++) {
