@@ -138,11 +138,11 @@ static inline void pltk_q4k_scales64(const uint8_t s[12], uint64_t *sc, uint64_t
    makes a Q4_K row 31.5 KB), every block of them comes from L2 and the loads wait. Fetching
    the next block of each row into L1 ahead of its use (PLTK_PREFETCH_L1) takes the wait away.
    A/B on LoopCoder-V2's down matrix (5120 x 27648, Q4_K, AVX-512, 2 threads, one process
-   alternating two builds, median of 15 paired ratios): 2 rows 0.91, 3 rows 0.84 of the time
-   without; one row (31.5 KB) 0.99; 2 or 3 blocks ahead instead of 1: 1.04-1.08. At a k of
-   5120 with 3 rows (17.4 KB) it cost 8%, so only above PLTK_ACT_L1_BYTES. The AVX2 kernels
-   do without: they spend longer on each block's arithmetic, and there it cost 1-8% (the same
-   A/B, 1-3 rows). */
+   alternating two builds, median of 15 paired ratios), time with the prefetch over time
+   without: 2 rows 0.91, 3 rows 0.84, one row (31.5 KB) 0.99; 2 or 3 blocks ahead instead of
+   1: 1.04-1.08 of 1 block's time. At a k of 5120 with 3 rows (17.4 KB) it cost 8%, so only
+   above PLTK_ACT_L1_BYTES. The AVX2 kernels do without: they spend longer on each block's
+   arithmetic, and there it cost 1-8% (the same A/B, 1-3 rows). */
 #define PLTK_ACT_L1_BYTES 24576
 #define PLTK_ACT_PREFETCH_WANTED(rows, row_bytes) ((size_t)(rows) * (size_t)(row_bytes) > PLTK_ACT_L1_BYTES)
 #define PLTK_PREFETCH_L1(p, nbytes)                                                             \
