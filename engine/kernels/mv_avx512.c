@@ -79,7 +79,7 @@ ALWAYS float hsum128(__m128 v) {
    (q4k_pair, 48 bytes a block; pairs only where the rows fit L1, so at most 8 KB).
    LoopCoder-V2's shape, its 14 FFN gate matrices (27648 x 5120), 2 rows, one process
    alternating builds: 0.91-0.93 of the time with rows one by one; all its layers' mat-vecs,
-   2 rows over 1: 1.22-1.25 one by one, 1.14-1.18 in pairs. */
+   2 rows over 1: 1.22-1.27 one by one, 1.14-1.18 in pairs. */
 static const int16_t Q4K_EVEN[32] = {0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 2, 2, 2, 2, 2, 2,
                                      4, 4, 4, 4, 4, 4, 4, 4, 6, 6, 6, 6, 6, 6, 6, 6};
 static const int16_t Q4K_ODD[32] = {1, 1, 1, 1, 1, 1, 1, 1, 3, 3, 3, 3, 3, 3, 3, 3,
