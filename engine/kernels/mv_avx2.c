@@ -238,10 +238,10 @@ static void pack_q4k_natural(const void *src, int64_t b0, int64_t b1, int64_t k,
     pack_q4k(src, b0, b1, k, dst, 0);
 }
 
-static const pltk_kernel K_Q4K = {mv_q4k, pack_q4k_natural, kq_bytes, PLTK_Q8_K, QK_K};
-static const pltk_kernel K_Q6K = {mv_q6k, pack_q6k, kq_bytes, PLTK_Q8_K, QK_K};
-static const pltk_kernel K_Q80 = {mv_q80, pack_q80, p_bytes, PLTK_Q8_0, 32};
-static const pltk_kernel K_Q40 = {mv_q40, pack_q40, p_bytes, PLTK_Q8_0, 32};
+static const pltk_kernel K_Q4K = {mv_q4k, pack_q4k_natural, kq_bytes, PLTK_Q8_K, QK_K, NULL};
+static const pltk_kernel K_Q6K = {mv_q6k, pack_q6k, kq_bytes, PLTK_Q8_K, QK_K, NULL};
+static const pltk_kernel K_Q80 = {mv_q80, pack_q80, p_bytes, PLTK_Q8_0, 32, NULL};
+static const pltk_kernel K_Q40 = {mv_q40, pack_q40, p_bytes, PLTK_Q8_0, 32, NULL};
 
 const pltk_kernel *pltk_avx2_kernel(int type) {
     switch (type) {

@@ -359,98 +359,170 @@ static void mv_q40(const uint8_t *w, size_t row_bytes, int64_t n, const pltk_act
     }
 }
 
-/* ---- Q8_0: quads of 32-value blocks ------------------------------------------------------ */
-/* Four blocks j = 0..3 (A, B, C, D) are gathered by two 16-bit word permutations (vpermt2w)
-   so that 32-bit lane 4m + j holds block j's values 4m .. 4m+3 of its first half (W1) or of
-   its second half (W2). Two vpdpbusd into one accumulator then leave each block's sum spread
-   over lanes j, 4 + j, 8 + j and 12 + j: a block's scale sits in the same lane of every
-   128-bit group, so a row's four scales are one 16-byte broadcast. Per row and 128 weights
-   that is two dot-product instructions, one conversion, one multiply of the weight scales
-   with the row's scales and one multiply-add; the permutations, the weight scales and (with
-   VNNI) the sign flip are shared by the rows.
-   Packed row, nq = ceil(k/128) quads, 160 bytes per quad for every k:
-     [0, 128 nq)            per quad, 128 bytes: W1's order, then W2's (the values as int8)
-     [128 nq, 160 nq)       per quad, 32 bytes: 4 int32 (-128 times each block's sum of
-                            values; VNNI only, else 0), then the 4 block scales as floats
-   Blocks past the row's end are zero with scale 0. vpdpbusd multiplies unsigned by signed
-   bytes: with VNNI the weights are made unsigned (plus 128, one xor shared by the rows) and
-   the row's 128 * sum of a block's values is taken off by starting the accumulator at the
-   packed int32s (a load); without VNNI (255 * 127 * 2 would saturate vpmaddubsw) the weights'
-   signs move onto the activations: |W| . (a sign W).
-   The layout before (blocks per 128-bit group, each scale stored 4 times: 192 bytes a quad,
-   144 for rows of 4096+ values with a permutation per row, and 128 * sum(W) worked out per
-   quad by two more vpdpbusd) cost more once the weights come from cache: 2 or 3 rows over 1
-   of a 6912 x 2560 or 2560 x 6912 matrix, 2 threads, 1.23-1.32 and 1.50-1.68 before, 1.17-1.22
-   and 1.39-1.53 now. */
+/* ---- Q8_0: quads of 32-value blocks, two rows a register --------------------------------- */
+/* Past the weight stream, a dot product costs the float work per 32-bit lane of int32 sums
+   (conversion, scale product, multiply-add), so each lane should sum as many values as it can
+   before it meets the scales. A quad of four weight blocks (j = 0..3) is arranged by 16-bit
+   word permutations (vpermt2w, shared by the rows) into four 256-bit units X_t, t = 0..3, in
+   which lane 2j + h holds block j's values 16h + 4t .. 16h + 4t + 3. With 2+ rows each unit
+   is duplicated into both halves of a register and a pair of rows packs its units side by
+   side (row 0 low, row 1 high): four vpdpbusd leave in every lane the sum of 16 values of one
+   block and one row, and one conversion, one multiply and one multiply-add per quad serve
+   both rows (1.5 float instructions per row and 128 weights; one row a register, the layout
+   before, needed 3). A third row does the same on the low halves. One row alone takes the
+   weights as [X_0 | X_1] and [X_2 | X_3] (two permutations) and adds the halves' sums before
+   the float work.
+   Packed row, 160 bytes per quad for every k (ceil(k/128) quads), in 32-byte units, five a
+   quad: its values as int8 in the orders X_0 .. X_3, then eight lanes of which 2j holds block
+   j's int32 -128 x (sum of its 32 values) (VNNI only, else 0) and 2j + 1 its scale as a
+   float. The accumulator starts at the meta loaded with the odd lanes masked off, and the
+   scales come from the same unit by one in-lane shuffle (vmovshdup). The rows of a pair have
+   their units 64 bytes apart, the partner's in between (pack_q80_pair); a row alone has them
+   32 bytes apart. Blocks past the row's end are zero with scale 0.
+   What the layout cost, measured (A/B in one process; the 1.5 GB model's mat-vecs with its
+   own weights, fast-mode processes, time over the layout before): with the sums and scales in
+   lanes of their own (192 bytes a quad) 1, 2 and 3 rows took 0.92, 0.91 and 1.04, but where
+   the rows outgrow L1 and the weights come from memory (a 2560 x 27648 matrix) 2 and 3 rows
+   took 1.26-1.41; the meta in a region after the values, 1.04, 0.95, 1.0; as built, 0.95,
+   0.92-0.94, 1.0, and 1.01 for the long rows.
+   vpdpbusd multiplies unsigned by signed bytes: with VNNI the weights are made unsigned (plus
+   128, one xor shared by the rows) and each block's 128 * sum of values is taken off by the
+   accumulator's start; without VNNI (255 * 127 * 2 would saturate vpmaddubsw) the weights'
+   signs move onto the activations: |W| . (a sign W). */
 
 static int64_t q80_quads(int64_t k) { return (k / 32 + 3) / 4; }
 static size_t q80_bytes(int64_t k) { return pltk_round64((size_t)q80_quads(k) * 160); }
 
-static void q80_block(uint8_t *quad, uint8_t *meta, int j, const int8_t *xs, float d) {
+/* block j of the quad whose first unit is at qd, units `stride` bytes apart */
+static void q80_block(uint8_t *qd, size_t stride, int j, const int8_t *xs, float d) {
     int32_t sum = 0;
-    for (int m = 0; m < 4; m++)
-        for (int t = 0; t < 4; t++) {
-            const int8_t lo = xs ? xs[4 * m + t] : 0, hi = xs ? xs[16 + 4 * m + t] : 0;
-            quad[16 * m + 4 * j + t] = (uint8_t)lo;
-            quad[64 + 16 * m + 4 * j + t] = (uint8_t)hi;
-            sum += lo + hi;
-        }
-    const int32_t corr = PLTK_VNNI ? -128 * sum : 0;
-    memcpy(meta + 4 * j, &corr, 4);
-    memcpy(meta + 16 + 4 * j, &d, 4);
+    for (int v = 0; v < 32; v++) { /* value v = 16h + 4t + b */
+        const int8_t x = xs ? xs[v] : 0;
+        qd[(v % 16 / 4) * stride + 4 * (2 * j + v / 16) + v % 4] = (uint8_t)x;
+        sum += x;
+    }
+    const int32_t init = PLTK_VNNI ? -128 * sum : 0;
+    memcpy(qd + 4 * stride + 8 * j, &init, 4);
+    memcpy(qd + 4 * stride + 8 * j + 4, &d, 4);
+}
+
+static void pack_q80_units(const void *src, int64_t b0, int64_t b1, int64_t k, uint8_t *dst, size_t stride) {
+    const int64_t nb = k / 32;
+    const blk_q8_0 *y = src;
+    for (int64_t b = b0; b < b1; b++, y++) {
+        uint8_t *qd = dst + 5 * stride * (size_t)(b / 4);
+        q80_block(qd, stride, (int)(b % 4), y->qs, h2f(y->d));
+        if (b == nb - 1)
+            for (int j = (int)(b % 4) + 1; j < 4; j++) q80_block(qd, stride, j, NULL, 0.0f);
+    }
 }
 
 static void pack_q80(const void *src, int64_t b0, int64_t b1, int64_t k, uint8_t *dst) {
-    const int64_t nb = k / 32, nq = q80_quads(k);
-    const blk_q8_0 *y = src;
-    for (int64_t b = b0; b < b1; b++, y++) {
-        uint8_t *quad = dst + 128 * (b / 4), *meta = dst + 128 * nq + 32 * (b / 4);
-        q80_block(quad, meta, (int)(b % 4), y->qs, h2f(y->d));
-        if (b == nb - 1)
-            for (int j = (int)(b % 4) + 1; j < 4; j++) q80_block(quad, meta, j, NULL, 0.0f);
+    pack_q80_units(src, b0, b1, k, dst, 32);
+}
+
+static void pack_q80_pair(const void *src, int64_t b0, int64_t b1, int64_t k, uint8_t *dst) {
+    pack_q80_units(src, b0, b1, k, dst, 64);
+}
+
+/* 16-bit word i of X_t: lane l = (i / 2) % 8 = 2j + h, word w = i % 2, values 16h + 4t + 2w,
+   +1 of block j; a block is an F16 scale and 32 values, 34 bytes, so value v of block j is
+   word 17j + 1 + v / 2 of the quad. X_0, X_1 come from the quad's bytes [0, 128), X_2, X_3
+   from [8, 136) (their words 4 further on). */
+#define Q80_X(i, t) (17 * ((((i) / 2) % 8) / 2) + 1 + 8 * ((((i) / 2) % 8) % 2) + 2 * (t) + (i) % 2 - 4 * ((t) / 2))
+#define Q80_X8(i, t) Q80_X(i, t), Q80_X(i + 1, t), Q80_X(i + 2, t), Q80_X(i + 3, t), \
+                     Q80_X(i + 4, t), Q80_X(i + 5, t), Q80_X(i + 6, t), Q80_X(i + 7, t)
+#define Q80_XT(t) {Q80_X8(0, t), Q80_X8(8, t), Q80_X8(16, t), Q80_X8(24, t)}
+static const int16_t Q80_XS[4][32] = {Q80_XT(0), Q80_XT(1), Q80_XT(2), Q80_XT(3)};
+/* [X_t | X_t+1] for t = 0, 2 (a row alone: its units t and t + 1 are one 64-byte load) */
+#define Q80_XX(t) {Q80_X8(0, t), Q80_X8(8, t), Q80_X8(0, t + 1), Q80_X8(8, t + 1)}
+static const int16_t Q80_XH[2][32] = {Q80_XX(0), Q80_XX(2)};
+/* the four F16 scales are words 0, 17, 34 and 51 of the quad: lane 2j + h gets block j's */
+static const int16_t Q80_D[32] = {0, 0, 17, 17, 34, 34, 51, 51, 0, 0, 17, 17, 34, 34, 51, 51};
+
+/* a quad's weights, shared by the rows: four units (unsigned with VNNI, else |W| with the
+   sign masks) and the block scales as floats, both halves alike */
+typedef struct {
+    __m512i u[4];
+#if !PLTK_VNNI
+    __mmask64 neg[4];
+#endif
+    __m512 dw;
+} q80_w;
+
+ALWAYS void q80_weights(const uint8_t *x0, q80_w *q, const int L) {
+    __m512i lo = _mm512_loadu_si512(x0), hi = _mm512_loadu_si512(x0 + 64);
+    __asm__("" : "+v"(lo), "+v"(hi));
+    __m512i lo8 = _mm512_loadu_si512(x0 + 8), hi8 = _mm512_loadu_si512(x0 + 72);
+    __asm__("" : "+v"(lo8), "+v"(hi8)); /* keep the loads: the compiler would repeat them */
+    q->dw = _mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_permutex2var_epi16(lo, _mm512_loadu_si512(Q80_D), hi)));
+    ROWS (int t = 0; t < 4; t++) {
+        if (L == 1 && t >= 2) break; /* [X_0 | X_1], [X_2 | X_3] */
+        const __m512i idx = _mm512_loadu_si512(L == 1 ? Q80_XH[t] : Q80_XS[t]);
+        const __m512i x = (L == 1 ? t < 1 : t < 2) ? _mm512_permutex2var_epi16(lo, idx, hi)
+                                                    : _mm512_permutex2var_epi16(lo8, idx, hi8);
+#if PLTK_VNNI
+        q->u[t] = _mm512_xor_si512(x, _mm512_set1_epi8((char)0x80));
+#else
+        q->u[t] = _mm512_abs_epi8(x);
+        q->neg[t] = _mm512_movepi8_mask(x);
+#endif
     }
 }
 
-/* 16-bit word i of W1 (from the quad's bytes [0, 128)) and of W2 (from [8, 136)): lane
-   4m + j, word h is block j's values 4m + 2h, +1 (W1) or 16 + 4m + 2h, +1 (W2); a block is an
-   F16 scale and 32 values, 34 bytes, so every piece starts at an even byte */
-#define Q80_W(i, half) (17 * (((i) / 2) % 4) + 1 + 4 * (half) + 2 * ((i) / 8) + (i) % 2)
-#define Q80_W8(i, h) Q80_W(i, h), Q80_W(i + 1, h), Q80_W(i + 2, h), Q80_W(i + 3, h), \
-                     Q80_W(i + 4, h), Q80_W(i + 5, h), Q80_W(i + 6, h), Q80_W(i + 7, h)
-static const int16_t Q80_W1[32] = {Q80_W8(0, 0), Q80_W8(8, 0), Q80_W8(16, 0), Q80_W8(24, 0)};
-static const int16_t Q80_W2[32] = {Q80_W8(0, 1), Q80_W8(8, 1), Q80_W8(16, 1), Q80_W8(24, 1)};
-/* the four F16 scales are 16-bit words 0, 17, 34 and 51 of the quad's first 128 bytes */
-static const int16_t Q80_D[32] = {0, 17, 34, 51, 0, 17, 34, 51, 0, 17, 34, 51, 0, 17, 34, 51};
+/* the quad's meta unit at m: the block scales in both lanes of a block, and the accumulator's
+   start (the even lanes) */
+#define Q80_SCALE(m, V) _mm##V##_movehdup_ps(_mm##V##_load_ps((const float *)(m)))
+#define Q80_INIT(m, V, EVEN) (PLTK_VNNI ? _mm##V##_maskz_load_epi32(EVEN, m) : _mm##V##_setzero_si##V())
 
-/* the rows' products with the quad of weight blocks at x0 (4 whole blocks, 136 bytes), into
-   accf; the rows' values at aq[r], their int32s and scales at am[r] */
-ALWAYS void q80_quad(const uint8_t *x0, const uint8_t *const aq[PLTK_MAX_ROWS], const uint8_t *const am[PLTK_MAX_ROWS],
-                     __m512 accf[PLTK_MAX_ROWS], const int L) {
-    const __m512i lo = _mm512_loadu_si512(x0), hi = _mm512_loadu_si512(x0 + 64);
-    const __m512 dw = _mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_permutex2var_epi16(lo, _mm512_loadu_si512(Q80_D), hi)));
-    const __m512i w1 = _mm512_permutex2var_epi16(lo, _mm512_loadu_si512(Q80_W1), hi);
-    const __m512i w2 = _mm512_permutex2var_epi16(_mm512_loadu_si512(x0 + 8), _mm512_loadu_si512(Q80_W2),
-                                                _mm512_loadu_si512(x0 + 72));
+/* a pair of rows (their quad's units at ap, 64 bytes apart) times the quad */
+ALWAYS __m512 q80_pair(const q80_w *q, const uint8_t *ap, __m512 acc) {
+    __m512i s = Q80_INIT(ap + 4 * 64, 512, 0x5555);
+    ROWS (int t = 0; t < 4; t++) {
+        const __m512i a = _mm512_load_si512(ap + 64 * t);
 #if PLTK_VNNI
-    const __m512i bias = _mm512_set1_epi8((char)0x80);
-    const __m512i u1 = _mm512_xor_si512(w1, bias), u2 = _mm512_xor_si512(w2, bias);
+        s = dpbusd(s, q->u[t], a);
 #else
-    const __m512i zero = _mm512_setzero_si512();
-    const __m512i aw1 = _mm512_abs_epi8(w1), aw2 = _mm512_abs_epi8(w2);
-    const __mmask64 n1 = _mm512_movepi8_mask(w1), n2 = _mm512_movepi8_mask(w2);
+        s = dpbusd(s, q->u[t], _mm512_mask_sub_epi8(a, q->neg[t], _mm512_setzero_si512(), a));
 #endif
-    ROWS (int r = 0; r < L; r++) {
-        const __m512i a1 = _mm512_load_si512(aq[r]), a2 = _mm512_load_si512(aq[r] + 64);
-#if PLTK_VNNI
-        const __m512i init = _mm512_zextsi128_si512(_mm_load_si128((const __m128i *)am[r]));
-        const __m512i acc = dpbusd(dpbusd(init, u1, a1), u2, a2);
-#else
-        const __m512i acc = dpbusd(dpbusd(zero, aw1, _mm512_mask_sub_epi8(a1, n1, zero, a1)), aw2,
-                                   _mm512_mask_sub_epi8(a2, n2, zero, a2));
-#endif
-        const __m512 sa = _mm512_broadcast_f32x4(_mm_load_ps((const float *)(am[r] + 16)));
-        accf[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc), _mm512_mul_ps(dw, sa), accf[r]);
     }
+    return _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(q->dw, Q80_SCALE(ap + 4 * 64, 512)), acc);
+}
+
+/* the third of three rows (units at ap, 32 bytes apart), on the low halves */
+ALWAYS __m256 q80_third(const q80_w *q, const uint8_t *ap, __m256 acc) {
+    __m256i s = Q80_INIT(ap + 4 * 32, 256, 0x55);
+    ROWS (int t = 0; t < 4; t++) {
+        const __m256i a = _mm256_load_si256((const __m256i *)(ap + 32 * t)), u = _mm512_castsi512_si256(q->u[t]);
+#if PLTK_VNNI
+        s = _mm256_dpbusd_epi32(s, u, a);
+#else
+        const __m256i sa = _mm256_mask_sub_epi8(a, (__mmask32)q->neg[t], _mm256_setzero_si256(), a);
+        s = _mm256_add_epi32(s, _mm256_madd_epi16(_mm256_maddubs_epi16(u, sa), _mm256_set1_epi16(1)));
+#endif
+    }
+    return _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_mul_ps(_mm512_castps512_ps256(q->dw), Q80_SCALE(ap + 4 * 32, 256)), acc);
+}
+
+/* one row (L = 1; units at ap, 32 bytes apart, so units t, t + 1 are one load), with the
+   weights as [X_0 | X_1], [X_2 | X_3]: the halves' sums meet before the float work */
+ALWAYS __m256 q80_single(const q80_w *q, const uint8_t *ap, __m256 acc) {
+    __m512i s = _mm512_zextsi256_si512(Q80_INIT(ap + 4 * 32, 256, 0x55));
+    ROWS (int t = 0; t < 2; t++) {
+        const __m512i a = _mm512_loadu_si512(ap + 64 * t);
+#if PLTK_VNNI
+        s = dpbusd(s, q->u[t], a);
+#else
+        s = dpbusd(s, q->u[t], _mm512_mask_sub_epi8(a, q->neg[t], _mm512_setzero_si512(), a));
+#endif
+    }
+    const __m256i s8 = _mm256_add_epi32(_mm512_castsi512_si256(s), _mm512_extracti64x4_epi64(s, 1));
+    return _mm256_fmadd_ps(_mm256_cvtepi32_ps(s8), _mm256_mul_ps(_mm512_castps512_ps256(q->dw), Q80_SCALE(ap + 4 * 32, 256)), acc);
+}
+
+ALWAYS float hsum256(__m256 v) {
+    const __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    return _mm_cvtss_f32(_mm_add_ss(_mm_hadd_ps(s, s), _mm_movehdup_ps(_mm_hadd_ps(s, s))));
 }
 
 /* Software prefetch of the weights only with 2+ rows, or with one row whose packed
@@ -462,37 +534,50 @@ ALWAYS void q80_quad(const uint8_t *x0, const uint8_t *const aq[PLTK_MAX_ROWS], 
    the one-row mat-vec took 2.84 ms without them and 1.70 ms with them (A/B in one process). */
 ALWAYS void q80_rows(const uint8_t *w, size_t row_bytes, int64_t n, const pltk_acts *a,
                      float *const dst[PLTK_MAX_ROWS], const int L) {
-    const int64_t nb = a->k / 32, nq = nb / 4, nqt = q80_quads(a->k);
-    const int tail = (int)(nb % 4);
+    const int64_t nb = a->k / 32, nq = nb / 4;
+    const int tail = (int)(nb % 4), P = L / 2; /* pairs, and a row alone when L is odd */
     const size_t bsz = sizeof(blk_q8_0);
     const int apf = PLTK_ACT_PREFETCH_WANTED(L, q80_bytes(a->k));
     for (int64_t i = 0; i < n; i++) {
         const uint8_t *x = w + i * row_bytes;
-        const uint8_t *aq[PLTK_MAX_ROWS], *am[PLTK_MAX_ROWS];
-        __m512 accf[PLTK_MAX_ROWS];
-        ROWS (int r = 0; r < L; r++) {
-            accf[r] = _mm512_setzero_ps();
-            aq[r] = a->act[r];
-            am[r] = a->act[r] + 128 * nqt;
+        const uint8_t *ap[2], *a1 = L % 2 ? a->act[L - 1] : NULL;
+        __m512 accp[2];
+        __m256 acc1 = _mm256_setzero_ps();
+        ROWS (int p = 0; p < P; p++) {
+            accp[p] = _mm512_setzero_ps();
+            ap[p] = a->act[2 * p];
         }
-        for (int64_t q = 0; q < nq; q++) {
-            if (L > 1 || apf) /* one row: see above */
-                PLTK_PREFETCH_BLOCK(x, 4 * bsz);
-            if (apf)
-                ROWS (int r = 0; r < L; r++) PLTK_PREFETCH_L1(aq[r] + 128, 128);
-            q80_quad(x, aq, am, accf, L);
-            x += 4 * bsz;
-            ROWS (int r = 0; r < L; r++) {
-                aq[r] += 128;
-                am[r] += 32;
+        q80_w q;
+        for (int64_t c = 0; c <= nq; c++) {
+            if (c == nq) { /* the last 1-3 blocks beside zero ones (scale 0) */
+                if (!tail) break;
+                uint8_t last[4 * sizeof(blk_q8_0)] = {0};
+                memcpy(last, x, tail * bsz);
+                q80_weights(last, &q, L);
+            } else {
+                if (L > 1 || apf) /* one row: see above */
+                    PLTK_PREFETCH_BLOCK(x, 4 * bsz);
+                if (apf) {
+                    ROWS (int p = 0; p < P; p++) PLTK_PREFETCH_L1(ap[p] + 320, 320);
+                    if (L % 2) PLTK_PREFETCH_L1(a1 + 160, 160);
+                }
+                q80_weights(x, &q, L);
             }
+            ROWS (int p = 0; p < P; p++) {
+                accp[p] = q80_pair(&q, ap[p], accp[p]);
+                ap[p] += 320;
+            }
+            if (L % 2) {
+                acc1 = L == 1 ? q80_single(&q, a1, acc1) : q80_third(&q, a1, acc1);
+                a1 += 160;
+            }
+            x += 4 * bsz;
         }
-        if (tail) { /* the last 1-3 blocks beside zero ones (scale 0) */
-            uint8_t last[4 * sizeof(blk_q8_0)] = {0};
-            memcpy(last, x, tail * bsz);
-            q80_quad(last, aq, am, accf, L);
+        ROWS (int p = 0; p < P; p++) {
+            dst[2 * p][i] = hsum256(_mm512_castps512_ps256(accp[p]));
+            dst[2 * p + 1][i] = hsum256(_mm512_extractf32x8_ps(accp[p], 1));
         }
-        ROWS (int r = 0; r < L; r++) dst[r][i] = _mm512_reduce_add_ps(accf[r]);
+        if (L % 2) dst[L - 1][i] = hsum256(acc1);
     }
 }
 
@@ -510,10 +595,10 @@ static void pack_q4k_units(const void *src, int64_t b0, int64_t b1, int64_t k, u
     pack_q4k(src, b0, b1, k, dst, 1);
 }
 
-static const pltk_kernel K_Q4K = {mv_q4k, pack_q4k_units, kq_bytes, PLTK_Q8_K, QK_K};
-static const pltk_kernel K_Q6K = {mv_q6k, pack_q6k, kq_bytes, PLTK_Q8_K, QK_K};
-static const pltk_kernel K_Q80 = {mv_q80, pack_q80, q80_bytes, PLTK_Q8_0, 32};
-static const pltk_kernel K_Q40 = {mv_q40, pack_q40, p_bytes, PLTK_Q8_0, 32};
+static const pltk_kernel K_Q4K = {mv_q4k, pack_q4k_units, kq_bytes, PLTK_Q8_K, QK_K, NULL};
+static const pltk_kernel K_Q6K = {mv_q6k, pack_q6k, kq_bytes, PLTK_Q8_K, QK_K, NULL};
+static const pltk_kernel K_Q80 = {mv_q80, pack_q80, q80_bytes, PLTK_Q8_0, 32, pack_q80_pair};
+static const pltk_kernel K_Q40 = {mv_q40, pack_q40, p_bytes, PLTK_Q8_0, 32, NULL};
 
 const pltk_kernel *ENTRY(int type) {
     switch (type) {

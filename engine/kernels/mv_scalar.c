@@ -142,10 +142,10 @@ static void mv_q40(const uint8_t *w, size_t row_bytes, int64_t n, const pltk_act
     }
 }
 
-static const pltk_kernel K_Q4K = {mv_q4k, pack_q8k, bytes_q8k, PLTK_Q8_K, QK_K};
-static const pltk_kernel K_Q6K = {mv_q6k, pack_q8k, bytes_q8k, PLTK_Q8_K, QK_K};
-static const pltk_kernel K_Q80 = {mv_q80, pack_q80, bytes_q80, PLTK_Q8_0, 32};
-static const pltk_kernel K_Q40 = {mv_q40, pack_q80, bytes_q80, PLTK_Q8_0, 32};
+static const pltk_kernel K_Q4K = {mv_q4k, pack_q8k, bytes_q8k, PLTK_Q8_K, QK_K, NULL};
+static const pltk_kernel K_Q6K = {mv_q6k, pack_q8k, bytes_q8k, PLTK_Q8_K, QK_K, NULL};
+static const pltk_kernel K_Q80 = {mv_q80, pack_q80, bytes_q80, PLTK_Q8_0, 32, NULL};
+static const pltk_kernel K_Q40 = {mv_q40, pack_q80, bytes_q80, PLTK_Q8_0, 32, NULL};
 
 const pltk_kernel *pltk_scalar_kernel(int type) {
     switch (type) {

@@ -148,11 +148,12 @@ void pltk_quantize_op(struct ggml_tensor *dst, int ith, int nth, void *userdata)
     }
     for (int64_t r = 0; r < rows; r++) {
         const float *xr = (const float *)((const char *)x->data + r * x->nb[1]);
-        uint8_t *out = aligned(dst->data) + HEADER + r * row_bytes;
+        uint8_t *out = pltk_act_row(kern, aligned(dst->data) + HEADER, row_bytes, (int)r, (int)rows);
+        const pltk_pack_fn pack = pltk_paired(kern, (int)r, (int)rows) ? kern->pack_pair : kern->pack;
         for (int64_t b = b0; b < b1; b += CHUNK) {
             const int64_t e = b + CHUNK < b1 ? b + CHUNK : b1;
             quantize(xr + b * bl, tmp, (e - b) * bl);
-            kern->pack(tmp, b, e, k, out);
+            pack(tmp, b, e, k, out);
         }
     }
 }
@@ -172,7 +173,7 @@ void pltk_matvec_op(struct ggml_tensor *dst, int ith, int nth, void *userdata) {
     const int64_t k = w->ne[0], n = w->ne[1], rows = dst->ne[1];
     const size_t row_bytes = kern->act_bytes(k);
     pltk_acts acts = {k, (int)rows, {0}};
-    for (int r = 0; r < rows; r++) acts.act[r] = aligned(xq->data) + HEADER + r * row_bytes;
+    for (int r = 0; r < rows; r++) acts.act[r] = pltk_act_row(kern, aligned(xq->data) + HEADER, row_bytes, r, (int)rows);
     const int slot = slot_of(userdata);
     if (slot >= SLOTS) { /* no counter: an even split */
         rows_of(kern, w, dst, &acts, n * ith / nth, n * (ith + 1) / nth);

@@ -60,7 +60,20 @@ typedef struct {
     size_t (*act_bytes)(int64_t k); /* packed row size, a multiple of 64 */
     int act_type;                   /* PLTK_Q8_K or PLTK_Q8_0: what ggml quantizes to */
     int act_block;                  /* values per activation block (256 or 32) */
+    /* NULL, or the pack of a row that shares its place with a partner: rows 2p and 2p + 1
+       (both present) then lie interleaved in 32-byte units, row 2p + 1's first 32 bytes on,
+       in the space of both (pltk_act_row) */
+    pltk_pack_fn pack_pair;
 } pltk_kernel;
+
+/* whether activation row r of `rows` lies interleaved with a partner (pack_pair) */
+static inline int pltk_paired(const pltk_kernel *kern, int r, int rows) { return kern->pack_pair && (r | 1) < rows; }
+
+/* where activation row r of `rows` starts, row_bytes = act_bytes(k) apart */
+static inline uint8_t *pltk_act_row(const pltk_kernel *kern, uint8_t *base, size_t row_bytes, int r, int rows) {
+    if (pltk_paired(kern, r, rows)) return base + (size_t)(r & ~1) * row_bytes + (size_t)(r & 1) * 32;
+    return base + (size_t)r * row_bytes;
+}
 
 /* Per instruction set: the kernel for a weight type, or NULL. */
 const pltk_kernel *pltk_scalar_kernel(int type);

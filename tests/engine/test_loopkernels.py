@@ -89,7 +89,11 @@ class _Case:
         self.g.ggml_free(self.ctx)
 
 
-def _check(name: str, shapes: list[tuple[int, int]]) -> None:
+def _random_rows(rows: int, k: int) -> np.ndarray:
+    return np.random.default_rng(100 + rows).standard_normal((rows, k)).astype(np.float32)
+
+
+def _check(name: str, shapes: list[tuple[int, int]], make_x=_random_rows) -> None:
     gtype = TYPES[name]
     for threads in _threads():
         backend = Backend("cpu", threads)
@@ -98,7 +102,7 @@ def _check(name: str, shapes: list[tuple[int, int]]) -> None:
                 case = _Case(gtype, n, k, seed=s)
                 try:
                     for rows in range(1, loopkernels.MAX_ROWS + 1):
-                        x = np.random.default_rng(100 + rows).standard_normal((rows, k)).astype(np.float32)
+                        x = make_x(rows, k)
                         want, op = case.run(backend, x, loopkernels.GGML)
                         assert op == ggml.OP_MUL_MAT
                         for isa in _isas():
@@ -122,6 +126,22 @@ def test_k_quant_kernels_match_ggml_mul_mat(name):
 @pytest.mark.parametrize("name", ["q8_0", "q4_0"])
 def test_32_value_kernels_match_ggml_mul_mat(name):
     _check(name, Q0_SHAPES + SHAPES[:2] + LONG_ROWS)
+
+
+def _extreme_rows(rows: int, k: int) -> np.ndarray:
+    """Rows whose 8-bit values are all +-127 (each block's largest value is its scale): one of
+    +1s, one of -1s, one whose sign flips every 16 values, one of -3s."""
+    i = np.arange(k)
+    table = np.stack([np.ones(k), -np.ones(k), np.where(i // 16 % 2, -2.0, 2.0), np.full(k, -3.0)])
+    return table[:rows].astype(np.float32)
+
+
+def test_32_value_kernels_at_the_largest_block_sums():
+    """The packed 8-bit rows at their extremes: every block's sum at +-32 x 127 (the VNNI
+    kernels start a block's accumulator at -128 times it) and every product at the bound of
+    the 16-bit pair sums that the kernels without VNNI go through."""
+    for name in ("q8_0", "q4_0"):
+        _check(name, [(37, 160), (21, 2560)], _extreme_rows)
 
 
 def test_weights_sharing_one_quantized_input_each_get_their_rows():
