@@ -191,3 +191,24 @@ void pltk_attn_partial_avx512(const pltk_attn_args *a, int item) {
     else
         partial(a, item, 0);
 }
+
+void pltk_attn_merge_avx512(float *out, const char *item0, size_t item_nb, int nchunks, int cols, int c, int d) {
+    float m = -INFINITY, sum = 0.0f;
+    for (int i = 0; i < nchunks; i++) {
+        const float mi = ((const float *)(item0 + (size_t)i * item_nb))[c];
+        m = mi > m ? mi : m;
+    }
+    for (int ch = 0; ch < d; ch += 16) _mm512_storeu_ps(out + ch, _mm512_setzero_ps());
+    if (m == -INFINITY) return;
+    for (int i = 0; i < nchunks; i++) {
+        const float *it = (const float *)(item0 + (size_t)i * item_nb);
+        if (it[c] == -INFINITY) continue;
+        const float w = expf(it[c] - m), *o = it + 2 * cols + (size_t)c * d;
+        const __m512 wv = _mm512_set1_ps(w);
+        sum += w * it[cols + c];
+        for (int ch = 0; ch < d; ch += 16)
+            _mm512_storeu_ps(out + ch, _mm512_fmadd_ps(wv, _mm512_loadu_ps(o + ch), _mm512_loadu_ps(out + ch)));
+    }
+    const __m512 inv = _mm512_set1_ps(1.0f / sum);
+    for (int ch = 0; ch < d; ch += 16) _mm512_storeu_ps(out + ch, _mm512_mul_ps(_mm512_loadu_ps(out + ch), inv));
+}

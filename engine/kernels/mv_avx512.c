@@ -393,14 +393,15 @@ static void mv_q40(const uint8_t *w, size_t row_bytes, int64_t n, const pltk_act
 static int64_t q80_quads(int64_t k) { return (k / 32 + 3) / 4; }
 static size_t q80_bytes(int64_t k) { return pltk_round64((size_t)q80_quads(k) * 160); }
 
-/* block j of the quad whose first unit is at qd, units `stride` bytes apart */
+/* block j of the quad whose first unit is at qd, units `stride` bytes apart: values
+   16h + 4t .. 16h + 4t + 3 go to unit t, lane 2j + h */
 static void q80_block(uint8_t *qd, size_t stride, int j, const int8_t *xs, float d) {
+    static const int8_t zeros[32];
+    const int8_t *v = xs ? xs : zeros;
     int32_t sum = 0;
-    for (int v = 0; v < 32; v++) { /* value v = 16h + 4t + b */
-        const int8_t x = xs ? xs[v] : 0;
-        qd[(v % 16 / 4) * stride + 4 * (2 * j + v / 16) + v % 4] = (uint8_t)x;
-        sum += x;
-    }
+    for (int i = 0; i < 32; i++) sum += v[i];
+    for (int h = 0; h < 2; h++)
+        for (int t = 0; t < 4; t++) memcpy(qd + t * stride + 4 * (2 * j + h), v + 16 * h + 4 * t, 4);
     const int32_t init = PLTK_VNNI ? -128 * sum : 0;
     memcpy(qd + 4 * stride + 8 * j, &init, 4);
     memcpy(qd + 4 * stride + 8 * j + 4, &d, 4);

@@ -15,7 +15,6 @@
  * The ggml_tensor struct below mirrors ggml 0.25.3; the Python side compares pltk_layout()
  * with its own declaration before using any op.
  */
-#include <math.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -235,6 +234,7 @@ void pltk_attn_partial_op(struct ggml_tensor *dst, int ith, int nth, void *userd
 }
 
 void pltk_attn_merge_op(struct ggml_tensor *dst, int ith, int nth, void *userdata) {
+#if PLTK_X86
     (void)userdata;
     const struct ggml_tensor *part = dst->src[0];
     const int d = (int)dst->ne[0], H = (int)dst->ne[1], L = (int)dst->ne[2];
@@ -243,22 +243,10 @@ void pltk_attn_merge_op(struct ggml_tensor *dst, int ith, int nth, void *userdat
     for (int t = ith; t < pairs; t += nth) {
         const int h = t / cols, c = t % cols, l = c / group, g = c % group;
         float *out = (float *)((char *)dst->data + (size_t)l * dst->nb[2] + (size_t)(h * group + g) * dst->nb[1]);
-        const float *item0 = (const float *)((const char *)part->data + (size_t)h * nchunks * part->nb[1]);
-        float m = -INFINITY, sum = 0.0f;
-        for (int i = 0; i < nchunks; i++) {
-            const float mi = ((const float *)((const char *)item0 + (size_t)i * part->nb[1]))[c];
-            m = mi > m ? mi : m;
-        }
-        for (int ch = 0; ch < d; ch++) out[ch] = 0.0f;
-        if (m == -INFINITY) continue;
-        for (int i = 0; i < nchunks; i++) {
-            const float *it = (const float *)((const char *)item0 + (size_t)i * part->nb[1]);
-            if (it[c] == -INFINITY) continue;
-            const float w = expf(it[c] - m), *o = it + 2 * cols + (size_t)c * d;
-            sum += w * it[cols + c];
-            for (int ch = 0; ch < d; ch++) out[ch] += w * o[ch];
-        }
-        const float inv = 1.0f / sum;
-        for (int ch = 0; ch < d; ch++) out[ch] *= inv;
+        const char *item0 = (const char *)part->data + (size_t)h * nchunks * part->nb[1];
+        pltk_attn_merge_avx512(out, item0, part->nb[1], nchunks, cols, c, d);
     }
+#else
+    (void)dst, (void)ith, (void)nth, (void)userdata;
+#endif
 }

@@ -191,5 +191,8 @@ typedef struct {
 static inline int pltk_attn_span(int n_kv, int nchunks) { return ((n_kv + nchunks - 1) / nchunks + 15) & ~15; }
 
 void pltk_attn_partial_avx512(const pltk_attn_args *a, int item);
+/* out[0, d) = column c's partials merged: item i's (m, l, o) at item0 + i item_nb (cols
+   floats of m, cols of l, then cols x d of o) for i in [0, nchunks) */
+void pltk_attn_merge_avx512(float *out, const char *item0, size_t item_nb, int nchunks, int cols, int c, int d);
 
 #endif
