@@ -380,11 +380,11 @@ static void mv_q40(const uint8_t *w, size_t row_bytes, int64_t n, const pltk_act
    their units 64 bytes apart, the partner's in between (pack_q80_pair); a row alone has them
    32 bytes apart. Blocks past the row's end are zero with scale 0.
    What the layout cost, measured (A/B in one process; the 1.5 GB model's mat-vecs with its
-   own weights, fast-mode processes, time over the layout before): with the sums and scales in
-   lanes of their own (192 bytes a quad) 1, 2 and 3 rows took 0.92, 0.91 and 1.04, but where
-   the rows outgrow L1 and the weights come from memory (a 2560 x 27648 matrix) 2 and 3 rows
-   took 1.26-1.41; the meta in a region after the values, 1.04, 0.95, 1.0; as built, 0.95,
-   0.92-0.94, 1.0, and 1.01 for the long rows.
+   own weights, fast-mode processes, time over the layout before): with the starts and scales
+   in lanes of their own (192 bytes a quad) 1 and 2 rows took 0.86-0.93 and 0.91-0.92, but
+   where the rows outgrow L1 and the weights come from memory (a 2560 x 27648 matrix) 2 and 3
+   rows took 1.28-1.37 and 1.41-1.48; with the meta after all of a row's values, 1 row took
+   0.96-1.05. As built: 0.87-0.95, 0.92-0.94, 0.99-1.00, and 1.01 for the long rows.
    vpdpbusd multiplies unsigned by signed bytes: with VNNI the weights are made unsigned (plus
    128, one xor shared by the rows) and each block's 128 * sum of values is taken off by the
    accumulator's start; without VNNI (255 * 127 * 2 would saturate vpmaddubsw) the weights'
