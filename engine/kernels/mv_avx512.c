@@ -35,6 +35,15 @@ ALWAYS __m512i dpbusd(__m512i acc, __m512i u, __m512i s) {
 #endif
 }
 
+/* the same on 256 bits */
+ALWAYS __m256i dpbusd256(__m256i acc, __m256i u, __m256i s) {
+#if PLTK_VNNI
+    return _mm256_dpbusd_epi32(acc, u, s);
+#else
+    return _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1)));
+#endif
+}
+
 /* acc + sum of 2 products s16 x s16 per 32-bit lane */
 ALWAYS __m512i dpwssd(__m512i acc, __m512i a, __m512i b) {
 #if PLTK_VNNI
@@ -477,32 +486,33 @@ ALWAYS void q80_weights(const uint8_t *x0, q80_w *q, const int L) {
 #define Q80_SCALE(m, V) _mm##V##_movehdup_ps(_mm##V##_load_ps((const float *)(m)))
 #define Q80_INIT(m, V, EVEN) (PLTK_VNNI ? _mm##V##_maskz_load_epi32(EVEN, m) : _mm##V##_setzero_si##V())
 
+/* s + weight unit t . activations a (without VNNI the weights' signs move onto a) */
+ALWAYS __m512i q80_dot(const q80_w *q, int t, __m512i s, __m512i a) {
+#if !PLTK_VNNI
+    a = _mm512_mask_sub_epi8(a, q->neg[t], _mm512_setzero_si512(), a);
+#endif
+    return dpbusd(s, q->u[t], a);
+}
+
+/* the same on the unit's low half */
+ALWAYS __m256i q80_dot256(const q80_w *q, int t, __m256i s, __m256i a) {
+#if !PLTK_VNNI
+    a = _mm256_mask_sub_epi8(a, (__mmask32)q->neg[t], _mm256_setzero_si256(), a);
+#endif
+    return dpbusd256(s, _mm512_castsi512_si256(q->u[t]), a);
+}
+
 /* a pair of rows (their quad's units at ap, 64 bytes apart) times the quad */
 ALWAYS __m512 q80_pair(const q80_w *q, const uint8_t *ap, __m512 acc) {
     __m512i s = Q80_INIT(ap + 4 * 64, 512, 0x5555);
-    ROWS (int t = 0; t < 4; t++) {
-        const __m512i a = _mm512_load_si512(ap + 64 * t);
-#if PLTK_VNNI
-        s = dpbusd(s, q->u[t], a);
-#else
-        s = dpbusd(s, q->u[t], _mm512_mask_sub_epi8(a, q->neg[t], _mm512_setzero_si512(), a));
-#endif
-    }
+    ROWS (int t = 0; t < 4; t++) s = q80_dot(q, t, s, _mm512_load_si512(ap + 64 * t));
     return _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(q->dw, Q80_SCALE(ap + 4 * 64, 512)), acc);
 }
 
 /* the third of three rows (units at ap, 32 bytes apart), on the low halves */
 ALWAYS __m256 q80_third(const q80_w *q, const uint8_t *ap, __m256 acc) {
     __m256i s = Q80_INIT(ap + 4 * 32, 256, 0x55);
-    ROWS (int t = 0; t < 4; t++) {
-        const __m256i a = _mm256_load_si256((const __m256i *)(ap + 32 * t)), u = _mm512_castsi512_si256(q->u[t]);
-#if PLTK_VNNI
-        s = _mm256_dpbusd_epi32(s, u, a);
-#else
-        const __m256i sa = _mm256_mask_sub_epi8(a, (__mmask32)q->neg[t], _mm256_setzero_si256(), a);
-        s = _mm256_add_epi32(s, _mm256_madd_epi16(_mm256_maddubs_epi16(u, sa), _mm256_set1_epi16(1)));
-#endif
-    }
+    ROWS (int t = 0; t < 4; t++) s = q80_dot256(q, t, s, _mm256_load_si256((const __m256i *)(ap + 32 * t)));
     return _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_mul_ps(_mm512_castps512_ps256(q->dw), Q80_SCALE(ap + 4 * 32, 256)), acc);
 }
 
@@ -510,14 +520,7 @@ ALWAYS __m256 q80_third(const q80_w *q, const uint8_t *ap, __m256 acc) {
    weights as [X_0 | X_1], [X_2 | X_3]: the halves' sums meet before the float work */
 ALWAYS __m256 q80_single(const q80_w *q, const uint8_t *ap, __m256 acc) {
     __m512i s = _mm512_zextsi256_si512(Q80_INIT(ap + 4 * 32, 256, 0x55));
-    ROWS (int t = 0; t < 2; t++) {
-        const __m512i a = _mm512_loadu_si512(ap + 64 * t);
-#if PLTK_VNNI
-        s = dpbusd(s, q->u[t], a);
-#else
-        s = dpbusd(s, q->u[t], _mm512_mask_sub_epi8(a, q->neg[t], _mm512_setzero_si512(), a));
-#endif
-    }
+    ROWS (int t = 0; t < 2; t++) s = q80_dot(q, t, s, _mm512_loadu_si512(ap + 64 * t));
     const __m256i s8 = _mm256_add_epi32(_mm512_castsi512_si256(s), _mm512_extracti64x4_epi64(s, 1));
     return _mm256_fmadd_ps(_mm256_cvtepi32_ps(s8), _mm256_mul_ps(_mm512_castps512_ps256(q->dw), Q80_SCALE(ap + 4 * 32, 256)), acc);
 }

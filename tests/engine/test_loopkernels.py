@@ -138,8 +138,9 @@ def _extreme_rows(rows: int, k: int) -> np.ndarray:
 
 def test_32_value_kernels_at_the_largest_block_sums():
     """The packed 8-bit rows at their extremes: every block's sum at +-32 x 127 (the VNNI
-    kernels start a block's accumulator at -128 times it) and every product at the bound of
-    the 16-bit pair sums that the kernels without VNNI go through."""
+    kernels start a block's accumulator at -128 times it), and every activation at +-127, so
+    that where a weight is +-127 too the 16-bit pair sums of the kernels without VNNI reach
+    their bound."""
     for name in ("q8_0", "q4_0"):
         _check(name, [(37, 160), (21, 2560)], _extreme_rows)
 
